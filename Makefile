@@ -1,0 +1,60 @@
+# The front door: every user-facing action is a make target backed by the `sensorlake` CLI.
+# Targets do their own setup (uv from pip when missing, `uv sync`), and never download Python.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Re-evaluated at each use so that a uv installed by `setup` is found right away.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RUN = $(UV) run --frozen --no-sync
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+TYPE ?= all
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup land process validate simulate test lint fmt bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install uv (from pip) if missing and sync the workspace from uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+land: setup ## Land new readings once (local lake unless S3_BUCKET_* are set); ARGS="--continuous --interval 60"
+	$(RUN) sensorlake land --sample-if-missing $(ARGS)
+
+process: land ## Alias of land (the migration guide's name)
+
+validate: setup ## Check every configured bucket: credentials, region, probe put/get/delete
+	$(RUN) sensorlake validate $(ARGS)
+
+simulate: setup ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
+	$(RUN) sensorlake simulate $(ARGS)
+
+test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|all
+ifeq ($(TYPE),all)
+	$(RUN) pytest $(PYTEST_ARGS)
+else
+	$(RUN) pytest -m "$(subst -,_,$(TYPE))" $(PYTEST_ARGS)
+endif
+
+lint: setup ## ruff lint and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+fmt: setup ## ruff fix and format
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+bench: setup ## Benchmarks: landing throughput and memory at 1M and 5M rows
+	$(RUN) python -m benchmarks.landing $(ARGS)
+
+clean: ## Remove local state, lake, spool and build output (not the source)
+	rm -rf var .pytest_cache .ruff_cache
+
+# Later packages add their targets (and prerequisites of `setup`, `test`, `bench`) here.
+-include infra/infra.mk
