@@ -1,0 +1,1 @@
+"""Gateway landing: SQLite sensor readings to S3, exactly once."""

@@ -1,0 +1,427 @@
+"""The ``sensorlake`` command line.
+
+The root group finds its subcommands through the ``sensorlake.commands`` entry points, so a
+gateway that installs only ``sensorlake-landing`` gets only the landing commands, and other
+packages (infra, streams, dashboards) add theirs when installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from importlib.metadata import entry_points, version
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import msgspec
+from rich.console import Console
+
+from .config import LandingConfig, load_config
+from .errors import ConfigError, LandingError
+from .rules import load_rules
+
+__all__ = ["land", "main", "process", "simulate", "validate"]
+
+log = logging.getLogger("sensorlake")
+SAMPLE_ROWS = 10_000
+
+
+class PluginGroup(click.Group):
+    """Subcommands come from installed packages' entry points, loaded only when used."""
+
+    def _entry_points(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group="sensorlake.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self._entry_points()) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        ep = self._entry_points().get(cmd_name)
+        if ep is None:
+            return None
+        command = ep.load()
+        if command.name != cmd_name:
+            command = _renamed(command, cmd_name)
+        return command
+
+
+def _renamed(command: click.Command, name: str) -> click.Command:
+    clone = click.Command(
+        name,
+        params=command.params,
+        callback=command.callback,
+        help=command.help,
+        epilog=command.epilog,
+        short_help=command.short_help,
+    )
+    return clone
+
+
+def fail(exc: LandingError) -> NoReturn:
+    """One line on stderr that says what to do, and an exit code that means something."""
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def run_guarded(fn: Callable[[], int]) -> NoReturn:
+    try:
+        code = fn()
+    except LandingError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("sensorlake-landing"), prog_name="sensorlake")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """sensorlake: sensor readings from gateway SQLite databases into Databricks.
+
+    \b
+    Examples:
+      sensorlake simulate --rows 100000      # make a sample sensor database
+      sensorlake land                        # land new readings once
+      sensorlake land --continuous --interval 60
+      sensorlake validate                    # check the S3 buckets
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("botocore").setLevel(max(level, logging.WARNING))
+
+
+# -- land / process ------------------------------------------------------------------------
+
+LAND_EPILOG = """\b
+Examples:
+  sensorlake land                                  # once, local lake under var/lake/
+  sensorlake land --db-path /data/sensor_data.db --gateway-id gw-017
+  S3_BUCKET_RAW=... S3_BUCKET_SCHEMATIZED=... S3_BUCKET_FILTERED=... \\
+    S3_BUCKET_EMERGENCY=... sensorlake land        # to S3
+  sensorlake land --pipelines raw,emergency --json
+  sensorlake land --continuous --interval 60       # until SIGTERM/SIGINT
+  sensorlake land --dry-run                        # show what would land
+
+\b
+Exit codes: 0 done; 2 bad option, environment or rules; 3 sensor database problem;
+4 destination problem (credentials, access, bucket, clock); 5 local disk or state;
+6 an object exists with different content; 75 landed locally, S3 unreachable (retry).
+"""
+
+
+def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--db-path",
+            type=click.Path(path_type=Path),
+            help="Sensor database [env SENSOR_DB_PATH; default var/sensor_data.db].",
+        ),
+        click.option(
+            "--state-dir",
+            type=click.Path(path_type=Path),
+            help="Landing state and spool [env SENSORLAKE_STATE_DIR; default var/state].",
+        ),
+        click.option(
+            "--gateway-id",
+            help="Gateway id in keys and lineage [env SENSORLAKE_GATEWAY_ID or NODE_ID; default hostname].",
+        ),
+        click.option(
+            "--pipelines",
+            help="Comma-separated subset of raw,schematized,filtered,emergency [default all].",
+        ),
+        click.option(
+            "--lake-dir",
+            type=click.Path(path_type=Path),
+            help="Land into this local directory even if S3 buckets are set [default var/lake when no S3_BUCKET_* is set].",
+        ),
+        click.option(
+            "--rules",
+            "rules_path",
+            type=click.Path(path_type=Path),
+            help="Rules file [env SENSORLAKE_RULES; default the packaged rules].",
+        ),
+        click.option(
+            "--continuous",
+            is_flag=True,
+            help="Keep landing every --interval seconds until SIGTERM/SIGINT.",
+        ),
+        click.option(
+            "--interval",
+            type=click.FloatRange(min=0.1),
+            default=60.0,
+            show_default=True,
+            help="Seconds between cycles with --continuous.",
+        ),
+        click.option("--dry-run", is_flag=True, help="Show what would land; write nothing."),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."
+        ),
+        click.option(
+            "--sample-if-missing",
+            is_flag=True,
+            hidden=True,
+            help="(make land) create a sample database when none exists and no S3 is set.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _make_sink(config: LandingConfig) -> Any:
+    from .sink import LocalLakeSink, S3Sink, make_s3_client
+
+    if config.s3 is None:
+        return LocalLakeSink(config.lake_dir)
+    return S3Sink(make_s3_client(config.s3.region, config.s3.endpoint_url))
+
+
+def _ensure_sample(config: LandingConfig, console: Console) -> None:
+    if config.destination != "local" or config.db_path.exists():
+        return
+    from .simulate import simulate_bulk
+
+    result = simulate_bulk(config.db_path, SAMPLE_ROWS, seed=7)
+    console.print(
+        f"No sensor database at {config.db_path}: created a sample one with "
+        f"{result.rows_written:,} simulated readings (make simulate to make your own)."
+    )
+
+
+def _land(
+    *,
+    db_path: Path | None,
+    state_dir: Path | None,
+    gateway_id: str | None,
+    pipelines: str | None,
+    lake_dir: Path | None,
+    rules_path: Path | None,
+    continuous: bool,
+    interval: float,
+    dry_run: bool,
+    as_json: bool,
+    sample_if_missing: bool,
+) -> None:
+    from .report import LogReporter, RichReporter, render_summary
+    from .runner import Lander, RunSummary
+
+    out = Console(stderr=as_json)
+    err = Console(stderr=True)
+
+    def go() -> int:
+        config = load_config(
+            db_path=db_path,
+            state_dir=state_dir,
+            gateway_id=gateway_id,
+            pipelines=pipelines,
+            lake_dir=lake_dir,
+            rules_path=rules_path,
+        )
+        if continuous and dry_run:
+            raise ConfigError("--dry-run and --continuous cannot be combined", hint="pick one")
+        rules = load_rules(config.rules_path)
+        if sample_if_missing:
+            _ensure_sample(config, out)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        reporter = RichReporter(err) if err.is_terminal and not as_json else LogReporter()
+        if not err.is_terminal:
+            logging.getLogger("sensorlake").setLevel(min(logging.getLogger().level, logging.INFO))
+        lander = Lander(
+            config, rules, None if dry_run else _make_sink(config), reporter=reporter, stop=stop
+        )
+
+        def report(summary: RunSummary) -> None:
+            if as_json:
+                click.echo(msgspec.json.encode(summary.as_dict()).decode())
+            else:
+                render_summary(summary, out)
+
+        if not continuous:
+            summary = lander.run_once(dry_run=dry_run)
+            report(summary)
+            return summary.exit_code
+        code = 0
+        while not stop.is_set():
+            try:
+                summary = lander.run_once()
+                report(summary)
+                code = summary.exit_code
+            except ConfigError:
+                raise
+            except LandingError as exc:
+                # a daemon outlives outages: say what is wrong, keep what we have, retry
+                click.echo(f"error: {exc} (retrying in {interval:g} s)", err=True)
+                code = exc.exit_code
+            stop.wait(interval)
+        click.echo("stopped cleanly", err=True)
+        return 0 if code in (0, 75) else code
+
+    run_guarded(go)
+
+
+@click.command(epilog=LAND_EPILOG)
+@_land_options
+def land(**options: Any) -> None:
+    """Land new sensor readings: SQLite → raw/schematized/filtered/emergency → S3 or local lake.
+
+    Reads rows after the last landed one, validates and routes them, writes gzip NDJSON files
+    with deterministic keys into a durable spool, then ships them with create-only PUTs.
+    Safe to interrupt at any point: nothing is lost or landed twice.
+    """
+    _land(**options)
+
+
+@click.command(epilog=LAND_EPILOG)
+@_land_options
+def process(**options: Any) -> None:
+    """Alias of `land` (the migration guide's name)."""
+    _land(**options)
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sensorlake validate
+  sensorlake validate --json
+  AWS_ENDPOINT_URL=http://127.0.0.1:5000 sensorlake validate
+
+\b
+Exit codes: 0 every check passed; 2 no bucket configured; 4 a check failed.
+"""
+)
+@click.option("--pipelines", help="Only these pipelines' buckets [default all].")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def validate(pipelines: str | None, as_json: bool) -> None:
+    """Check every configured bucket: credentials and identity, bucket and region,
+    a put/get/delete probe under the reserved prefix _sensorlake/probe/, versioning and
+    default encryption."""
+    from .probe import render_checks, run_checks
+
+    def go() -> int:
+        config = load_config(pipelines=pipelines)
+        if config.s3 is None:
+            raise ConfigError(
+                "no S3 bucket is configured",
+                hint="set S3_BUCKET_RAW, S3_BUCKET_SCHEMATIZED, S3_BUCKET_FILTERED and S3_BUCKET_EMERGENCY",
+            )
+        report = run_checks(config)
+        if as_json:
+            click.echo(msgspec.json.encode(report).decode())
+        else:
+            render_checks(report, Console())
+        return 0 if report["ok"] else 4
+
+    run_guarded(go)
+
+
+# -- simulate --------------------------------------------------------------------------------
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sensorlake simulate --rows 1000000             # bulk, fast
+  sensorlake simulate --rate 3 --duration 600    # live: one commit per reading
+  sensorlake simulate --reset --rows 1000        # delete and recreate first, like the sensor
+"""
+)
+@click.option(
+    "--db-path",
+    type=click.Path(path_type=Path),
+    help="Database to write [env SENSOR_DB_PATH; default var/sensor_data.db].",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=0),
+    help="Bulk mode: write this many readings as fast as possible.",
+)
+@click.option("--rate", type=click.FloatRange(min=0.01), help="Live mode: readings per second.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Live mode: seconds to run.",
+)
+@click.option(
+    "--sensors",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Number of simulated sensors.",
+)
+@click.option("--seed", type=int, help="Random seed for reproducible data.")
+@click.option("--anomaly-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Delete and recreate the database first, as the sensor does on restart.",
+)
+def simulate(
+    db_path: Path | None,
+    rows: int | None,
+    rate: float | None,
+    duration: float,
+    sensors: int,
+    seed: int | None,
+    anomaly_rate: float,
+    reset: bool,
+) -> None:
+    """Write simulated sensor readings: the real sensor's table, types and anomalies."""
+    from . import simulate as sim
+
+    def go() -> int:
+        path = load_config(db_path=db_path).db_path
+        if rows is None and rate is None:
+            raise ConfigError(
+                "say how much to simulate",
+                hint="use --rows N (bulk) or --rate R --duration S (live)",
+            )
+        if rows is not None and rate is not None:
+            raise ConfigError("--rows and --rate cannot be combined", hint="pick bulk or live mode")
+        started = time.monotonic()
+        if rows is not None:
+            result = sim.simulate_bulk(
+                path, rows, sensors=sensors, seed=seed, anomaly_rate=anomaly_rate, reset=reset
+            )
+        else:
+            assert rate is not None
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            result = sim.simulate_live(
+                path,
+                rate=rate,
+                duration=duration,
+                sensors=sensors,
+                seed=seed,
+                anomaly_rate=anomaly_rate,
+                reset=reset,
+                stop=stop,
+            )
+        seconds = time.monotonic() - started
+        click.echo(
+            f"wrote {result.rows_written:,} readings ({result.anomalies:,} anomalies) to {path} "
+            f"in {seconds:.1f} s"
+        )
+        return 0
+
+    run_guarded(go)

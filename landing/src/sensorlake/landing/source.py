@@ -1,0 +1,227 @@
+"""Read-only, WAL-friendly access to the sensor's SQLite database.
+
+The sensor keeps writing while we read, and may delete and recreate its database on
+restart. We open the file read-only (``mode=ro``), never write to it, read incrementally by
+row id inside one read transaction (a consistent WAL snapshot), and retry "busy"/"locked"
+with backoff. :meth:`Source.snapshot` also reports what is needed to notice a reset: the
+file's identity, the highest id, and an anchor fingerprint of the row at the watermark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import SourceError
+
+__all__ = ["LANDING_COLUMNS", "Snapshot", "Source"]
+
+TABLE = "sensor_readings"
+# Without these a row cannot be identified, partitioned or attributed at all.
+LANDING_COLUMNS = ("id", "timestamp", "sensor_id")
+_RETRYABLE = ("locked", "busy", "disk i/o error", "malformed")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    columns: tuple[str, ...]
+    max_id: int
+    identity: str
+
+
+class Source:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self.columns: tuple[str, ...] = ()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        if not self.path.exists():
+            raise SourceError(
+                f"sensor database {self.path} does not exist",
+                hint="check --db-path / SENSOR_DB_PATH, or create a sample one with "
+                "`sensorlake simulate`",
+            )
+        if self.path.is_dir():
+            raise SourceError(f"{self.path} is a directory", hint="point --db-path at the .db file")
+        uri = f"file:{self.path.resolve()}?mode=ro"
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
+            self._conn.execute("PRAGMA query_only = ON")
+            self.columns = self._retry(self._table_columns)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise self._translate(exc) from exc
+        missing = [c for c in LANDING_COLUMNS if c not in self.columns]
+        if missing:
+            self.close()
+            raise SourceError(
+                f"table {TABLE} in {self.path} lacks required column(s) {', '.join(missing)}",
+                hint="point --db-path at the sensor's database (it writes id, timestamp, sensor_id)",
+            )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Source:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def identity(self) -> str:
+        """Device and inode: a recreated database file gets a new one."""
+        st = os.stat(self.path)
+        return f"{st.st_dev}:{st.st_ino}"
+
+    # -- reading -------------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One read transaction: everything read inside sees the same database state."""
+        conn = self._connection()
+
+        def begin() -> Snapshot:
+            conn.execute("BEGIN")
+            try:
+                max_id = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()[0]
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return Snapshot(self.columns, int(max_id), self.identity())
+
+        try:
+            snap = self._retry(begin)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+        except FileNotFoundError as exc:
+            raise SourceError(
+                f"sensor database {self.path} disappeared", hint="rerun once the sensor is back"
+            ) from exc
+        try:
+            yield snap
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def anchor(self, row_id: int) -> str | None:
+        """A fingerprint of the row at ``row_id``: if it changes, the database was replaced.
+
+        Only the timestamp and sensor id count, so a tool that touches other columns (the
+        sensor's ``synced`` flag, say) is not mistaken for a reset.
+        """
+        if row_id <= 0:
+            return None
+        row = self._retry(
+            lambda: (
+                self._connection()
+                .execute(f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?", (row_id,))
+                .fetchone()
+            )
+        )
+        if row is None:
+            return None
+        return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]
+
+    def rows(self, after: int, limit: int, chunk: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows with ``id > after`` in id order, at most ``limit``, in lists of ``chunk``."""
+        columns = ", ".join(f'"{c}"' for c in self.columns)
+        cursor = self._retry(
+            lambda: self._connection().execute(
+                f"SELECT {columns} FROM {TABLE} WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            )
+        )
+        while True:
+            try:
+                batch = cursor.fetchmany(chunk)
+            except sqlite3.DatabaseError as exc:
+                raise self._translate(exc) from exc
+            if not batch:
+                return
+            yield batch
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("Source is not open")
+        return self._conn
+
+    def _table_columns(self) -> tuple[str, ...]:
+        conn = self._connection()
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        info = conn.execute(f"PRAGMA table_info({TABLE})").fetchall()
+        if not info:
+            tables = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            raise SourceError(
+                f"{self.path} has no table {TABLE} (tables: {', '.join(tables) or 'none'})",
+                hint="point --db-path at the sensor's database",
+            )
+        return tuple(r[1] for r in info)
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        delay = 0.05
+        deadline = self._clock() + self.busy_timeout
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                message = str(exc).lower()
+                if not any(word in message for word in _RETRYABLE) or self._clock() >= deadline:
+                    raise
+                self._sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except sqlite3.DatabaseError as exc:
+                if "malformed" not in str(exc).lower() or self._clock() >= deadline:
+                    raise
+                self._sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _translate(self, exc: sqlite3.DatabaseError) -> SourceError:
+        message = str(exc).lower()
+        if isinstance(exc, SourceError):
+            return exc
+        if "locked" in message or "busy" in message:
+            return SourceError(
+                f"sensor database {self.path} stayed locked for {self.busy_timeout:.0f} s",
+                hint="check which process holds it (the sensor should use WAL mode); rerun later",
+            )
+        if "not a database" in message or "malformed" in message or "encrypted" in message:
+            return SourceError(
+                f"sensor database {self.path} is corrupt or not SQLite ({exc})",
+                hint="restore it or let the sensor recreate it; already landed rows are safe",
+            )
+        if "unable to open" in message:
+            return SourceError(
+                f"cannot open sensor database {self.path} read-only ({exc})",
+                hint="check file and directory permissions (WAL readers need the -shm file)",
+            )
+        return SourceError(
+            f"error reading sensor database {self.path}: {exc}",
+            hint="rerun; if it persists check the file",
+        )
