@@ -26,6 +26,7 @@ import msgspec
 
 from .config import LandingConfig
 from .errors import LandingError, LocalStorageError, TransientError
+from .failpoints import failpoint
 from .route import Lineage, Router
 from .rules import Rules
 from .ship import ShipReport, ship_pending
@@ -190,6 +191,7 @@ class Lander:
                     started = True
                 files, last_row, rows, reasons = self._write_batch(source, spool, position, summary)
                 anchor = source.anchor(last_row) or ""
+            failpoint("after-spool")
             state.commit_batch(
                 files,
                 epoch=position.epoch,
@@ -197,6 +199,7 @@ class Lander:
                 anchor=anchor,
                 rules_version=self.rules.version,
             )
+            failpoint("after-commit")
             summary.rows_read += rows
             summary.watermark = last_row
             for reason, n in reasons.items():
@@ -265,6 +268,7 @@ class Lander:
         try:
             for chunk in source.rows(position.watermark, limits.batch_rows, limits.chunk_rows):
                 writer.write(router.route(chunk))
+                failpoint("after-encode")
                 last_row = chunk[-1][id_index]
                 rows += len(chunk)
                 self.reporter.advance(len(chunk))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import DestinationError, LandingError, ObjectConflict, TransientError
+from .failpoints import failpoint
 from .sink import ObjectInfo, PutOutcome, Sink
 from .spool import Spool
 from .state import FileRecord, State
@@ -93,6 +94,7 @@ def ship_pending(
             state.mark_failed(record.bucket, record.key, str(exc))
             report.error = exc
             break
+        failpoint("after-upload")
         state.mark_shipped(record.bucket, record.key)
         Spool.remove(record.path)
         report.files[record.target] = report.files.get(record.target, 0) + 1

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import DestinationError, DestinationUnavailable, ObjectConflict
+from .failpoints import failpoint
 
 __all__ = [
     "FakeSink",
@@ -78,6 +79,7 @@ class LocalLakeSink:
     def put_if_absent(self, bucket: str, key: str, path: Path, info: ObjectInfo) -> PutOutcome:
         dest = self.root / bucket / key
         dest.parent.mkdir(parents=True, exist_ok=True)
+        failpoint("during-upload")
         try:
             try:
                 os.link(path, dest)  # atomic and create-only
@@ -212,6 +214,25 @@ def translate_client_error(exc: Exception, *, bucket: str, action: str) -> Excep
     return exc
 
 
+class _FailpointBody:
+    """File wrapper that reaches the ``during-upload`` failpoint halfway through the body."""
+
+    def __init__(self, raw: Any, size: int) -> None:
+        self._raw = raw
+        self._half = size // 2
+        self._sent = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._sent += len(data)
+        if self._sent > self._half > 0:
+            failpoint("during-upload")
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
 class S3Sink:
     name = "s3"
 
@@ -223,7 +244,8 @@ class S3Sink:
 
         checksum = base64.b64encode(bytes.fromhex(info.sha256)).decode()
         try:
-            with open(path, "rb") as body:
+            with open(path, "rb") as raw:
+                body = _FailpointBody(raw, info.size)
                 self.client.put_object(
                     Bucket=bucket,
                     Key=key,

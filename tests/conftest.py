@@ -1,0 +1,32 @@
+"""Shared test configuration: every test runs offline, with no AWS account."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real credentials, profile or bucket may leak in from the developer's shell."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "S3_BUCKET_RAW",
+        "S3_BUCKET_SCHEMATIZED",
+        "S3_BUCKET_FILTERED",
+        "S3_BUCKET_EMERGENCY",
+        "S3_BUCKET_CHECKPOINTS",
+        "SENSOR_DB_PATH",
+        "SENSORLAKE_STATE_DIR",
+        "SENSORLAKE_LAKE_DIR",
+        "SENSORLAKE_GATEWAY_ID",
+        "SENSORLAKE_FAILPOINTS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
