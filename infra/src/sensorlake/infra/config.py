@@ -1,0 +1,406 @@
+"""Typed, validated settings: the only module that reads ``os.environ`` or the YAML file.
+
+``unity_catalog_config.yaml`` (the migration guide's file) is read once, ``${VAR}`` and
+``${VAR:-default}`` are interpolated, the migration guide's environment variables override
+it, and the result is validated into frozen pydantic models. Every problem is reported at
+once, with its key. Secrets are never read: the Databricks token and AWS credentials reach
+the providers only through their standard environment variables.
+
+Usage::
+
+    settings = load_settings()                      # ./unity_catalog_config.yaml or the example
+    settings = load_settings(Path("my.yaml"), env={})  # explicit file, no environment
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from sensorlake.infra import naming
+from sensorlake.infra.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ENV_OVERRIDES",
+    "EXAMPLE_CONFIG",
+    "PLACEHOLDER_PRINCIPAL",
+    "Settings",
+    "load_settings",
+    "parse_settings",
+]
+
+INFRA_DIR: Final = Path(__file__).resolve().parents[3]
+EXAMPLE_CONFIG: Final = INFRA_DIR / "unity_catalog_config.example.yaml"
+DEFAULT_CONFIG: Final = Path("unity_catalog_config.yaml")
+# The example config's service principal: synthesizes, but `prereqs` refuses to deploy it.
+PLACEHOLDER_PRINCIPAL: Final = "00000000-0000-0000-0000-000000000000"
+
+# Migration-guide environment variables and the settings key each one overrides.
+ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
+    "AWS_REGION": ("aws", "region"),
+    "S3_BUCKET_RAW": ("buckets", "raw"),
+    "S3_BUCKET_SCHEMATIZED": ("buckets", "schematized"),
+    "S3_BUCKET_FILTERED": ("buckets", "filtered"),
+    "S3_BUCKET_EMERGENCY": ("buckets", "emergency"),
+    "S3_BUCKET_CHECKPOINTS": ("buckets", "checkpoints"),
+    "DATABRICKS_HOST": ("databricks", "hostname"),
+    "DATABRICKS_IAM_ROLE": ("unity_catalog", "iam_role_arn"),
+    "UC_CATALOG": ("unity_catalog", "catalog"),
+    "UC_SCHEMA": ("unity_catalog", "schema"),
+    "UC_STORAGE_CREDENTIAL": ("unity_catalog", "storage_credential"),
+    "DATA_TEAM_GROUP": ("unity_catalog", "data_team_group"),
+    "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
+}
+
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UC_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+def _bucket(name: str) -> str:
+    problems = naming.bucket_name_problems(name)
+    if problems:
+        raise ValueError(f"bad bucket name {name!r}: " + "; ".join(problems))
+    return name
+
+
+def _uc_name(name: str) -> str:
+    if not _UC_NAME_RE.match(name):
+        raise ValueError(f"bad Unity Catalog name {name!r}: use letters, digits, _ and -")
+    return name
+
+
+def _region(name: str) -> str:
+    if not _REGION_RE.match(name):
+        raise ValueError(f"bad AWS region {name!r} (expected e.g. us-east-1)")
+    return name
+
+
+BucketName = Annotated[str, AfterValidator(_bucket)]
+UcName = Annotated[str, AfterValidator(_uc_name)]
+Region = Annotated[str, AfterValidator(_region)]
+Days = Annotated[int, Field(ge=1, le=36500)]
+
+
+class _Model(BaseModel):
+    """Frozen, strict about unknown keys: a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class DatabricksSettings(_Model):
+    """Workspace address; the token is never read here (provider reads DATABRICKS_TOKEN)."""
+
+    hostname: str | None = None
+    http_path: str | None = None  # used by the dashboards, accepted for the guide's file
+
+
+class AwsSettings(_Model):
+    region: Region = "us-east-1"
+    # When set, the AWS provider refuses to touch any other account (a wrong-profile guard).
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+
+
+class BucketSettings(_Model):
+    """The five buckets of the migration guide, plus the access-log bucket."""
+
+    raw: BucketName | None = None
+    schematized: BucketName | None = None
+    filtered: BucketName | None = None
+    emergency: BucketName | None = None
+    checkpoints: BucketName | None = None
+    access_logs: BucketName | None = None
+
+
+class LifecycleSettings(_Model):
+    """Lifecycle of landed files: tiering and/or expiry; checkpoints never expire."""
+
+    abort_incomplete_multipart_days: Days = 7
+    transition_days: Days | None = 30
+    transition_storage_class: Literal[
+        "INTELLIGENT_TIERING", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"
+    ] = "INTELLIGENT_TIERING"
+    expiration_days: Days | None = None
+    noncurrent_version_expiration_days: Days = 30
+    probe_expiration_days: Days = 1
+    access_log_expiration_days: Days = 365
+
+    @model_validator(mode="after")
+    def _expiry_after_transition(self) -> LifecycleSettings:
+        if (
+            self.expiration_days is not None
+            and self.transition_days is not None
+            and self.expiration_days <= self.transition_days
+        ):
+            raise ValueError("lifecycle.expiration_days must be greater than transition_days")
+        return self
+
+
+class GatewaySettings(_Model):
+    """The write-only identity sensor gateways use to land files."""
+
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-gateway-writer"
+    # Who may assume the role (e.g. an IAM Roles Anywhere profile's role or a CI user);
+    # empty means principals of this account that are themselves allowed sts:AssumeRole.
+    trusted_principal_arns: tuple[
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/-]+$")], ...
+    ] = ()
+    pipelines: tuple[Literal["raw", "schematized", "filtered", "emergency"], ...] = (
+        naming.LANDING_ROLES
+    )
+    max_session_seconds: Annotated[int, Field(ge=900, le=43200)] = 3600
+
+
+class UnityCatalogSettings(_Model):
+    catalog: UcName = "sensor_data_catalog"
+    schema_: UcName = Field("sensor_pipeline", alias="schema")
+    storage_credential: UcName = "sensor_data_storage_credential"
+    iam_role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-unity-catalog"
+    # DATABRICKS_IAM_ROLE: a full role ARN; its name wins over iam_role_name.
+    iam_role_arn: str | None = None
+    data_team_group: Annotated[str, Field(min_length=1)] = "data-team"
+    service_principal: str  # the pipeline's service principal application ID (required)
+    file_events: bool = True
+    # Databricks' UC master role on AWS (commercial partition).
+    master_role_arn: str = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+    # Seconds to wait after the IAM role changes, before external locations validate it.
+    role_propagation_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+    catalog_storage_root: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> UnityCatalogSettings:
+        if self.iam_role_arn is not None and not _ROLE_ARN_RE.match(self.iam_role_arn):
+            raise ValueError(f"iam_role_arn {self.iam_role_arn!r} is not an IAM role ARN")
+        if not _UUID_RE.match(self.service_principal):
+            raise ValueError(
+                f"service_principal {self.service_principal!r} must be the service principal's "
+                "application ID (a UUID)"
+            )
+        return self
+
+    @property
+    def schema_name(self) -> str:
+        """The schema (``schema`` in YAML; pydantic reserves the attribute name)."""
+        return self.schema_
+
+    @property
+    def role_name(self) -> str:
+        """The UC role's name: from DATABRICKS_IAM_ROLE when given, else iam_role_name."""
+        if self.iam_role_arn:
+            match = _ROLE_ARN_RE.match(self.iam_role_arn)
+            assert match is not None  # validated above
+            return match.group(2)
+        return self.iam_role_name
+
+    @property
+    def role_account_id(self) -> str | None:
+        match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
+        return match.group(1) if match else None
+
+
+class ExternalLocationSettings(_Model):
+    name: UcName
+    s3_path: str
+
+
+class VolumeSettings(_Model):
+    name: UcName
+    external_location: UcName
+    catalog: UcName | None = None
+    schema_: UcName | None = Field(None, alias="schema")
+    path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")] | None = None
+
+
+class StateSettings(_Model):
+    """Where Terraform state lives: local files (default) or an S3 backend with locking."""
+
+    backend: Literal["local", "s3"] = "local"
+    bucket: BucketName | None = None
+    key_prefix: str = "sensorlake"
+    region: Region | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> StateSettings:
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError("state.bucket is required when state.backend is 's3'")
+        return self
+
+
+DEFAULT_VOLUMES: Final = (
+    VolumeSettings(name="autoloader_checkpoints", external_location="autoloader_checkpoints_location"),
+    VolumeSettings(name="autoloader_schemas", external_location="autoloader_checkpoints_location"),
+)
+
+
+class Settings(_Model):
+    """Everything the stacks need, resolved: bucket names, UC names, policies' inputs."""
+
+    databricks: DatabricksSettings = DatabricksSettings()
+    aws: AwsSettings = AwsSettings()
+    buckets: BucketSettings = BucketSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    unity_catalog: UnityCatalogSettings
+    external_locations: tuple[ExternalLocationSettings, ...] = ()
+    uc_volumes: tuple[VolumeSettings, ...] = DEFAULT_VOLUMES
+    state: StateSettings = StateSettings()
+    tags: dict[str, str] = Field(default_factory=lambda: {"project": "sensorlake"})
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        problems: list[str] = []
+        names = [self.bucket(r) for r in naming.BUCKET_ROLES] + [self.log_bucket]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            problems.append(f"buckets: the same bucket is used twice: {', '.join(dupes)}")
+        by_url = {naming.location_url(self.bucket(r)): r for r in naming.BUCKET_ROLES}
+        for loc in self.external_locations:
+            if loc.s3_path.rstrip("/") + "/" not in by_url:
+                problems.append(
+                    f"external_locations: {loc.name!r} points at {loc.s3_path!r}, which is not "
+                    f"the root of one of the buckets ({', '.join(sorted(by_url))})"
+                )
+        known = set(self.location_names.values())
+        uc = self.unity_catalog
+        for vol in self.uc_volumes:
+            if vol.external_location not in known:
+                problems.append(
+                    f"uc_volumes: {vol.name!r} uses unknown external location "
+                    f"{vol.external_location!r} (known: {', '.join(sorted(known))})"
+                )
+            if vol.catalog not in (None, uc.catalog) or vol.schema_ not in (None, uc.schema_name):
+                problems.append(
+                    f"uc_volumes: {vol.name!r} must live in {uc.catalog}.{uc.schema_name} "
+                    "(the catalog and schema this app manages)"
+                )
+        vol_names = [v.name for v in self.uc_volumes]
+        if len(set(vol_names)) != len(vol_names):
+            problems.append("uc_volumes: volume names must be unique")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def bucket(self, role: str) -> str:
+        """The bucket name for a role: configured, else the migration guide's default."""
+        name = getattr(self.buckets, role)
+        return name or naming.default_bucket_name(role, self.aws.region)
+
+    @property
+    def log_bucket(self) -> str:
+        return self.buckets.access_logs or naming.log_bucket_name(self.aws.region)
+
+    @property
+    def location_names(self) -> dict[str, str]:
+        """External location name per bucket role (YAML names win over the defaults)."""
+        names = {r: naming.external_location_name(r) for r in naming.BUCKET_ROLES}
+        by_url = {naming.location_url(self.bucket(r)): r for r in naming.BUCKET_ROLES}
+        for loc in self.external_locations:
+            role = by_url.get(loc.s3_path.rstrip("/") + "/")
+            if role:
+                names[role] = loc.name
+        return names
+
+    def volume_url(self, volume: VolumeSettings) -> str:
+        """Where an external volume stores its files: a folder inside its location."""
+        role = next(r for r, n in self.location_names.items() if n == volume.external_location)
+        return f"{naming.location_url(self.bucket(role))}{volume.path or volume.name}/"
+
+
+def _interpolate(value: Any, env: Mapping[str, str], key: str, problems: list[str]) -> Any:
+    """Replace ${VAR} / ${VAR:-default} in every string of the parsed YAML."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, f"{key}.{k}" if key else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{key}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        if var in env and env[var] != "":
+            return env[var]
+        if default is not None:
+            return default
+        problems.append(f"{key}: environment variable {var} is not set and has no default")
+        return ""
+
+    return _VAR_RE.sub(repl, value)
+
+
+def _strip_secrets(raw: dict[str, Any], problems: list[str]) -> None:
+    """Drop ``databricks.token``: it may only *name* the env var, never hold a token."""
+    dbx = raw.get("databricks")
+    if isinstance(dbx, dict) and "token" in dbx:
+        token = dbx.pop("token")
+        if token not in (None, "${DATABRICKS_TOKEN}"):
+            problems.append(
+                "databricks.token: must be the literal '${DATABRICKS_TOKEN}' (or absent); "
+                "a token is never written in this file"
+            )
+
+
+def _format_error(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "__root__") or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see infra/README.md for the keys)"
+        elif err["type"] == "missing":
+            msg = "required value is missing"
+        out.append(f"{loc}: {msg}")
+    return out
+
+
+def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str], source: str) -> Settings:
+    """Interpolate, apply env overrides, validate. Raises ConfigError listing every problem."""
+    problems: list[str] = []
+    data: dict[str, Any] = dict(raw or {})
+    _strip_secrets(data, problems)
+    data = _interpolate(data, env, "", problems)
+    for var, path in ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value:
+            section = data.setdefault(path[0], {})
+            if not isinstance(section, dict):
+                problems.append(f"{path[0]}: must be a mapping")
+                continue
+            section[path[1]] = value
+    if problems:
+        raise ConfigError(problems, source)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc), source) from None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config once: ``path``, else ./unity_catalog_config.yaml, else the example."""
+    env = os.environ if env is None else env
+    if path is None:
+        path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else EXAMPLE_CONFIG
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"], str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"], str(path)) from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping"], str(path))
+    return parse_settings(raw, env, str(path))

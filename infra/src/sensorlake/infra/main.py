@@ -1,0 +1,173 @@
+"""The CDKTF app: two stacks, synthesized to ``cdktf.out/stacks/<stack>/cdk.tf.json``.
+
+- ``sensorlake-storage`` (AWS): KMS key, the five buckets, the access-log bucket, the
+  gateway writer role.
+- ``sensorlake-catalog`` (Databricks + AWS): storage credential, the UC IAM role and policy,
+  a wait, external locations, catalog, schema, volumes and grants. It finds the KMS key by
+  alias (a data source) instead of a cross-stack reference, so each stack's JSON stands alone
+  and plain Terraform/OpenTofu can run it. Deploy order: storage, then catalog.
+
+No jobs stack yet: the streams package that defines the Auto Loader jobs does not exist.
+
+Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cdktf.json runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdktf import App, LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_kms_alias import DataAwsKmsAlias
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+from cdktf_cdktf_provider_time.provider import TimeProvider
+from cdktf_cdktf_provider_time.sleep import Sleep
+from constructs import Construct
+
+from sensorlake.infra import naming
+from sensorlake.infra.config import Settings, load_settings
+from sensorlake.infra.stacks.access import GatewayWriter, UnityCatalogRole, role_arn
+from sensorlake.infra.stacks.catalog import UnityCatalog, storage_credential
+from sensorlake.infra.stacks.storage import KMS_ALIAS, LandingStorage
+
+__all__ = ["STACKS", "CatalogStack", "InfraApp", "StorageStack", "build_app", "main"]
+
+STACKS = (naming.STORAGE_STACK, naming.CATALOG_STACK)  # deploy order
+
+
+def _backend(stack: TerraformStack, settings: Settings, name: str) -> None:
+    state = settings.state
+    if state.backend == "s3":
+        assert state.bucket is not None  # validated in config
+        S3Backend(
+            stack,
+            bucket=state.bucket,
+            key=f"{state.key_prefix}/{name}.tfstate",
+            region=state.region or settings.aws.region,
+            encrypt=True,
+        )
+        stack.add_override("terraform.backend.s3.use_lockfile", True)
+    else:
+        LocalBackend(stack, path=f"terraform.{name}.tfstate")
+
+
+def _aws(stack: TerraformStack, settings: Settings) -> None:
+    """Region and tags only: credentials come from the standard AWS chain, never from here."""
+    AwsProvider(
+        stack,
+        "aws",
+        region=settings.aws.region,
+        allowed_account_ids=[settings.aws.account_id] if settings.aws.account_id else None,
+        default_tags=[AwsProviderDefaultTags(tags=dict(settings.tags))],
+    )
+
+
+class StorageStack(TerraformStack):
+    """AWS landing zone: KMS, buckets, gateway writer identity."""
+
+    def __init__(self, scope: Construct, settings: Settings) -> None:
+        super().__init__(scope, naming.STORAGE_STACK)
+        _backend(self, settings, naming.STORAGE_STACK)
+        _aws(self, settings)
+        self.storage = LandingStorage(self, "storage", settings=settings)
+        self.gateway = GatewayWriter(
+            self,
+            "gateway",
+            settings=settings,
+            account_id=self.storage.caller.account_id,
+            key_arn=self.storage.key.arn,
+        )
+        for role, bucket in self.storage.buckets.items():
+            TerraformOutput(self, f"bucket_{role}", value=bucket.bucket, static_id=True)
+        TerraformOutput(self, "bucket_access_logs", value=self.storage.log_bucket.bucket, static_id=True)
+        TerraformOutput(self, "kms_key_arn", value=self.storage.key.arn, static_id=True)
+        TerraformOutput(self, "kms_key_alias", value=KMS_ALIAS, static_id=True)
+        TerraformOutput(self, "gateway_role_arn", value=self.gateway.role.arn, static_id=True)
+
+
+class CatalogStack(TerraformStack):
+    """Unity Catalog and the IAM role behind its storage credential."""
+
+    def __init__(self, scope: Construct, settings: Settings) -> None:
+        super().__init__(scope, naming.CATALOG_STACK)
+        uc = settings.unity_catalog
+        _backend(self, settings, naming.CATALOG_STACK)
+        _aws(self, settings)
+        DatabricksProvider(self, "databricks")  # host and token from DATABRICKS_* env vars
+        TimeProvider(self, "time")
+
+        account_id = uc.role_account_id or DataAwsCallerIdentity(self, "caller").account_id
+        arn = uc.iam_role_arn or role_arn(account_id, uc.role_name)
+        key = DataAwsKmsAlias(self, "landing_key", name=KMS_ALIAS)
+        credential = storage_credential(self, settings, arn)
+        self.role = UnityCatalogRole(
+            self,
+            "uc_role",
+            settings=settings,
+            account_id=account_id,
+            key_arn=key.target_key_arn,
+            external_id=credential.aws_iam_role.external_id,
+        )
+        wait = Sleep(
+            self,
+            "wait_for_iam",
+            create_duration=f"{uc.role_propagation_seconds}s",
+            triggers={"role": self.role.role.arn, "policy": self.role.policy.policy},
+            depends_on=[self.role.attachment],
+        )
+        self.catalog = UnityCatalog(
+            self,
+            "unity_catalog",
+            settings=settings,
+            credential=credential,
+            key_arn=key.target_key_arn,
+            wait=[wait],
+        )
+        TerraformOutput(self, "uc_role_arn", value=self.role.role.arn, static_id=True)
+        TerraformOutput(self, "storage_credential_name", value=credential.name, static_id=True)
+        TerraformOutput(self, "catalog_name", value=self.catalog.catalog.name, static_id=True)
+        TerraformOutput(self, "schema_name", value=self.catalog.schema.name, static_id=True)
+        for role, loc in self.catalog.locations.items():
+            TerraformOutput(self, f"location_url_{role}", value=loc.url, static_id=True)
+        for name in self.catalog.volumes:
+            TerraformOutput(
+                self,
+                f"volume_path_{name}",
+                value=naming.volume_path(uc.catalog, uc.schema_name, name),
+                static_id=True,
+            )
+
+
+@dataclass(frozen=True)
+class InfraApp:
+    """The app and its stacks, so tests can synthesize each stack with Testing.synth."""
+
+    app: App
+    storage: StorageStack
+    catalog: CatalogStack
+
+
+def build_app(settings: Settings, outdir: Path | str = "cdktf.out") -> InfraApp:
+    """Build (not synthesize) the app; stack traces off so the JSON is deterministic."""
+    app = App(outdir=str(outdir), stack_traces=False)
+    storage = StorageStack(app, settings)
+    catalog = CatalogStack(app, settings)
+    catalog.add_dependency(storage)
+    return InfraApp(app=app, storage=storage, catalog=catalog)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of cdktf.json's ``app``: load the config once, synthesize every stack."""
+    parser = argparse.ArgumentParser(prog="python -m sensorlake.infra.main")
+    parser.add_argument("--config", type=Path, default=None, help="unity_catalog_config.yaml")
+    parser.add_argument("--outdir", type=Path, default=Path("cdktf.out"))
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    build_app(settings, args.outdir).app.synth()
+
+
+if __name__ == "__main__":
+    main()

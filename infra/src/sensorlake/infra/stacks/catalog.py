@@ -1,0 +1,157 @@
+"""Unity Catalog: storage credential, external locations, catalog, schema, volumes, grants.
+
+Creation order avoids the classic cycle: the credential is created first with the role ARN as
+a plain string; its external ID feeds the role's trust policy (stacks/access.py); a
+``time_sleep`` waits for IAM to propagate before the external locations validate the role.
+
+Grants are authoritative per securable (``databricks_grants``) and least privilege:
+the pipeline's service principal reads landing files, uses the schema, writes its tables and
+its checkpoint/schema volumes; the data team reads tables. Landing locations are read-only
+in UC, so nothing in Databricks can overwrite or delete landed files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktf import ITerraformDependable
+from cdktf_cdktf_provider_databricks.catalog import Catalog
+from cdktf_cdktf_provider_databricks.external_location import (
+    ExternalLocation,
+    ExternalLocationEncryptionDetails,
+    ExternalLocationEncryptionDetailsSseEncryptionDetails,
+    ExternalLocationFileEventQueue,
+    ExternalLocationFileEventQueueManagedSqs,
+)
+from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
+from cdktf_cdktf_provider_databricks.schema import Schema
+from cdktf_cdktf_provider_databricks.storage_credential import (
+    StorageCredential,
+    StorageCredentialAwsIamRole,
+)
+from cdktf_cdktf_provider_databricks.volume import Volume
+from constructs import Construct
+
+from sensorlake.infra import naming
+from sensorlake.infra.config import Settings
+
+__all__ = [
+    "CATALOG_PRIVILEGES",
+    "LOCATION_PRIVILEGES",
+    "SCHEMA_PRIVILEGES",
+    "VOLUME_PRIVILEGES",
+    "UnityCatalog",
+    "storage_credential",
+]
+
+# Least-privilege grants, per securable kind: principal role -> privileges.
+CATALOG_PRIVILEGES = {"data_team": ("USE_CATALOG",), "pipeline": ("USE_CATALOG",)}
+SCHEMA_PRIVILEGES = {
+    "data_team": ("SELECT", "USE_SCHEMA"),
+    "pipeline": ("CREATE_TABLE", "MODIFY", "SELECT", "USE_SCHEMA"),
+}
+LOCATION_PRIVILEGES = {"pipeline": ("READ_FILES",)}
+VOLUME_PRIVILEGES = {"pipeline": ("READ_VOLUME", "WRITE_VOLUME")}
+
+
+def storage_credential(scope: Construct, settings: Settings, role_arn: str) -> StorageCredential:
+    """The credential, created before the role exists (role ARN as a plain string)."""
+    return StorageCredential(
+        scope,
+        "storage_credential",
+        name=settings.unity_catalog.storage_credential,
+        comment="sensorlake: S3 access for the landing and checkpoint buckets",
+        aws_iam_role=StorageCredentialAwsIamRole(role_arn=role_arn),
+    )
+
+
+class UnityCatalog(Construct):
+    """External locations over the five buckets, the catalog/schema, volumes and grants."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        settings: Settings,
+        credential: StorageCredential,
+        key_arn: str,
+        wait: Sequence[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id_)
+        uc = settings.unity_catalog
+        principals = {"data_team": uc.data_team_group, "pipeline": uc.service_principal}
+
+        def grants(id_: str, privileges: dict[str, tuple[str, ...]], **securable: str) -> None:
+            Grants(
+                self,
+                id_,
+                grant=[
+                    GrantsGrant(principal=principals[who], privileges=list(privs))
+                    for who, privs in privileges.items()
+                ],
+                **securable,
+            )
+
+        self.locations: dict[str, ExternalLocation] = {}
+        for role, name in settings.location_names.items():
+            landing = role != "checkpoints"
+            loc = ExternalLocation(
+                self,
+                f"{role}_location",
+                name=name,
+                url=naming.location_url(settings.bucket(role)),
+                credential_name=credential.name,
+                comment=f"sensorlake {role} bucket",
+                read_only=landing,
+                encryption_details=ExternalLocationEncryptionDetails(
+                    sse_encryption_details=ExternalLocationEncryptionDetailsSseEncryptionDetails(
+                        algorithm="AWS_SSE_KMS", aws_kms_key_arn=key_arn
+                    )
+                ),
+                enable_file_events=uc.file_events if landing else False,
+                file_event_queue=(
+                    ExternalLocationFileEventQueue(
+                        managed_sqs=ExternalLocationFileEventQueueManagedSqs()
+                    )
+                    if uc.file_events and landing
+                    else None
+                ),
+                depends_on=list(wait),
+            )
+            self.locations[role] = loc
+            if landing:
+                grants(f"{role}_location_grants", LOCATION_PRIVILEGES, external_location=loc.name)
+
+        self.catalog = Catalog(
+            self,
+            "catalog",
+            name=uc.catalog,
+            comment="sensorlake: sensor readings landed by gateways, ingested by Auto Loader",
+            storage_root=uc.catalog_storage_root,
+        )
+        grants("catalog_grants", CATALOG_PRIVILEGES, catalog=self.catalog.name)
+        self.schema = Schema(
+            self,
+            "schema",
+            catalog_name=self.catalog.name,
+            name=uc.schema_name,
+            comment="sensorlake pipeline tables (raw, schematized, filtered, emergency)",
+        )
+        grants("schema_grants", SCHEMA_PRIVILEGES, schema=self.schema.id)
+
+        self.volumes: dict[str, Volume] = {}
+        for vol in settings.uc_volumes:
+            volume = Volume(
+                self,
+                f"volume_{vol.name}",
+                catalog_name=self.catalog.name,
+                schema_name=self.schema.name,
+                name=vol.name,
+                volume_type="EXTERNAL",
+                storage_location=settings.volume_url(vol),
+                comment="sensorlake Auto Loader state",
+                depends_on=list(self.locations.values()),
+            )
+            self.volumes[vol.name] = volume
+            grants(f"volume_{vol.name}_grants", VOLUME_PRIVILEGES, volume=volume.id)
