@@ -57,7 +57,8 @@ class Limits:
     file_bytes: int = 64 * 1024 * 1024
     emergency_file_rows: int = 1_000
     spool_max_bytes: int = 1024 * 1024 * 1024
-    compress_level: int = 6
+    compress_level: int = 2
+    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,9 @@ def load_config(
         spool_max_bytes=_int_env(
             env, "SENSORLAKE_SPOOL_MAX_MB", Limits.spool_max_bytes, scale=1024 * 1024
         ),
-        compress_level=min(9, _int_env(env, "SENSORLAKE_GZIP_LEVEL", Limits.compress_level)),
+        chunk_rows=_int_env(env, "SENSORLAKE_SEGMENT_ROWS", Limits.chunk_rows),
+        compress_level=min(3, _int_env(env, "SENSORLAKE_GZIP_LEVEL", Limits.compress_level)),
+        workers=_int_env(env, "SENSORLAKE_WORKERS", min(os.cpu_count() or 1, 4)),
     )
     rules = rules_path or (Path(env["SENSORLAKE_RULES"]) if env.get("SENSORLAKE_RULES") else None)
     return LandingConfig(

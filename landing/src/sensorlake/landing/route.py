@@ -51,8 +51,14 @@ class Router:
         self.lineage = lineage
         self.targets = frozenset(targets)
         self._id_index = self.columns.index("id")
+        self.checker = validator.for_columns(self.columns)
         self._validating = bool(self.targets & {"schematized", "filtered", "emergency", "rejected"})
         self.rejected_reasons: dict[str, int] = {}
+
+    def take_rejected_reasons(self) -> dict[str, int]:
+        """Counts since the last call (each segment reports its own)."""
+        counts, self.rejected_reasons = self.rejected_reasons, {}
+        return counts
 
     def _lineage(self, row_id: int) -> dict[str, Any]:
         lin = self.lineage
@@ -74,7 +80,7 @@ class Router:
         want_rejected = "rejected" in targets
         want_filtered = "filtered" in targets
         want_emergency = "emergency" in targets
-        validator = self.validator
+        check = self.checker.check
         reasons_count = self.rejected_reasons
 
         def put(target: str, date: str, row_id: int, record: dict[str, Any]) -> None:
@@ -91,7 +97,7 @@ class Router:
                 ts = _quick_date(row.get("timestamp"))
                 put("raw", ts, row_id, _as_read(row, values, lineage))
                 continue
-            checked = validator.check(row)
+            checked = check(values)
             date = checked.timestamp[:10] if checked.timestamp else UNKNOWN_DATE
             if want_raw:
                 put("raw", date, row_id, _as_read(row, values, lineage))
@@ -107,8 +113,13 @@ class Router:
                 record["_lineage"] = lineage
                 if want_schema:
                     put("schematized", date, row_id, record)
-                if want_filtered and validator.passes_filters(checked):
-                    put("filtered", date, row_id, validator.coarsen(record))
+                if want_filtered and not checked.filtered_out:
+                    put(
+                        "filtered",
+                        date,
+                        row_id,
+                        {**record, "location_info": checked.coarse_location},
+                    )
             if want_emergency and checked.emergency:
                 alarm = dict(checked.record)
                 alarm["_lineage"] = lineage

@@ -27,11 +27,12 @@ import msgspec
 from .config import LandingConfig
 from .errors import LandingError, LocalStorageError, TransientError
 from .failpoints import failpoint
-from .route import Lineage, Router
+from .route import Lineage
 from .rules import Rules
+from .segments import SegmentJob, SegmentPool, plan_segments
 from .ship import ShipReport, ship_pending
 from .sink import Sink
-from .source import Source
+from .source import Source, verify_unchanged
 from .spool import BatchWriter, Spool, SpoolFile
 from .state import SourcePosition, State
 from .validate import Validator
@@ -124,6 +125,7 @@ class Lander:
         if "emergency" in self._max_rows:
             self._max_rows["emergency"] = limits.emergency_file_rows
         self._buckets = {t: config.bucket_for(t) for t in config.targets}
+        self._pool = SegmentPool(config.limits.workers)
 
     # -- public --------------------------------------------------------------------------
 
@@ -134,9 +136,10 @@ class Lander:
             summary.target(target)
         started = datetime.now(UTC).isoformat(timespec="milliseconds")
         if dry_run:
-            self._dry_run(summary)
+            with self._pool:
+                self._dry_run(summary)
             return summary
-        with _exclusive(cfg.state_dir):
+        with _exclusive(cfg.state_dir), self._pool:
             state = State.open(cfg.state_dir)
             try:
                 self._run(state, summary)
@@ -189,7 +192,9 @@ class Lander:
                 if not started:
                     self.reporter.begin(snap.max_id - position.watermark)
                     started = True
-                files, last_row, rows, reasons = self._write_batch(source, spool, position, summary)
+                files, last_row, rows, reasons = self._write_batch(
+                    source, spool, position, snap.max_id
+                )
                 anchor = source.anchor(last_row) or ""
             failpoint("after-spool")
             state.commit_batch(
@@ -245,14 +250,19 @@ class Lander:
         return new
 
     def _write_batch(
-        self, source: Source, spool: Spool, position: SourcePosition, summary: RunSummary
+        self, source: Source, spool: Spool, position: SourcePosition, max_id: int
     ) -> tuple[list[SpoolFile], int, int, dict[str, int]]:
+        """Encode the rows of one batch into spooled files (not yet committed)."""
         limits = self.config.limits
-        router = Router(
-            self.validator,
-            source.columns,
-            Lineage(self.config.gateway_id, position.epoch, self.rules.version),
-            self.config.targets,
+        upto = min(max_id, position.watermark + limits.batch_rows)
+        job = SegmentJob(
+            db_path=self.config.db_path,
+            busy_timeout=self.config.busy_timeout_seconds,
+            rules=self.rules,
+            columns=source.columns,
+            lineage=Lineage(self.config.gateway_id, position.epoch, self.rules.version),
+            targets=self.config.targets,
+            part_rows=self._max_rows,
         )
         writer = BatchWriter(
             spool,
@@ -263,20 +273,27 @@ class Lander:
             max_bytes=limits.file_bytes,
             level=limits.compress_level,
         )
-        id_index = source.columns.index("id")
-        last_row, rows = position.watermark, 0
+        last_row, rows, reasons = position.watermark, 0, {}
+        segments = plan_segments(position.watermark, upto, limits.chunk_rows)
         try:
-            for chunk in source.rows(position.watermark, limits.batch_rows, limits.chunk_rows):
-                writer.write(router.route(chunk))
+            for result in self._pool.encode(job, segments, source=source):
+                for (target, date), parts in result.parts.items():
+                    for part in parts:
+                        writer.add(target, date, part)
                 failpoint("after-encode")
-                last_row = chunk[-1][id_index]
-                rows += len(chunk)
-                self.reporter.advance(len(chunk))
+                if result.last_row is not None:
+                    last_row = result.last_row
+                rows += result.rows
+                for reason, n in result.rejected_reasons.items():
+                    reasons[reason] = reasons.get(reason, 0) + n
+                self.reporter.advance(result.rows)
+            if self._pool.workers > 1:
+                verify_unchanged(source, position.watermark, last_row)
             files = writer.finish()
         except BaseException:
             writer.abort()
             raise
-        return files, last_row, rows, router.rejected_reasons
+        return files, last_row, rows, reasons
 
     def _ship(self, state: State, summary: RunSummary) -> None:
         report = ship_pending(

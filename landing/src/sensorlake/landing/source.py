@@ -21,9 +21,15 @@ from typing import Any, TypeVar
 
 from .errors import SourceError
 
-__all__ = ["LANDING_COLUMNS", "Snapshot", "Source"]
+__all__ = ["LANDING_COLUMNS", "Snapshot", "Source", "verify_unchanged"]
 
 TABLE = "sensor_readings"
+
+
+class SourceChanged(SourceError):
+    """The database was replaced mid-batch; the batch is dropped and read again."""
+
+
 # Without these a row cannot be identified, partitioned or attributed at all.
 LANDING_COLUMNS = ("id", "timestamp", "sensor_id")
 _RETRYABLE = ("locked", "busy", "disk i/o error", "malformed")
@@ -146,22 +152,14 @@ class Source:
             return None
         return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]
 
-    def rows(self, after: int, limit: int, chunk: int) -> Iterator[list[tuple[Any, ...]]]:
-        """Rows with ``id > after`` in id order, at most ``limit``, in lists of ``chunk``."""
+    def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
+        """Rows with ``after < id <= upto`` in id order (one segment of a batch)."""
         columns = ", ".join(f'"{c}"' for c in self.columns)
-        cursor = self._retry(
-            lambda: self._connection().execute(
-                f"SELECT {columns} FROM {TABLE} WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
-            )
-        )
-        while True:
-            try:
-                batch = cursor.fetchmany(chunk)
-            except sqlite3.DatabaseError as exc:
-                raise self._translate(exc) from exc
-            if not batch:
-                return
-            yield batch
+        sql = f"SELECT {columns} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id"
+        try:
+            return self._retry(lambda: self._connection().execute(sql, (after, upto)).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
 
     # -- internals -----------------------------------------------------------------------
 
@@ -204,8 +202,6 @@ class Source:
 
     def _translate(self, exc: sqlite3.DatabaseError) -> SourceError:
         message = str(exc).lower()
-        if isinstance(exc, SourceError):
-            return exc
         if "locked" in message or "busy" in message:
             return SourceError(
                 f"sensor database {self.path} stayed locked for {self.busy_timeout:.0f} s",
@@ -224,4 +220,26 @@ class Source:
         return SourceError(
             f"error reading sensor database {self.path}: {exc}",
             hint="rerun; if it persists check the file",
+        )
+
+
+def verify_unchanged(source: Source, after: int, last_row: int) -> None:
+    """Worker processes read the file by path: make sure it is still the database that
+    ``source``'s snapshot sees (a reset between their reads would mix two databases)."""
+    if last_row <= after:
+        return
+    fresh = Source(source.path, busy_timeout=source.busy_timeout)
+    try:
+        fresh.open()
+        same = fresh.identity() == source.identity() and fresh.anchor(last_row) == source.anchor(
+            last_row
+        )
+    except SourceError:
+        same = False
+    finally:
+        fresh.close()
+    if not same:
+        raise SourceChanged(
+            f"sensor database {source.path} was replaced while landing",
+            hint="rerun: the next run starts a new epoch for the new database",
         )

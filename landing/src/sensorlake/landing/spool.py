@@ -19,11 +19,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .encode import GzipNdjsonWriter
 from .errors import LocalStorageError
 from .keys import LandingKey
+from .segments import Part
 
 __all__ = ["BatchWriter", "Spool", "SpoolFile"]
 
@@ -158,30 +159,33 @@ class BatchWriter:
         self._closed: list[tuple[_OpenFile, str]] = []
         self._seq = 0
 
-    def write(self, routed: Mapping[tuple[str, str], list[tuple[int, dict[str, Any]]]]) -> None:
+    def add(self, target: str, date: str, part: Part) -> None:
+        """Append one encoded part; rotate first if it would overflow the file.
+
+        Parts never exceed a file's row limit (the encoder splits them), so a file holds
+        at most ``max_rows`` records; it also rotates once it passes ``max_bytes``.
+        """
         try:
-            for (target, date), items in routed.items():
-                self._append(target, date, items)
+            current = self._open.get((target, date))
+            if (
+                current is not None
+                and current.writer.records + part.records > self.max_rows[target]
+            ):
+                self._close(current)
+                current = None
+            if current is None:
+                current = self._new(target, date)
+                current.first_row = part.first_row
+            current.last_row = part.last_row
+            current.writer.write_encoded(part.data, part.records)
+            if (
+                current.writer.records >= self.max_rows[target]
+                or current.writer.size >= self.max_bytes
+            ):
+                self._close(current)
         except OSError as exc:
             self.abort()
             raise storage_error(exc, self.spool.tmp) from exc
-
-    def _append(self, target: str, date: str, items: list[tuple[int, dict[str, Any]]]) -> None:
-        limit = self.max_rows[target]
-        start = 0
-        while start < len(items):
-            current = self._open.get((target, date))
-            if current is None:
-                current = self._new(target, date)
-            room = limit - current.writer.records
-            part = items[start : start + room]
-            if current.first_row < 0:
-                current.first_row = part[0][0]
-            current.last_row = part[-1][0]
-            current.writer.write([record for _, record in part])
-            start += len(part)
-            if current.writer.records >= limit or current.writer.size >= self.max_bytes:
-                self._close(current)
 
     def _new(self, target: str, date: str) -> _OpenFile:
         self._seq += 1

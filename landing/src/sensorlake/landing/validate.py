@@ -1,28 +1,52 @@
 """Validation, normalisation, emergency detection and operational filters: pure functions.
 
-Given a source row (a dict of column values) and the :class:`Rules`, :class:`Validator`
-answers four questions with no I/O and no clock: what is the reading's UTC time, is the row
-valid (and if not, why), what does it look like in the nested contract, and does it trip an
-emergency rule. Reasons are short stable codes (``temperature.out_of_range``) so they can be
-counted and queried.
+Given a source row and the :class:`Rules`, the checker answers, with no I/O and no clock:
+what is the reading's UTC time, is the row valid (and if not, why), what does it look like
+in the nested contract, and does it trip an emergency rule. Reasons are short stable codes
+(``temperature.out_of_range``) so they can be counted and queried.
+
+A sensor's identity (device, location, deployment) repeats on every one of its rows, so
+the checks and sub-records for those fields are computed once per distinct identity and
+reused: that is what keeps four pipelines fast on a small gateway.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from .rules import Rules
 
-__all__ = ["Checked", "Validator", "utc_timestamp"]
+__all__ = ["Checked", "RowChecker", "Validator", "utc_timestamp"]
 
 _NUMBER = (int, float)
 _INFINITE = (math.inf, -math.inf)
-# Units are the same for every record but the reported pressure unit: share the dicts.
+_READINGS = ("temperature", "humidity", "pressure", "vibration", "voltage")
+_STATUS = ("status_code", "anomaly_flag", "anomaly_type")
+# Per-sensor fields: the same on every reading of one sensor, checked once per identity.
+_DEVICE = (
+    "manufacturer",
+    "model",
+    "firmware_version",
+    "serial_number",
+    "manufacture_date",
+    "sensor_type",
+)
+_LOCATION = (
+    "location",
+    "latitude",
+    "longitude",
+    "height_meters",
+    "orientation_degrees",
+    "original_timezone",
+)
+_DEPLOYMENT = ("deployment_type", "installation_date", "instance_id")
+_IDENTITY = ("sensor_id", *_DEVICE, *_LOCATION, *_DEPLOYMENT)
 _UNITS = {
     unit: {
         "temperature": "C",
@@ -33,8 +57,7 @@ _UNITS = {
     }
     for unit in ("bar", "Pa")
 }
-# Fields that the range rules check (in contract units) and the nested group each belongs to.
-_READINGS = ("temperature", "humidity", "pressure", "vibration", "voltage")
+_CACHE_LIMIT = 10_000
 
 
 def utc_timestamp(value: Any) -> str | None:
@@ -66,183 +89,258 @@ class Checked:
     reasons: tuple[str, ...]
     emergency: tuple[str, ...]
     record: dict[str, Any]
+    filtered_out: bool
+    coarse_location: dict[str, Any]
 
     @property
     def valid(self) -> bool:
         return not self.reasons
 
 
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    reasons: tuple[str, ...]
+    device: dict[str, Any]
+    location: dict[str, Any]
+    coarse_location: dict[str, Any]
+    deployment: dict[str, Any]
+    passes_filters: bool
+
+
 class Validator:
-    """Rules compiled for fast per-row use."""
+    """Rules compiled once; :meth:`for_columns` gives the fast per-row checker."""
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self._sensor_re = re.compile(rules.sensor_id.pattern)
-        self._firmware_re = re.compile(rules.firmware.pattern)
-        self._not_before = rules.timestamp.not_before
-        self._not_after = rules.timestamp.not_after
-        self._required = tuple(rules.required)
-        self._ranges = tuple(rules.ranges.items())
-        self._pascal_above = rules.pressure.pascal_above
-        self._models = {m: frozenset(models) for m, models in rules.devices.models.items()}
-        self._placeholders = frozenset(p.strip().lower() for p in rules.location.placeholders)
-        self._on_flag = rules.emergency.on_anomaly_flag
-        self._thresholds = tuple(
-            (name, t.below, t.above) for name, t in rules.emergency.thresholds.items()
-        )
-        f = rules.filtered
-        self._sensor_types = frozenset(f.sensor_types)
-        self._deployment_types = frozenset(f.deployment_types)
-        self._decimals = f.location_decimals
+        self.sensor_re = re.compile(rules.sensor_id.pattern)
+        self.firmware_re = re.compile(rules.firmware.pattern)
+        self.models = {m: frozenset(models) for m, models in rules.devices.models.items()}
+        self.placeholders = frozenset(p.strip().lower() for p in rules.location.placeholders)
+        self.required = frozenset(rules.required)
+
+    def for_columns(self, columns: Sequence[str]) -> RowChecker:
+        return RowChecker(self, tuple(columns))
 
     def check(self, row: Mapping[str, Any]) -> Checked:
-        reasons: list[str] = []
-        add = reasons.append
-        get = row.get
+        """Convenience for one row given as a mapping (tests, tools); same rules."""
+        return self.for_columns(tuple(row)).check(tuple(row.values()))
 
-        ts = utc_timestamp(get("timestamp"))
+
+def _getter(columns: Sequence[str], names: Sequence[str]) -> Any:
+    """A function giving the named fields of a row tuple (None for absent columns)."""
+    index = {c: i for i, c in enumerate(columns)}
+    present = [index.get(n) for n in names]
+    if all(i is not None for i in present):
+        if len(present) == 1:
+            i0 = present[0]
+            return lambda values: (values[i0],)
+        return itemgetter(*present)
+    return lambda values: tuple(None if i is None else values[i] for i in present)
+
+
+class RowChecker:
+    def __init__(self, validator: Validator, columns: tuple[str, ...]) -> None:
+        rules = validator.rules
+        self.v = validator
+        self.rules = rules
+        self.columns = columns
+        self._identity_of = _getter(columns, _IDENTITY)
+        self._readings_of = _getter(columns, _READINGS)
+        self._status_of = _getter(columns, _STATUS)
+        self._ts_of = _getter(columns, ("timestamp", "id"))
+        self._identities: dict[tuple[Any, ...], _Identity] = {}
+        ranges = rules.ranges
+        self._reading_ranges = tuple((n, ranges.get(n)) for n in _READINGS)
+        self._required_readings = tuple(n in validator.required for n in _READINGS)
+        self._required_status = tuple(n in validator.required for n in _STATUS)
+        self._ts_required = "timestamp" in validator.required
+        self._not_before = rules.timestamp.not_before
+        self._not_after = rules.timestamp.not_after
+        self._pascal_above = rules.pressure.pascal_above
+        thresholds = rules.emergency.thresholds
+        self._thresholds = tuple(
+            (i, name, thresholds[name].below, thresholds[name].above)
+            for i, name in enumerate(_READINGS)
+            if name in thresholds
+        )
+        self._pressure_thresholds = {
+            unit: (thresholds[key].below, thresholds[key].above)
+            for unit, key in (("bar", "pressure_bar"), ("Pa", "pressure_pa"))
+            if key in thresholds
+        }
+        self._on_flag = rules.emergency.on_anomaly_flag
+        self._exclude_anomalies = rules.filtered.exclude_anomalies
+        self._exclude_emergencies = rules.filtered.exclude_emergencies
+        self._contract = rules.contract_version
+
+    # -- per sensor identity -----------------------------------------------------------
+
+    def _identity(self, key: tuple[Any, ...]) -> _Identity:
+        found = self._identities.get(key)
+        if found is None:
+            if len(self._identities) >= _CACHE_LIMIT:
+                self._identities.clear()
+            found = self._identities[key] = self._check_identity(
+                dict(zip(_IDENTITY, key, strict=True))
+            )
+        return found
+
+    def _check_identity(self, f: dict[str, Any]) -> _Identity:
+        v, rules = self.v, self.rules
+        reasons: list[str] = [f"{n}.missing" for n in _IDENTITY if n in v.required and f[n] is None]
+        sensor_id = f["sensor_id"]
+        if sensor_id is not None and (
+            sensor_id.__class__ is not str or not v.sensor_re.match(sensor_id)
+        ):
+            reasons.append("sensor_id.format")
+        manufacturer, model = f["manufacturer"], f["model"]
+        if manufacturer is not None:
+            models = v.models.get(manufacturer)
+            if models is None:
+                reasons.append("manufacturer.unknown")
+            elif model is not None and model not in models:
+                reasons.append("model.unknown_for_manufacturer")
+        firmware = f["firmware_version"]
+        if firmware is not None and (
+            firmware.__class__ is not str or not v.firmware_re.match(firmware)
+        ):
+            reasons.append("firmware_version.format")
+        location = f["location"]
+        if location is not None and (
+            location.__class__ is not str or location.strip().lower() in v.placeholders
+        ):
+            reasons.append("location.placeholder")
+        for name in ("latitude", "longitude", "height_meters", "orientation_degrees"):
+            reasons.extend(_range_reason(name, f[name], rules.ranges.get(name)))
+        place = {n: f[n] for n in _LOCATION}
+        decimals = rules.filtered.location_decimals
+        coarse = dict(place)
+        for axis in ("latitude", "longitude"):
+            if coarse[axis].__class__ in _NUMBER and math.isfinite(coarse[axis]):
+                coarse[axis] = round(coarse[axis], decimals)
+        coarse["precision_decimals"] = decimals
+        filters = rules.filtered
+        passes = not (
+            (filters.sensor_types and f["sensor_type"] not in filters.sensor_types)
+            or (filters.deployment_types and f["deployment_type"] not in filters.deployment_types)
+        )
+        return _Identity(
+            reasons=tuple(reasons),
+            device={n: f[n] for n in _DEVICE},
+            location=place,
+            coarse_location=coarse,
+            deployment={n: f[n] for n in _DEPLOYMENT},
+            passes_filters=passes,
+        )
+
+    # -- per row -------------------------------------------------------------------------
+
+    def check(self, values: Sequence[Any]) -> Checked:
+        key = self._identity_of(values)
+        identity = self._identity(key)
+        raw_ts, row_id = self._ts_of(values)
+        reasons: list[str] = list(identity.reasons)
+        add = reasons.append
+
+        ts = utc_timestamp(raw_ts)
         if ts is None:
-            add("timestamp.unparseable")
+            add(
+                "timestamp.missing"
+                if raw_ts is None and self._ts_required
+                else "timestamp.unparseable"
+            )
         elif not self._not_before <= ts <= self._not_after:
             add("timestamp.out_of_bounds")
 
-        for name in self._required:
-            if get(name) is None:
-                add(f"{name}.missing")
-
-        sensor_id = get("sensor_id")
-        if sensor_id is not None and (
-            sensor_id.__class__ is not str or not self._sensor_re.match(sensor_id)
-        ):
-            add("sensor_id.format")
-
-        pressure = get("pressure")
+        readings = list(self._readings_of(values))
+        pressure = readings[2]
         unit = "bar"
         if pressure.__class__ in _NUMBER and pressure > self._pascal_above:
             unit = "Pa"
-        values = row
-        if unit == "Pa":
-            values = {**row, "pressure": pressure / 100_000.0}
-        for name, (low, high) in self._ranges:
-            value = values.get(name)
+            readings[2] = pressure / 100_000.0
+        for (name, bounds), value, required in zip(
+            self._reading_ranges, readings, self._required_readings, strict=True
+        ):
             if value is None:
-                continue
-            if value.__class__ not in _NUMBER:
+                if required:
+                    add(f"{name}.missing")
+            elif value.__class__ not in _NUMBER:
                 add(f"{name}.not_a_number")
-            elif not low <= value <= high or value in _INFINITE:
+            elif bounds is not None and (not bounds[0] <= value <= bounds[1] or value in _INFINITE):
                 add(f"{name}.out_of_range")  # NaN fails the comparison too
 
-        flag = get("anomaly_flag")
-        status = get("status_code")
-        anomaly_type = get("anomaly_type")
+        status_code, flag, anomaly_type = self._status_of(values)
+        for name, value, required in zip(
+            _STATUS, (status_code, flag, anomaly_type), self._required_status, strict=True
+        ):
+            if required and value is None:
+                add(f"{name}.missing")
         if flag is not None and flag not in (0, 1):
             add("anomaly_flag.not_boolean")
-        if flag is not None and status is not None and status != flag:
+        if flag is not None and status_code is not None and status_code != flag:
             add("status_code.mismatch")
         if flag == 1 and not anomaly_type:
             add("anomaly_type.missing")
         elif flag == 0 and anomaly_type:
             add("anomaly_type.unexpected")
 
-        manufacturer = get("manufacturer")
-        if manufacturer is not None:
-            models = self._models.get(manufacturer)
-            if models is None:
-                add("manufacturer.unknown")
-            elif get("model") is not None and get("model") not in models:
-                add("model.unknown_for_manufacturer")
-        firmware = get("firmware_version")
-        if firmware is not None and (
-            firmware.__class__ is not str or not self._firmware_re.match(firmware)
-        ):
-            add("firmware_version.format")
-        location = get("location")
-        if location is not None and (
-            location.__class__ is not str or location.strip().lower() in self._placeholders
-        ):
-            add("location.placeholder")
-
-        emergency = self._emergency(values, unit, pressure, flag, anomaly_type)
-        record = self._nested(values, ts, unit)
-        return Checked(ts, tuple(reasons), emergency, record)
+        emergency = self._emergency(readings, pressure, unit, flag, anomaly_type)
+        is_flagged = flag in (0, 1) and bool(flag)
+        record = {
+            "contract_version": self._contract,
+            "reading_id": row_id,
+            "sensor_id": key[0],
+            "timestamp": ts,
+            "readings": dict(zip(_READINGS, readings, strict=True)),
+            "units": _UNITS[unit],
+            "status": {
+                "status_code": status_code,
+                "anomaly_flag": is_flagged if flag in (0, 1) else None,
+                "anomaly_type": anomaly_type,
+            },
+            "device_info": identity.device,
+            "location_info": identity.location,
+            "deployment_info": identity.deployment,
+        }
+        filtered_out = (
+            not identity.passes_filters
+            or (self._exclude_anomalies and is_flagged)
+            or (self._exclude_emergencies and bool(emergency))
+        )
+        return Checked(
+            ts, tuple(reasons), emergency, record, filtered_out, identity.coarse_location
+        )
 
     def _emergency(
-        self, values: Mapping[str, Any], unit: str, pressure: Any, flag: Any, anomaly_type: Any
+        self, readings: list[Any], pressure: Any, unit: str, flag: Any, anomaly_type: Any
     ) -> tuple[str, ...]:
         hits: list[str] = []
         if self._on_flag and flag == 1:
             hits.append(f"anomaly.{anomaly_type or 'unspecified'}")
-        for name, below, above in self._thresholds:
-            if name == "pressure_bar":
-                value = pressure if unit == "bar" else None
-            elif name == "pressure_pa":
-                value = pressure if unit == "Pa" else None
-            else:
-                value = values.get(name)
+        for i, name, below, above in self._thresholds:
+            value = readings[i]
             if value.__class__ not in _NUMBER or value != value:
                 continue
             if below is not None and value < below:
                 hits.append(f"{name}.below")
             elif above is not None and value > above:
                 hits.append(f"{name}.above")
+        bounds = self._pressure_thresholds.get(unit)
+        if bounds is not None and pressure.__class__ in _NUMBER and pressure == pressure:
+            below, above = bounds
+            key = "pressure_bar" if unit == "bar" else "pressure_pa"
+            if below is not None and pressure < below:
+                hits.append(f"{key}.below")
+            elif above is not None and pressure > above:
+                hits.append(f"{key}.above")
         return tuple(hits)
 
-    def _nested(self, v: Mapping[str, Any], ts: str | None, unit: str) -> dict[str, Any]:
-        """The contract's nested shape; pressure in bar whatever unit the sensor used."""
-        get = v.get
-        flag = get("anomaly_flag")
-        return {
-            "contract_version": self.rules.contract_version,
-            "reading_id": get("id"),
-            "sensor_id": get("sensor_id"),
-            "timestamp": ts,
-            "readings": {name: get(name) for name in _READINGS},
-            "units": _UNITS[unit],
-            "status": {
-                "status_code": get("status_code"),
-                "anomaly_flag": bool(flag) if flag in (0, 1) else None,
-                "anomaly_type": get("anomaly_type"),
-            },
-            "device_info": {
-                "manufacturer": get("manufacturer"),
-                "model": get("model"),
-                "firmware_version": get("firmware_version"),
-                "serial_number": get("serial_number"),
-                "manufacture_date": get("manufacture_date"),
-                "sensor_type": get("sensor_type"),
-            },
-            "location_info": {
-                "location": get("location"),
-                "latitude": get("latitude"),
-                "longitude": get("longitude"),
-                "height_meters": get("height_meters"),
-                "orientation_degrees": get("orientation_degrees"),
-                "original_timezone": get("original_timezone"),
-            },
-            "deployment_info": {
-                "deployment_type": get("deployment_type"),
-                "installation_date": get("installation_date"),
-                "instance_id": get("instance_id"),
-            },
-        }
 
-    def passes_filters(self, checked: Checked) -> bool:
-        record = checked.record
-        if self.rules.filtered.exclude_anomalies and record["status"]["anomaly_flag"]:
-            return False
-        if self.rules.filtered.exclude_emergencies and checked.emergency:
-            return False
-        if self._sensor_types and record["device_info"]["sensor_type"] not in self._sensor_types:
-            return False
-        deployment = record["deployment_info"]["deployment_type"]
-        return not (self._deployment_types and deployment not in self._deployment_types)
-
-    def coarsen(self, record: dict[str, Any]) -> dict[str, Any]:
-        """A copy with latitude/longitude rounded: the filtered pipeline's privacy step."""
-        location = dict(record["location_info"])
-        for axis in ("latitude", "longitude"):
-            value = location[axis]
-            if value.__class__ in _NUMBER:
-                location[axis] = round(value, self._decimals)
-        location["precision_decimals"] = self._decimals
-        return {**record, "location_info": location}
+def _range_reason(name: str, value: Any, bounds: tuple[float, float] | None) -> list[str]:
+    if value is None or bounds is None:
+        return []
+    if value.__class__ not in _NUMBER:
+        return [f"{name}.not_a_number"]
+    if not bounds[0] <= value <= bounds[1] or value in _INFINITE:
+        return [f"{name}.out_of_range"]
+    return []
