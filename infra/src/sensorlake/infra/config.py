@@ -29,11 +29,11 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
 __all__ = [
+    "CONFIG_ENV",
     "DEFAULT_CONFIG",
     "ENV_OVERRIDES",
     "EXAMPLE_CONFIG",
@@ -46,6 +46,8 @@ __all__ = [
 INFRA_DIR: Final = Path(__file__).resolve().parents[3]
 EXAMPLE_CONFIG: Final = INFRA_DIR / "unity_catalog_config.example.yaml"
 DEFAULT_CONFIG: Final = Path("unity_catalog_config.yaml")
+# Set by `sensorlake setup` so the app that `cdktf deploy` runs reads the same file.
+CONFIG_ENV: Final = "SENSORLAKE_INFRA_CONFIG"
 # The example config's service principal: synthesizes, but `prereqs` refuses to deploy it.
 PLACEHOLDER_PRINCIPAL: Final = "00000000-0000-0000-0000-000000000000"
 
@@ -69,7 +71,9 @@ ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UC_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$")
+_ROLE_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$"
+)
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
@@ -178,7 +182,9 @@ class UnityCatalogSettings(_Model):
     service_principal: str  # the pipeline's service principal application ID (required)
     file_events: bool = True
     # Databricks' UC master role on AWS (commercial partition).
-    master_role_arn: str = "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+    master_role_arn: str = (
+        "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
+    )
     # Seconds to wait after the IAM role changes, before external locations validate it.
     role_propagation_seconds: Annotated[int, Field(ge=0, le=600)] = 30
     catalog_storage_root: str | None = None
@@ -243,7 +249,9 @@ class StateSettings(_Model):
 
 
 DEFAULT_VOLUMES: Final = (
-    VolumeSettings(name="autoloader_checkpoints", external_location="autoloader_checkpoints_location"),
+    VolumeSettings(
+        name="autoloader_checkpoints", external_location="autoloader_checkpoints_location"
+    ),
     VolumeSettings(name="autoloader_schemas", external_location="autoloader_checkpoints_location"),
 )
 
@@ -325,7 +333,10 @@ class Settings(_Model):
 def _interpolate(value: Any, env: Mapping[str, str], key: str, problems: list[str]) -> Any:
     """Replace ${VAR} / ${VAR:-default} in every string of the parsed YAML."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, f"{key}.{k}" if key else str(k), problems) for k, v in value.items()}
+        return {
+            k: _interpolate(v, env, f"{key}.{k}" if key else str(k), problems)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, env, f"{key}[{i}]", problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -391,8 +402,11 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str], source
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the config once: ``path``, else ./unity_catalog_config.yaml, else the example."""
+    """Read the config once: ``path``, else $SENSORLAKE_INFRA_CONFIG, else
+    ./unity_catalog_config.yaml, else the committed example."""
     env = os.environ if env is None else env
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
     if path is None:
         path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else EXAMPLE_CONFIG
     try:

@@ -26,7 +26,6 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from cdktf_cdktf_provider_time.provider import TimeProvider
 from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct
-
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings, load_settings
 from sensorlake.infra.stacks.access import GatewayWriter, UnityCatalogRole, role_arn
@@ -82,7 +81,9 @@ class StorageStack(TerraformStack):
         )
         for role, bucket in self.storage.buckets.items():
             TerraformOutput(self, f"bucket_{role}", value=bucket.bucket, static_id=True)
-        TerraformOutput(self, "bucket_access_logs", value=self.storage.log_bucket.bucket, static_id=True)
+        TerraformOutput(
+            self, "bucket_access_logs", value=self.storage.log_bucket.bucket, static_id=True
+        )
         TerraformOutput(self, "kms_key_arn", value=self.storage.key.arn, static_id=True)
         TerraformOutput(self, "kms_key_alias", value=KMS_ALIAS, static_id=True)
         TerraformOutput(self, "gateway_role_arn", value=self.gateway.role.arn, static_id=True)

@@ -25,7 +25,6 @@ from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
-
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings
 
@@ -37,7 +36,11 @@ __all__ = [
     "role_arn",
 ]
 
-GATEWAY_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration")
+GATEWAY_BUCKET_ACTIONS = (
+    "s3:GetBucketLocation",
+    "s3:GetBucketVersioning",
+    "s3:GetEncryptionConfiguration",
+)
 GATEWAY_KMS_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 
 
@@ -51,7 +54,9 @@ def _principals(kind: str, *arns: str) -> list[DataAwsIamPolicyDocumentStatement
 
 
 def _cond(test: str, variable: str, *values: str) -> DataAwsIamPolicyDocumentStatementCondition:
-    return DataAwsIamPolicyDocumentStatementCondition(test=test, variable=variable, values=list(values))
+    return DataAwsIamPolicyDocumentStatementCondition(
+        test=test, variable=variable, values=list(values)
+    )
 
 
 def _via_s3(region: str) -> list[DataAwsIamPolicyDocumentStatementCondition]:
@@ -69,7 +74,9 @@ class GatewayWriter(Construct):
         gw = settings.gateway
         buckets = {r: f"arn:aws:s3:::{settings.bucket(r)}" for r in gw.pipelines}
         put_resources = [
-            f"{arn}/{prefix}/*" for r, arn in buckets.items() for prefix in naming.LANDING_PREFIXES[r]
+            f"{arn}/{prefix}/*"
+            for r, arn in buckets.items()
+            for prefix in naming.LANDING_PREFIXES[r]
         ]
         probe_resources = [f"{arn}/{naming.PROBE_PREFIX}/*" for arn in buckets.values()]
         self.policy_document = DataAwsIamPolicyDocument(
@@ -131,9 +138,7 @@ class GatewayWriter(Construct):
             assume_role_policy=trust.json,
             max_session_duration=gw.max_session_seconds,
         )
-        IamRolePolicyAttachment(
-            self, "attachment", role=self.role.name, policy_arn=self.policy.arn
-        )
+        IamRolePolicyAttachment(self, "attachment", role=self.role.name, policy_arn=self.policy.arn)
 
 
 class UnityCatalogRole(Construct):
@@ -221,6 +226,7 @@ class UnityCatalogRole(Construct):
                         "sqs:DeleteMessage",
                         "sqs:GetQueueAttributes",
                         "sqs:GetQueueUrl",
+                        "sqs:ListQueueTags",
                         "sqs:PurgeQueue",
                         "sqs:ReceiveMessage",
                         "sqs:SendMessage",
@@ -232,7 +238,7 @@ class UnityCatalogRole(Construct):
                 DataAwsIamPolicyDocumentStatement(
                     sid="ManagedFileEventsList",
                     effect="Allow",
-                    actions=["sns:ListTopics", "sqs:ListQueues", "sqs:ListQueueTags"],
+                    actions=["sns:ListTopics", "sqs:ListQueues"],  # not resource-scopable
                     resources=["*"],
                 ),
                 DataAwsIamPolicyDocumentStatement(

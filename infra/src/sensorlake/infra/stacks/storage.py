@@ -46,7 +46,6 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningVersioningConfiguration,
 )
 from constructs import Construct
-
 from sensorlake.infra import naming
 from sensorlake.infra.config import LifecycleSettings, Settings
 
@@ -71,9 +70,7 @@ def tls_only_statement(bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
     )
 
 
-def _lifecycle_rules(
-    role: str, lc: LifecycleSettings
-) -> list[S3BucketLifecycleConfigurationRule]:
+def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycleConfigurationRule]:
     """Abort stale multipart uploads everywhere; tier/expire landed files, never checkpoints."""
     everything = [S3BucketLifecycleConfigurationRuleFilter(prefix="")]
     rules = [
@@ -105,7 +102,9 @@ def _lifecycle_rules(
             id="expire-validate-probes",
             status="Enabled",
             filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{naming.PROBE_PREFIX}/")],
-            expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=lc.probe_expiration_days)],
+            expiration=[
+                S3BucketLifecycleConfigurationRuleExpiration(days=lc.probe_expiration_days)
+            ],
         )
     )
     for prefix in naming.LANDING_PREFIXES[role]:

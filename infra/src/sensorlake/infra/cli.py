@@ -1,0 +1,234 @@
+"""Commands: ``synth``, ``plan-review``, ``scan`` and ``setup`` (deploy, then validate).
+
+Registered in the root ``sensorlake`` CLI through the ``sensorlake.commands`` entry points,
+and runnable on their own as ``python -m sensorlake.infra.cli <command>`` (what infra.mk
+uses, so the make targets do not depend on the landing package).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from sensorlake.infra import naming
+from sensorlake.infra.config import CONFIG_ENV, load_settings
+from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
+from sensorlake.infra.prereqs import CDKTF_BIN, missing_prerequisites, terraform_binary
+from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
+
+__all__ = ["main", "plan_review", "scan", "setup", "synth"]
+
+_QUIET_JSII = {
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20,22",
+    "CHECKPOINT_DISABLE": "1",  # no version check calls from cdktf/terraform
+}
+_CONFIG = click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="unity_catalog_config.yaml (default: ./unity_catalog_config.yaml, else the example).",
+)
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise CommandError(["git", *args], proc.returncode, proc.stderr.strip())
+    return proc.stdout.strip()
+
+
+def _synth_cmd(outdir: Path, config: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "sensorlake.infra.main", "--outdir", str(outdir)]
+    return cmd + (["--config", str(config)] if config else [])
+
+
+def default_base() -> str:
+    """origin/main when it exists, else the previous commit."""
+    try:
+        _git("rev-parse", "--verify", "--quiet", "origin/main")
+        return "origin/main"
+    except CommandError:
+        return "HEAD~1"
+
+
+def _fail(exc: InfraError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sensorlake synth
+  sensorlake synth --config unity_catalog_config.yaml --outdir /tmp/cdktf.out
+"""
+)
+@_CONFIG
+@click.option(
+    "--outdir", type=click.Path(path_type=Path), default=Path("cdktf.out"), show_default=True
+)
+def synth(config: Path | None, outdir: Path) -> None:
+    """Synthesize every stack into OUTDIR/stacks/<stack>/cdk.tf.json (offline)."""
+    env = {**os.environ, **_QUIET_JSII}
+    proc = subprocess.run(_synth_cmd(outdir, config), env=env, check=False)
+    if proc.returncode:
+        sys.exit(proc.returncode)
+    for stack in load_synth(outdir):
+        click.echo(f"synthesized {outdir}/stacks/{stack}/cdk.tf.json")
+
+
+@click.command(
+    name="plan-review",
+    epilog="""\b
+Examples:
+  sensorlake plan-review                       # origin/main (or HEAD~1) vs the working tree
+  sensorlake plan-review --base v0.3.0 --out review.md
+  make plan-review BASE=HEAD~3
+""",
+)
+@click.option("--base", default=None, help="Git ref to compare against [origin/main, else HEAD~1].")
+@_CONFIG
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("cdktf.out/plan-review.md"),
+    show_default=True,
+)
+@click.option(
+    "--scan/--no-scan", default=True, help="Append the checkov result of the working tree."
+)
+def plan_review(base: str | None, config: Path | None, out: Path, scan: bool) -> None:
+    """Offline plan review: synthesize BASE and the working tree, print what changes (Markdown)."""
+    try:
+        markdown = _plan_review(base or default_base(), config, out, scan)
+    except InfraError as exc:
+        _fail(exc)
+    click.echo(markdown)
+
+
+def _plan_review(base: str, config: Path | None, out: Path, with_scan: bool) -> str:
+    root = Path(_git("rev-parse", "--show-toplevel"))
+    sha = _git("rev-parse", "--short", f"{base}^{{commit}}")
+    head_out = root / "cdktf.out"
+    env = {**os.environ, **_QUIET_JSII}
+    with tempfile.TemporaryDirectory(prefix="sensorlake-review-") as tmp:
+        tree, base_out = Path(tmp) / "base", Path(tmp) / "base-out"
+        _git("worktree", "add", "--detach", "--quiet", str(tree), sha, cwd=root)
+        try:
+            procs = [subprocess.Popen(_synth_cmd(head_out, config), cwd=root, env=env)]
+            base_app = tree / "infra" / "src" / "sensorlake" / "infra" / "main.py"
+            if base_app.exists():
+                base_cfg = (
+                    config.resolve()
+                    if config
+                    else tree / "infra" / "unity_catalog_config.example.yaml"
+                )
+                base_env = {**env, "PYTHONPATH": str(tree / "infra" / "src")}
+                procs.append(
+                    subprocess.Popen(_synth_cmd(base_out, base_cfg), cwd=tree, env=base_env)
+                )
+            for proc in procs:
+                if proc.wait() != 0:
+                    raise CommandError(list(map(str, proc.args)), proc.returncode, "synth failed")
+            base_stacks = load_synth(base_out)
+        finally:
+            _git("worktree", "remove", "--force", str(tree), cwd=root)
+    scan_text = ""
+    if with_scan:
+        from sensorlake.infra.scan import run_checkov
+
+        scan_text = run_checkov(head_out).summary()
+    markdown = render_markdown(
+        diff_stacks(base_stacks, load_synth(head_out)), f"{base} ({sha})", "working tree", scan_text
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown, encoding="utf-8")
+    return markdown
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sensorlake scan                  # after `sensorlake synth`
+  sensorlake scan --dir /tmp/cdktf.out
+"""
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("cdktf.out"),
+    show_default=True,
+)
+def scan(directory: Path) -> None:
+    """checkov over the synthesized JSON; fails on any finding not skipped in checkov-skips.yaml."""
+    from sensorlake.infra.scan import run_checkov
+
+    try:
+        result = run_checkov(directory)
+    except InfraError as exc:
+        _fail(exc)
+    click.echo(result.summary())
+    for finding, skip in result.skipped:
+        click.echo(f"  skipped {finding.check} {finding.resource}: {skip.reason}")
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  sensorlake setup                           # check, deploy (asks before applying), validate
+  sensorlake setup --auto-approve
+  SERVICE_PRINCIPAL=<app-id> DATA_TEAM_GROUP=data-team make deploy ARGS=--auto-approve
+"""
+)
+@_CONFIG
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
+@click.option("--skip-validate", is_flag=True, help="Do not run `sensorlake validate` afterwards.")
+def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
+    """Check prerequisites, `cdktf deploy` the stacks in order, then `sensorlake validate`."""
+    try:
+        settings = load_settings(config)
+        missing = missing_prerequisites(settings, os.environ)
+        if missing:
+            raise PrerequisiteError(missing)
+    except InfraError as exc:
+        _fail(exc)
+    env = {**os.environ, **_QUIET_JSII}
+    if config:
+        env[CONFIG_ENV] = str(config.resolve())
+    binary = terraform_binary()
+    if binary and Path(binary).name == "tofu":
+        env["TERRAFORM_BINARY_NAME"] = binary
+    root = Path(_git("rev-parse", "--show-toplevel"))
+    argv = [str(CDKTF_BIN), "deploy", naming.STORAGE_STACK, naming.CATALOG_STACK]
+    argv += ["--auto-approve"] if auto_approve else []
+    click.echo("$ " + " ".join(argv))
+    if subprocess.run(argv, cwd=root, env=env, check=False).returncode:
+        _fail(CommandError(argv, 1, "cdktf deploy failed; nothing was validated"))
+    if skip_validate:
+        return
+    validate_env = {**env, "AWS_REGION": settings.aws.region}
+    validate_env.update({f"S3_BUCKET_{r.upper()}": settings.bucket(r) for r in naming.BUCKET_ROLES})
+    exe = shutil.which("sensorlake") or "sensorlake"
+    click.echo("$ sensorlake validate")
+    sys.exit(subprocess.run([exe, "validate"], env=validate_env, check=False).returncode)
+
+
+@click.group()
+def main() -> None:
+    """sensorlake infra commands (also available as `sensorlake <command>`)."""
+
+
+for _cmd in (synth, plan_review, scan, setup):
+    main.add_command(_cmd)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Config: interpolation, env overrides, and clear errors for every kind of mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sensorlake.infra.config import EXAMPLE_CONFIG, load_settings, parse_settings
+from sensorlake.infra.errors import ConfigError
+
+SP = "11111111-2222-3333-4444-555555555555"
+
+
+def minimal(**uc: str) -> dict:
+    return {"unity_catalog": {"service_principal": SP, **uc}}
+
+
+def test_example_loads_offline_with_migration_guide_defaults() -> None:
+    s = load_settings(EXAMPLE_CONFIG, env={})
+    assert s.bucket("raw") == "sensor-data-raw-us-east-1"
+    assert s.bucket("checkpoints") == "sensor-data-checkpoints-us-east-1"
+    assert (s.unity_catalog.catalog, s.unity_catalog.schema_name) == (
+        "sensor_data_catalog",
+        "sensor_pipeline",
+    )
+    assert s.location_names["raw"] == "sensor_data_raw_location"
+    assert [v.name for v in s.uc_volumes] == ["autoloader_checkpoints", "autoloader_schemas"]
+
+
+def test_env_overrides_yaml_and_keeps_locations_consistent() -> None:
+    env = {
+        "S3_BUCKET_RAW": "acme-raw",
+        "UC_CATALOG": "acme_catalog",
+        "DATA_TEAM_GROUP": "analysts",
+        "SERVICE_PRINCIPAL": SP,
+        "AWS_REGION": "eu-west-1",
+    }
+    s = load_settings(EXAMPLE_CONFIG, env=env)
+    assert s.bucket("raw") == "acme-raw"
+    assert s.location_names["raw"] == "sensor_data_raw_location"
+    assert s.unity_catalog.catalog == "acme_catalog"
+    assert s.unity_catalog.data_team_group == "analysts"
+    assert s.unity_catalog.service_principal == SP
+    assert s.aws.region == "eu-west-1"
+
+
+def test_defaults_derive_bucket_names_from_region() -> None:
+    s = parse_settings({"aws": {"region": "eu-central-1"}, **minimal()}, {}, "t")
+    assert s.bucket("filtered") == "sensor-data-filtered-eu-central-1"
+    assert s.log_bucket == "sensor-data-access-logs-eu-central-1"
+
+
+def test_all_problems_are_reported_at_once_with_their_keys() -> None:
+    raw = {
+        "bukets": {},
+        "buckets": {"raw": "Bad.Name"},
+        "unity_catalog": {"service_principal": "not-a-uuid"},
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_settings(raw, {}, "cfg.yaml")
+    text = str(err.value)
+    assert "cfg.yaml is invalid" in text
+    assert "bukets: unknown key" in text
+    assert "buckets.raw: bad bucket name 'Bad.Name'" in text and "dots" in text
+    assert "service_principal 'not-a-uuid'" in text
+
+
+def test_missing_required_value() -> None:
+    with pytest.raises(ConfigError, match=r"unity_catalog: required value is missing"):
+        parse_settings({}, {}, "t")
+    with pytest.raises(ConfigError, match=r"unity_catalog\.service_principal: required value"):
+        parse_settings({"unity_catalog": {}}, {}, "t")
+
+
+def test_unset_env_var_without_default_is_an_error() -> None:
+    raw = {"buckets": {"raw": "${MY_RAW_BUCKET}"}, **minimal()}
+    with pytest.raises(
+        ConfigError, match=r"buckets\.raw: environment variable MY_RAW_BUCKET is not set"
+    ):
+        parse_settings(raw, {}, "t")
+    assert parse_settings(raw, {"MY_RAW_BUCKET": "x-raw"}, "t").bucket("raw") == "x-raw"
+
+
+def test_a_literal_token_is_rejected_and_the_reference_never_read() -> None:
+    raw = {"databricks": {"token": "dapi123"}, **minimal()}
+    with pytest.raises(ConfigError, match=r"databricks\.token"):
+        parse_settings(raw, {}, "t")
+    ok = {"databricks": {"token": "${DATABRICKS_TOKEN}"}, **minimal()}
+    s = parse_settings(ok, {}, "t")  # no DATABRICKS_TOKEN needed
+    assert "token" not in s.databricks.model_dump()
+
+
+def test_databricks_iam_role_arn_sets_the_role_name() -> None:
+    arn = "arn:aws:iam::123456789012:role/path/uc-role"
+    s = parse_settings(minimal(), {"DATABRICKS_IAM_ROLE": arn}, "t")
+    assert s.unity_catalog.role_name == "uc-role"
+    assert s.unity_catalog.role_account_id == "123456789012"
+    with pytest.raises(ConfigError, match="not an IAM role ARN"):
+        parse_settings(minimal(), {"DATABRICKS_IAM_ROLE": "uc-role"}, "t")
+
+
+def test_locations_and_volumes_must_match_buckets() -> None:
+    raw = {**minimal(), "external_locations": [{"name": "x", "s3_path": "s3://elsewhere/"}]}
+    with pytest.raises(ConfigError, match="not the root of one of the buckets"):
+        parse_settings(raw, {}, "t")
+    raw = {**minimal(), "uc_volumes": [{"name": "v", "external_location": "nope"}]}
+    with pytest.raises(ConfigError, match="unknown external location 'nope'"):
+        parse_settings(raw, {}, "t")
+
+
+def test_duplicate_buckets_and_bad_lifecycle() -> None:
+    raw = {**minimal(), "buckets": {"raw": "same-bucket", "filtered": "same-bucket"}}
+    with pytest.raises(ConfigError, match="same bucket is used twice: same-bucket"):
+        parse_settings(raw, {}, "t")
+    raw = {**minimal(), "lifecycle": {"transition_days": 30, "expiration_days": 10}}
+    with pytest.raises(ConfigError, match="expiration_days must be greater"):
+        parse_settings(raw, {}, "t")
+
+
+def test_settings_are_frozen() -> None:
+    s = parse_settings(minimal(), {}, "t")
+    with pytest.raises(Exception, match="frozen"):
+        s.aws.region = "eu-west-1"  # type: ignore[misc]
+
+
+def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text("a: [", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(bad, env={})
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "missing.yaml", env={})
+
+
+def test_config_path_from_env(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"unity_catalog:\n  service_principal: '{SP}'\n  catalog: from_env_file\n", encoding="utf-8"
+    )
+    s = load_settings(env={"SENSORLAKE_INFRA_CONFIG": str(cfg)})
+    assert s.unity_catalog.catalog == "from_env_file"

@@ -1,0 +1,72 @@
+"""Deploy prerequisites: every missing thing is listed, nothing when all are present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sensorlake.infra.config import parse_settings
+from sensorlake.infra.prereqs import missing_prerequisites
+
+SP = "11111111-2222-3333-4444-555555555555"
+PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+FULL_ENV = {
+    "HOME": "/home/x",
+    "AWS_PROFILE": "platform",
+    "DATABRICKS_HOST": "https://dbc-1.cloud.databricks.com",
+    "DATABRICKS_TOKEN": "dapi-x",
+}
+
+
+def _settings(sp: str = SP):
+    return parse_settings({"unity_catalog": {"service_principal": sp}}, {}, "t")
+
+
+def _check(env, *, tools=("terraform",), files=(), sp=SP, cdktf=True):
+    have = {Path(f) for f in files} | ({Path("/cdktf")} if cdktf else set())
+    return missing_prerequisites(
+        _settings(sp), env, which=lambda n: f"/usr/bin/{n}" if n in tools else None,
+        exists=lambda p: Path(p) in have, cdktf_bin=Path("/cdktf"),
+    )  # fmt: skip
+
+
+def test_nothing_missing() -> None:
+    assert _check(FULL_ENV) == []
+
+
+def test_everything_missing_is_listed() -> None:
+    missing = _check({"HOME": "/home/x"}, tools=(), sp=PLACEHOLDER, cdktf=False)
+    assert len(missing) == 6
+    text = "\n".join(missing)
+    for needle in (
+        "terraform or tofu",
+        "cdktf CLI",
+        "AWS credentials",
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "SERVICE_PRINCIPAL",
+    ):
+        assert needle in text
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"},
+        {"AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": "arn"},
+    ],
+)
+def test_aws_credential_sources(env: dict[str, str]) -> None:
+    base = {k: v for k, v in FULL_ENV.items() if k != "AWS_PROFILE"}
+    assert _check({**base, **env}) == []
+    assert any("AWS credentials" in m for m in _check(base))
+
+
+def test_shared_credentials_file_and_opentofu() -> None:
+    base = {k: v for k, v in FULL_ENV.items() if k != "AWS_PROFILE"}
+    assert _check(base, tools=("tofu",), files=["/home/x/.aws/credentials"]) == []
+
+
+def test_databricks_oauth_instead_of_token() -> None:
+    env = {k: v for k, v in FULL_ENV.items() if k != "DATABRICKS_TOKEN"}
+    assert _check({**env, "DATABRICKS_CLIENT_ID": "i", "DATABRICKS_CLIENT_SECRET": "s"}) == []
