@@ -350,7 +350,7 @@ class Lander:
                 while snap.max_id > position.watermark:
                     self.reporter.begin(snap.max_id - position.watermark)
                     files, last_row, rows, reasons = self._write_batch(
-                        source, spool, position, summary
+                        source, spool, position, snap.max_id
                     )
                     for spooled in files:
                         entry = summary.target(spooled.target)

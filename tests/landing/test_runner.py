@@ -1,0 +1,280 @@
+"""A landing cycle end to end on the local lake and a fake sink: incremental reads, bad
+inputs, outages, a full spool, conflicts, and the order in which files ship."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sensorlake.landing.config import LandingConfig
+from sensorlake.landing.errors import (
+    ConfigError,
+    DestinationError,
+    DestinationUnavailable,
+    LocalStorageError,
+    SourceError,
+)
+from sensorlake.landing.rules import Rules
+from sensorlake.landing.runner import Lander
+from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.sink import FakeSink, LocalLakeSink
+from sensorlake.landing.state import State
+
+from .conftest import read_lake
+
+MakeConfig = Callable[..., LandingConfig]
+
+
+def small(config: LandingConfig, **limits: int) -> LandingConfig:
+    values = {"batch_rows": 1_000, "chunk_rows": 250, "workers": 1, **limits}
+    return dataclasses.replace(config, limits=dataclasses.replace(config.limits, **values))
+
+
+def source_ids(db: Path) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM sensor_readings ORDER BY id")]
+
+
+@pytest.mark.raw
+def test_lands_every_row_once_and_then_only_new_rows(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db))
+    lander = Lander(config, rules, LocalLakeSink(config.lake_dir))
+    first = lander.run_once()
+    assert first.exit_code == 0
+    assert first.rows_read == len(source_ids(sensor_db))
+    assert first.targets["raw"].shipped_files == first.targets["raw"].files > 1
+    assert lander.run_once().rows_read == 0  # idle: nothing new
+
+    simulate_bulk(sensor_db, 500, seed=9)
+    second = lander.run_once()
+    assert second.rows_read == 500
+    lake = read_lake(config.lake_dir)
+    raw_ids = [r["_lineage"]["row_id"] for r in lake["raw"]]
+    assert sorted(raw_ids) == source_ids(sensor_db)
+    schematized = {r["reading_id"] for r in lake["schematized"]}
+    rejected = {r["id"] for r in lake.get("rejected", [])}
+    assert schematized | rejected == set(raw_ids)
+    assert not schematized & rejected
+    assert sum(second.rejected_reasons.values()) + sum(first.rejected_reasons.values()) >= len(
+        rejected
+    )
+
+
+@pytest.mark.raw
+def test_parallel_workers_give_identical_files(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules, tmp_path: Path
+) -> None:
+    lakes = []
+    for workers in (1, 2):
+        config = small(
+            make_config(
+                sensor_db, state_dir=tmp_path / f"s{workers}", lake_dir=tmp_path / f"l{workers}"
+            ),
+            workers=workers,
+        )
+        assert Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once().exit_code == 0
+        lakes.append(
+            {p.relative_to(config.lake_dir): p.read_bytes() for p in config.lake_dir.rglob("*.gz")}
+        )
+    assert lakes[0] == lakes[1]
+    assert len(lakes[0]) > 5
+
+
+@pytest.mark.emergency
+def test_emergency_files_ship_first_and_stay_small(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db), emergency_file_rows=20)
+    order: list[str] = []
+    sink = FakeSink(fail=lambda bucket, key: order.append(key.split("/")[0]) and None)  # type: ignore[func-returns-value]
+    summary = Lander(config, rules, sink).run_once()
+    assert summary.exit_code == 0
+    # within every batch's shipment, emergency files come before the others
+    first_other = next(i for i, target in enumerate(order) if target != "emergency")
+    assert order[0] == "emergency" and first_other > 0
+    for body in (v for (_, k), v in sink.objects.items() if k.startswith("emergency/")):
+        import gzip
+
+        assert gzip.decompress(body).count(b"\n") <= 20
+
+
+@pytest.mark.s3_access
+def test_unreachable_destination_keeps_files_spooled_then_drains(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db))
+    down = FakeSink(fail=lambda bucket, key: DestinationUnavailable("connection refused"))
+    summary = Lander(config, rules, down, sleep=lambda s: None).run_once()
+    assert summary.exit_code == 75
+    assert summary.rows_read == len(source_ids(sensor_db))  # kept reading into the spool
+    pending = sum(t.pending_files for t in summary.targets.values())
+    assert pending > 0
+    assert len(list((config.state_dir / "spool" / "ready").rglob("*.gz"))) == pending
+
+    up = FakeSink()
+    again = Lander(config, rules, up).run_once()
+    assert again.exit_code == 0
+    assert again.rows_read == 0
+    assert sum(t.shipped_files for t in again.targets.values()) == pending
+    assert not list((config.state_dir / "spool" / "ready").rglob("*.gz"))
+
+
+@pytest.mark.s3_access
+def test_full_spool_pauses_reading_and_drops_nothing(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db), spool_max_bytes=1)
+    down = FakeSink(fail=lambda bucket, key: DestinationUnavailable("offline"))
+    summary = Lander(config, rules, down, sleep=lambda s: None).run_once()
+    assert summary.paused_spool_full
+    assert 0 < summary.rows_read < len(source_ids(sensor_db))
+    resumed = Lander(config, rules, FakeSink()).run_once()
+    assert summary.rows_read + resumed.rows_read == len(source_ids(sensor_db))
+
+
+@pytest.mark.s3_access
+def test_denied_credentials_stop_with_exit_4_and_keep_files(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db))
+    denied = FakeSink(fail=lambda bucket, key: DestinationError("access denied to put objects"))
+    with pytest.raises(DestinationError) as info:
+        Lander(config, rules, denied).run_once()
+    assert info.value.exit_code == 4
+    state = State.open(config.state_dir)
+    assert state.pending()  # the first batch is committed and waiting
+    state.close()
+
+
+@pytest.mark.s3_access
+def test_conflicting_object_is_kept_and_reported(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db))
+    sink = FakeSink()
+    Lander(config, rules, sink).run_once()
+    # someone else's bytes at one of our future keys: simulate by landing again elsewhere
+    other = small(
+        make_config(sensor_db, state_dir=config.state_dir.parent / "other"),
+    )
+    tampered = FakeSink(objects={k: b"not ours" for k in sink.objects})
+    summary = Lander(other, rules, tampered).run_once()
+    assert summary.exit_code == 6
+    assert len(summary.conflicts) == len(sink.objects)
+    assert all(v == b"not ours" for v in tampered.objects.values())
+    kept = list((other.state_dir / "spool" / "ready").rglob("*.gz"))
+    assert len(kept) == len(sink.objects)
+
+
+def test_dry_run_changes_nothing(sensor_db: Path, make_config: MakeConfig, rules: Rules) -> None:
+    config = small(make_config(sensor_db))
+    before = sensor_db.read_bytes()
+    summary = Lander(config, rules, FakeSink()).run_once(dry_run=True)
+    assert summary.dry_run and summary.rows_read == len(source_ids(sensor_db))
+    assert summary.would_land and all("/date=" in key for key in summary.would_land)
+    assert not config.state_dir.exists()
+    assert not config.lake_dir.exists()
+    assert sensor_db.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_bytes(b"this is not sqlite at all" * 100), "corrupt or not SQLite"),
+        (
+            lambda p: sqlite3.connect(p).execute("CREATE TABLE other (x)").connection.commit(),
+            "has no table sensor_readings",
+        ),
+        (
+            lambda p: (
+                sqlite3.connect(p)
+                .execute("CREATE TABLE sensor_readings (id INTEGER PRIMARY KEY, value REAL)")
+                .connection.commit()
+            ),
+            "lacks required column(s) timestamp, sensor_id",
+        ),
+    ],
+)
+def test_bad_databases_are_one_line_errors(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules, prepare, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "bad.db"
+    prepare(db)
+    config = make_config(db)
+    with pytest.raises(SourceError) as info:
+        Lander(config, rules, FakeSink()).run_once()
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert info.value.exit_code == 3
+
+
+def test_database_locked_forever(tmp_path: Path, make_config: MakeConfig, rules: Rules) -> None:
+    db = tmp_path / "locked.db"
+    simulate_bulk(db, 10, seed=1)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=DELETE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        config = dataclasses.replace(make_config(db), busy_timeout_seconds=0.3)
+        with pytest.raises(SourceError, match="stayed locked"):
+            Lander(config, rules, FakeSink()).run_once()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # once released, everything lands
+    assert Lander(make_config(db), rules, FakeSink()).run_once().rows_read == 10
+
+
+def test_full_disk_loses_nothing(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sensorlake.landing.spool as spool
+
+    config = small(make_config(sensor_db))
+    real = spool.Spool.commit
+    calls = {"n": 0}
+
+    def commit(self, tmp_path, bucket, key):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, tmp_path, bucket, key)
+
+    monkeypatch.setattr(spool.Spool, "commit", commit)
+    with pytest.raises(LocalStorageError, match="disk full") as info:
+        Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    assert info.value.exit_code == 5
+    monkeypatch.setattr(spool.Spool, "commit", real)
+    assert Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once().exit_code == 0
+    raw_ids = sorted(r["_lineage"]["row_id"] for r in read_lake(config.lake_dir)["raw"])
+    assert raw_ids == source_ids(sensor_db)
+
+
+def test_one_lander_per_state_dir(sensor_db: Path, make_config: MakeConfig, rules: Rules) -> None:
+    import fcntl
+
+    config = make_config(sensor_db)
+    config.state_dir.mkdir(parents=True)
+    with open(config.state_dir / "landing.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LocalStorageError, match="already running"):
+            Lander(config, rules, FakeSink()).run_once()
+
+
+def test_pipelines_subset_lands_only_those(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    config = small(make_config(sensor_db, pipelines="raw,emergency"))
+    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    assert set(read_lake(config.lake_dir)) == {"raw", "emergency"}
+
+
+def test_bad_config_is_exit_2() -> None:
+    assert ConfigError("x").exit_code == 2
