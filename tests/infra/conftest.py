@@ -55,6 +55,7 @@ class Synth:
 
 def synthesize(settings: Any, outdir: Path) -> Synth:
     from cdktf import Testing
+
     from sensorlake.infra.main import build_app
 
     infra = build_app(settings, outdir)

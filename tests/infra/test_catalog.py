@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Synth, resources
+
+from tests.infra.conftest import Synth, resources
 
 pytestmark = pytest.mark.synth
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sensorlake.infra.config import EXAMPLE_CONFIG, load_settings, parse_settings
 from sensorlake.infra.errors import ConfigError
 

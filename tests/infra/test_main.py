@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_SECRETS, Synth
+
+from tests.infra.conftest import FAKE_SECRETS, Synth
 
 pytestmark = pytest.mark.synth
 

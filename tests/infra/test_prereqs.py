@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sensorlake.infra.config import parse_settings
 from sensorlake.infra.prereqs import missing_prerequisites
 

@@ -6,8 +6,9 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import Synth, synthesize
+
 from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
+from tests.infra.conftest import Synth, synthesize
 
 
 def _doc(**resources: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Synth
+
 from sensorlake.infra.scan import CHECKOV, Skip, apply_skips, load_skips, run_checkov
+from tests.infra.conftest import Synth
 
 
 def _report(*failed: tuple[str, str]) -> dict:

@@ -10,7 +10,8 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import Synth, data_sources, resources
+
+from tests.infra.conftest import Synth, data_sources, resources
 
 pytestmark = pytest.mark.synth
 
