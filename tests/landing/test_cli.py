@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from sensorlake.landing.cli import main
 from sensorlake.landing.simulate import simulate_bulk
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sensorlake.landing.config import PIPELINES, load_config
 from sensorlake.landing.errors import ConfigError
 

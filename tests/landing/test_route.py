@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+
 from sensorlake.landing.route import Lineage, Router
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.validate import Validator

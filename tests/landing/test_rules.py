@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from sensorlake.landing.errors import ConfigError
 from sensorlake.landing.rules import load_rules
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from sensorlake.landing.config import LandingConfig
 from sensorlake.landing.errors import (
     ConfigError,

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
 from sensorlake.landing.config import BUCKET_ENV
 from sensorlake.landing.keys import LandingKey
 from sensorlake.landing.simulate import simulate_bulk

@@ -11,6 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+
 from sensorlake.landing import simulate
 from sensorlake.landing.simulate import (
     CREATE_TABLE_SQL,

@@ -20,6 +20,7 @@ from botocore import exceptions as bx
 from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
+
 from sensorlake.landing.errors import DestinationError, DestinationUnavailable, ObjectConflict
 from sensorlake.landing.sink import (
     FakeSink,

@@ -66,6 +66,7 @@ class S3Settings:
     buckets: Mapping[str, str]
     region: str | None = None
     endpoint_url: str | None = None
+    sts_endpoint_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ def _s3_settings(env: Mapping[str, str], pipelines: tuple[str, ...]) -> S3Settin
         buckets=configured,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+        sts_endpoint_url=env.get("AWS_ENDPOINT_URL_STS") or env.get("AWS_ENDPOINT_URL") or None,
     )
 
 

@@ -210,7 +210,7 @@ def run_checks(
     s3 = config.s3
     client = client or make_s3_client(s3.region, s3.endpoint_url)
     region = s3.region or client.meta.region_name or "us-east-1"
-    sts_client = sts_client or _make_sts_client(region, s3.endpoint_url)
+    sts_client = sts_client or _make_sts_client(region, s3.sts_endpoint_url)
     identity, identity_error, no_credentials = _identity(sts_client)
     if identity is not None:
         identity_check = _check(

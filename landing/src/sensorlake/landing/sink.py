@@ -252,6 +252,7 @@ class S3Sink:
                     Body=body,
                     IfNoneMatch="*",
                     ChecksumSHA256=checksum,
+                    ChecksumAlgorithm="SHA256",
                     ContentType="application/x-ndjson",
                     Metadata={**info.metadata, "sha256": info.sha256},
                 )
