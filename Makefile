@@ -14,25 +14,31 @@ TYPE ?= all
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup land process validate simulate test lint fmt bench clean
+.PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: ## Install uv (from pip) if missing and sync the workspace from uv.lock
+uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
+
+setup: uv ## Install uv (from pip) if missing and sync the whole workspace from uv.lock
 	@$(UV) sync --frozen --all-packages --quiet
 
-land: setup ## Land new readings once (local lake unless S3_BUCKET_* are set); ARGS="--continuous --interval 60"
+# The gateway commands need only landing: no cdktf/provider download for `make land`.
+setup-landing: uv
+	@$(UV) sync --frozen --inexact --package sensorlake-landing --quiet
+
+land: setup-landing ## Land new readings once (local lake unless S3_BUCKET_* are set); ARGS="--continuous --interval 60"
 	$(RUN) sensorlake land --sample-if-missing $(ARGS)
 
 process: land ## Alias of land (the migration guide's name)
 
-validate: setup ## Check every configured bucket: credentials, region, probe put/get/delete
+validate: setup-landing ## Check every configured bucket: credentials, region, probe put/get/delete
 	$(RUN) sensorlake validate $(ARGS)
 
-simulate: setup ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
+simulate: setup-landing ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
 	$(RUN) sensorlake simulate $(ARGS)
 
 test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|all
