@@ -279,3 +279,48 @@ def test_pipelines_subset_lands_only_those(
 
 def test_bad_config_is_exit_2() -> None:
     assert ConfigError("x").exit_code == 2
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.advanced = 0
+
+    def begin(self, rows_total: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        self.advanced += rows
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def end(self) -> None:
+        pass
+
+
+@pytest.mark.schematized
+def test_missing_contract_columns_are_reported_and_rows_rejected(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    db = tmp_path / "old-sensor.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TABLE sensor_readings (id INTEGER PRIMARY KEY, timestamp TEXT, sensor_id TEXT, temperature REAL, firmware_extra TEXT)"
+        )
+        conn.executemany(
+            "INSERT INTO sensor_readings (timestamp, sensor_id, temperature, firmware_extra) VALUES (?, ?, ?, ?)",
+            [("2026-03-01T00:00:0%d.000+00:00" % i, "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
+        )
+    recorder = Recorder()
+    config = make_config(db)
+    summary = Lander(config, rules, LocalLakeSink(config.lake_dir), reporter=recorder).run_once()
+    assert summary.exit_code == 0
+    assert any("lacks column(s)" in note and "humidity" in note for note in recorder.notes)
+    assert recorder.advanced == 5
+    lake = read_lake(config.lake_dir)
+    assert [r["firmware_extra"] for r in lake["raw"]] == ["x"] * 5
+    assert (
+        len(lake["rejected"]) == 5
+        and "humidity.missing" in lake["rejected"][0]["_rejected_reasons"]
+    )

@@ -175,6 +175,12 @@ class Lander:
 
     def _land(self, state: State, source: Source, spool: Spool, summary: RunSummary) -> None:
         started = False
+        missing = [c for c in self.rules.required if c not in source.columns]
+        if missing and set(self.config.targets) - {"raw"}:
+            self.reporter.note(
+                f"table lacks column(s) {', '.join(missing)}: raw lands every row, but rows "
+                "are rejected from schematized/filtered with '<column>.missing'"
+            )
         while not self.stop.is_set():
             if state.spooled_bytes() >= self.config.limits.spool_max_bytes:
                 self._ship(state, summary)
