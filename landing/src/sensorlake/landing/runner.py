@@ -32,7 +32,7 @@ from .rules import Rules
 from .segments import SegmentJob, SegmentPool, plan_segments
 from .ship import ShipReport, ship_pending
 from .sink import Sink
-from .source import Source, verify_unchanged
+from .source import Source, SourceChanged, verify_unchanged
 from .spool import BatchWriter, Spool, SpoolFile
 from .state import SourcePosition, State
 from .validate import Validator
@@ -198,9 +198,13 @@ class Lander:
                 if not started:
                     self.reporter.begin(snap.max_id - position.watermark)
                     started = True
-                files, last_row, rows, reasons = self._write_batch(
-                    source, spool, position, snap.max_id
-                )
+                try:
+                    files, last_row, rows, reasons = self._write_batch(
+                        source, spool, position, snap.max_id
+                    )
+                except SourceChanged as exc:
+                    self.reporter.note(f"{exc.message}: batch dropped, reading again")
+                    continue
                 anchor = source.anchor(last_row) or ""
             failpoint("after-spool")
             state.commit_batch(

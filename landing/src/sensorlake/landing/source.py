@@ -58,6 +58,7 @@ class Source:
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self.columns: tuple[str, ...] = ()
+        self.opened_identity = ""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -78,6 +79,7 @@ class Source:
         except sqlite3.DatabaseError as exc:
             self.close()
             raise self._translate(exc) from exc
+        self.opened_identity = self.identity()
         missing = [c for c in LANDING_COLUMNS if c not in self.columns]
         if missing:
             self.close()
@@ -107,7 +109,18 @@ class Source:
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
-        """One read transaction: everything read inside sees the same database state."""
+        """One read transaction: everything read inside sees the same database state.
+
+        If the file at our path is no longer the one we opened (the sensor deleted and
+        recreated it), reopen first, so the snapshot is of the database that is there now.
+        """
+        try:
+            replaced = self.identity() != self.opened_identity
+        except FileNotFoundError:
+            replaced = False  # mid-recreation: keep the old snapshot; next cycle sees the new one
+        if replaced:
+            self.close()
+            self.open()
         conn = self._connection()
 
         def begin() -> Snapshot:
