@@ -244,9 +244,8 @@ def verify_unchanged(source: Source, after: int, last_row: int) -> None:
     fresh = Source(source.path, busy_timeout=source.busy_timeout)
     try:
         fresh.open()
-        same = fresh.identity() == source.identity() and fresh.anchor(last_row) == source.anchor(
-            last_row
-        )
+        same = fresh.identity() == source.opened_identity
+        same = same and fresh.anchor(last_row) == source.anchor(last_row)
     except SourceError:
         same = False
     finally:
