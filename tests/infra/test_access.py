@@ -213,7 +213,7 @@ def test_uc_role_is_scoped_to_exactly_our_buckets_and_key(synthesized: Synth) ->
 def test_wait_before_external_locations(synthesized: Synth) -> None:
     doc = synthesized.docs[CATALOG]
     sleep = resources(doc, "time_sleep")["wait_for_iam"]
-    assert sleep["create_duration"] == "30s"
+    assert sleep["create_duration"] == "60s"
     assert any(d.startswith("aws_iam_role_policy_attachment.") for d in sleep["depends_on"])
     for loc in resources(doc, "databricks_external_location").values():
         assert loc["depends_on"] == ["time_sleep.wait_for_iam"]

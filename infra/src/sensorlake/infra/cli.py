@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import click
+
 from sensorlake.infra import naming
 from sensorlake.infra.config import CONFIG_ENV, load_settings
 from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError

@@ -29,6 +29,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
@@ -186,7 +187,7 @@ class UnityCatalogSettings(_Model):
         "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
     )
     # Seconds to wait after the IAM role changes, before external locations validate it.
-    role_propagation_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+    role_propagation_seconds: Annotated[int, Field(ge=0, le=600)] = 60
     catalog_storage_root: str | None = None
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from cdktf_cdktf_provider_time.provider import TimeProvider
 from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct
+
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings, load_settings
 from sensorlake.infra.stacks.access import GatewayWriter, UnityCatalogRole, role_arn

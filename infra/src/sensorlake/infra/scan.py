@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from sensorlake.infra.config import INFRA_DIR
 from sensorlake.infra.errors import CommandError, ConfigError
 

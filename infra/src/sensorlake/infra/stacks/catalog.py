@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_databricks.storage_credential import (
 )
 from cdktf_cdktf_provider_databricks.volume import Volume
 from constructs import Construct
+
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings
 

@@ -46,6 +46,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningVersioningConfiguration,
 )
 from constructs import Construct
+
 from sensorlake.infra import naming
 from sensorlake.infra.config import LifecycleSettings, Settings
 
