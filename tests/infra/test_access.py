@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -217,3 +218,31 @@ def test_wait_before_external_locations(synthesized: Synth) -> None:
     assert any(d.startswith("aws_iam_role_policy_attachment.") for d in sleep["depends_on"])
     for loc in resources(doc, "databricks_external_location").values():
         assert loc["depends_on"] == ["time_sleep.wait_for_iam"]
+
+
+def test_gateway_trust_via_roles_anywhere_anchor_only(synthesized: Synth) -> None:
+    """With a trust anchor, gateways assume the role with X.509 certificates; no account root."""
+    from cdktf import App, Testing
+
+    from sensorlake.infra.main import StorageStack
+
+    anchor = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/abc-123"
+    gateway = synthesized.settings.gateway.model_copy(
+        update={"roles_anywhere_trust_anchor_arn": anchor}
+    )
+    settings = synthesized.settings.model_copy(update={"gateway": gateway})
+    doc = json.loads(Testing.synth(StorageStack(App(stack_traces=False), settings)))
+    trust = next(
+        v
+        for k, v in data_sources(doc, "aws_iam_policy_document").items()
+        if k.startswith("gateway_trust")
+    )
+    assert trust["statement"] == [
+        {
+            "sid": "GatewaysViaRolesAnywhere",
+            "effect": "Allow",
+            "principals": [{"type": "Service", "identifiers": ["rolesanywhere.amazonaws.com"]}],
+            "actions": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+            "condition": [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [anchor]}],
+        }
+    ]

@@ -37,3 +37,51 @@ def test_setup_reports_config_errors(tmp_path) -> None:
     result = CliRunner().invoke(cli.setup, ["--config", str(bad)])
     assert result.exit_code == 2
     assert "service_principal 'nope'" in result.output
+
+
+FAKE_SYNTH = """
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[1]) / "stacks" / "sensorlake-storage"
+out.mkdir(parents=True, exist_ok=True)
+name = pathlib.Path("infra/bucket.txt").read_text().strip()
+doc = {"resource": {"aws_s3_bucket": {"raw": {"bucket": name}}}}
+(out / "cdk.tf.json").write_text(json.dumps(doc))
+"""
+
+
+def test_plan_review_compares_a_git_ref_with_the_working_tree(tmp_path, monkeypatch) -> None:
+    """The git plumbing: base synthesized in a temporary worktree, head in the working tree."""
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    (repo / "infra" / "src" / "sensorlake" / "infra").mkdir(parents=True)
+    (repo / "infra" / "src" / "sensorlake" / "infra" / "main.py").write_text("")
+    (repo / "infra" / "bucket.txt").write_text("old-raw\n")
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    (repo / "infra" / "bucket.txt").write_text("new-raw\n")  # uncommitted change
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(
+        cli, "_synth_cmd", lambda outdir, config: [sys.executable, "-c", FAKE_SYNTH, str(outdir)]
+    )
+    out = tmp_path / "review.md"
+    result = CliRunner().invoke(cli.plan_review, ["--base", "HEAD", "--out", str(out), "--no-scan"])
+    assert result.exit_code == 0, result.output
+    md = out.read_text()
+    assert "`-/+` **replace** `aws_s3_bucket.raw` — forces replacement: bucket" in md
+    assert '`bucket`: `"old-raw"` → `"new-raw"`' in md
+    worktrees = subprocess.run(
+        ["git", "worktree", "list"], cwd=repo, capture_output=True, text=True
+    ).stdout
+    assert len(worktrees.strip().splitlines()) == 1  # the temporary worktree was removed

@@ -166,6 +166,15 @@ class GatewaySettings(_Model):
     trusted_principal_arns: tuple[
         Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/-]+$")], ...
     ] = ()
+    # IAM Roles Anywhere (X.509 certificates on gateways, no long-lived keys): when set, the
+    # role trusts rolesanywhere.amazonaws.com for sessions from this trust anchor only.
+    roles_anywhere_trust_anchor_arn: (
+        Annotated[
+            str,
+            Field(pattern=r"^arn:aws[a-z-]*:rolesanywhere:[a-z0-9-]+:\d{12}:trust-anchor/[\w-]+$"),
+        ]
+        | None
+    ) = None
     pipelines: tuple[Literal["raw", "schematized", "filtered", "emergency"], ...] = (
         naming.LANDING_ROLES
     )

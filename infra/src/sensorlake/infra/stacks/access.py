@@ -118,19 +118,30 @@ class GatewayWriter(Construct):
             description="sensorlake gateways: create-only landing writes and validate probes",
             policy=self.policy_document.json,
         )
-        trusted = gw.trusted_principal_arns or (f"arn:aws:iam::{account_id}:root",)
-        trust = DataAwsIamPolicyDocument(
-            self,
-            "trust_document",
-            statement=[
+        trust_statements = []
+        if gw.roles_anywhere_trust_anchor_arn:
+            trust_statements.append(
+                DataAwsIamPolicyDocumentStatement(
+                    sid="GatewaysViaRolesAnywhere",
+                    effect="Allow",
+                    principals=_principals("Service", "rolesanywhere.amazonaws.com"),
+                    actions=["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+                    condition=[
+                        _cond("ArnEquals", "aws:SourceArn", gw.roles_anywhere_trust_anchor_arn)
+                    ],
+                )
+            )
+        if gw.trusted_principal_arns or not trust_statements:
+            trusted = gw.trusted_principal_arns or (f"arn:aws:iam::{account_id}:root",)
+            trust_statements.append(
                 DataAwsIamPolicyDocumentStatement(
                     sid="GatewaysAssumeRole",
                     effect="Allow",
                     principals=_principals("AWS", *trusted),
                     actions=["sts:AssumeRole"],
                 )
-            ],
-        )
+            )
+        trust = DataAwsIamPolicyDocument(self, "trust_document", statement=trust_statements)
         self.role = IamRole(
             self,
             "role",
