@@ -1,0 +1,441 @@
+"""Property tests: the same rows always give the same keys and the same bytes.
+
+That is what makes a replay after a crash safe: a re-read batch writes objects identical
+to the ones a first attempt may already have shipped, so create-only uploads find them
+identical instead of conflicting.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import math
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sensorlake.landing.encode import GzipNdjsonWriter, encode_records
+from sensorlake.landing.keys import UNKNOWN_DATE, LandingKey
+from sensorlake.landing.route import Lineage, Router
+from sensorlake.landing.rules import load_rules
+from sensorlake.landing.segments import SegmentEncoder, SegmentJob, plan_segments
+from sensorlake.landing.simulate import SCHEMA_COLUMNS
+from sensorlake.landing.spool import BatchWriter, Spool
+from sensorlake.landing.validate import Validator
+
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RULES = load_rules()
+COLUMNS = tuple(name for name, _ in SCHEMA_COLUMNS)
+TARGETS = ("raw", "schematized", "filtered", "emergency", "rejected")
+BUCKETS = {t: "schematized" if t == "rejected" else t for t in TARGETS}
+
+# -- keys ------------------------------------------------------------------------------------
+
+targets = st.sampled_from(TARGETS)
+dates = st.one_of(
+    st.just(UNKNOWN_DATE),
+    st.dates(min_value=datetime(1, 1, 1).date()).map(lambda d: d.isoformat()),
+)
+gateways = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+epochs = st.integers(min_value=1, max_value=99_999_999)
+row_ids = st.integers(min_value=1, max_value=2**63 - 1)  # SQLite's rowid range
+
+
+@st.composite
+def landing_keys(draw: st.DrawFn, **fixed: Any) -> LandingKey:
+    first, last = sorted((draw(row_ids), draw(row_ids)))
+    return LandingKey(
+        target=fixed.get("target") or draw(targets),
+        date=fixed.get("date") or draw(dates),
+        gateway=fixed.get("gateway") or draw(gateways),
+        epoch=draw(epochs),
+        first_row=first,
+        last_row=last,
+    )
+
+
+@pytest.mark.partitioning
+@PROPERTY
+@given(landing_keys())
+def test_key_format_parse_round_trip(key: LandingKey) -> None:
+    text = key.format()
+    assert LandingKey.parse(text) == key
+    assert LandingKey.parse(text).format() == text
+    assert text.startswith(f"{key.target}/date={key.date}/gateway={key.gateway}/")
+    assert text.endswith(".ndjson.gz")
+    assert "//" not in text and ".." not in text.split("/")
+
+
+@pytest.mark.partitioning
+@PROPERTY
+@given(
+    st.tuples(targets, dates, gateways).flatmap(
+        lambda fixed: st.lists(
+            landing_keys(target=fixed[0], date=fixed[1], gateway=fixed[2]),
+            min_size=2,
+            max_size=20,
+        )
+    )
+)
+def test_keys_sort_in_epoch_then_row_order(keys: list[LandingKey]) -> None:
+    by_text = sorted(keys, key=LandingKey.format)
+    by_position = sorted(keys, key=lambda k: (k.epoch, k.first_row, k.last_row))
+    assert by_text == by_position
+
+
+@pytest.mark.partitioning
+@pytest.mark.xfail(
+    strict=True,
+    reason="keys._KEY_RE uses $ (accepts a trailing newline) and \\d (accepts non-ASCII "
+    "digits): parse accepts keys that format never produces",
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "raw/date=2026-03-01/gateway=gw/00000001-0000000000000000001-0000000000000000500.ndjson.gz\n",
+        "raw/date=\u0662\u0660\u0662\u0666-03-01/gateway=gw/"
+        "00000001-0000000000000000001-0000000000000000500.ndjson.gz",
+    ],
+)
+def test_parse_accepts_only_canonical_keys(text: str) -> None:
+    with pytest.raises(ValueError):
+        LandingKey.parse(text)
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+safe_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    safe_text,
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(safe_text, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+records_lists = st.lists(st.dictionaries(safe_text, json_values, max_size=6), max_size=30)
+
+
+def split(items: Sequence[Any], cuts: list[int]) -> list[Sequence[Any]]:
+    """``items`` cut at the given positions (clamped, sorted, possibly empty pieces)."""
+    points = sorted(min(c, len(items)) for c in cuts)
+    pieces, start = [], 0
+    for point in [*points, len(items)]:
+        pieces.append(items[start:point])
+        start = point
+    return pieces
+
+
+def stream(chunks: list[Sequence[Any]], level: int) -> tuple[bytes, GzipNdjsonWriter, str]:
+    out = io.BytesIO()
+    writer = GzipNdjsonWriter(out, level=level)
+    for chunk in chunks:
+        writer.write(chunk)
+    sha = writer.finish()
+    return out.getvalue(), writer, sha
+
+
+def assert_plain_gzip(data: bytes, records: list[dict[str, Any]]) -> None:
+    """One gzip member without a timestamp or a file name that decodes to the records."""
+    assert data[:3] == b"\x1f\x8b\x08"
+    assert data[3] == 0  # FLG: no FNAME, FEXTRA, FCOMMENT
+    assert data[4:8] == b"\x00\x00\x00\x00"  # MTIME
+    lines = gzip.decompress(data).split(b"\n")
+    assert lines[-1] == b""
+    assert [json.loads(line) for line in lines[:-1]] == msgspec.json.decode(
+        msgspec.json.encode(records)
+    )
+
+
+@pytest.mark.raw
+@PROPERTY
+@given(records_lists.filter(bool), st.integers(0, 3))
+def test_streaming_writer_matches_one_shot_encoding(
+    records: list[dict[str, Any]], level: int
+) -> None:
+    one_shot = encode_records(records, level=level)
+    streamed, writer, sha = stream([records], level)
+    assert streamed == one_shot
+    assert encode_records(records, level=level) == one_shot  # and again: no hidden state
+    assert sha == hashlib.sha256(streamed).hexdigest()
+    assert (writer.records, writer.size) == (len(records), len(streamed))
+    assert_plain_gzip(streamed, records)
+
+
+@pytest.mark.raw
+@PROPERTY
+@given(records_lists, st.lists(st.integers(0, 30), max_size=6), st.integers(0, 3))
+def test_streaming_writer_is_deterministic_for_any_chunking(
+    records: list[dict[str, Any]], cuts: list[int], level: int
+) -> None:
+    """The same records written in the same pieces give the same bytes, every time."""
+    first, writer, sha = stream(split(records, cuts), level)
+    second, _, _ = stream(split(records, cuts), level)
+    assert first == second
+    assert sha == hashlib.sha256(first).hexdigest()
+    assert (writer.records, writer.size) == (len(records), len(first))
+    assert_plain_gzip(first, records)
+
+
+# Found by hypothesis: ISA-L's deflate output depends on how the input is split across
+# compress() calls, so encode_records() is not "exactly as the streaming writer produces
+# it" once a file is written in more than one piece (zlib's output does not depend on it).
+_SPLIT_RECORDS = [
+    {},
+    {"": None, "0\x1f": None, "0\U00010000": [None, None, None]},
+    {
+        "\xeb\xb0\U000c68a8\xa7": {},
+        "\x9e\xdc\xa0\x9e\ua1a8\xc5-": None,
+        "": [None, None, -1.0878688172764208e16],
+        "\x05]\U0004cb79": {
+            "": [],
+            "\u2194\x93\xa4": [None, None, None, 1.0000000000000002e16],
+            "0": [{"": None, "\x1f": None, '000000""\x1f': None, "0000\x1f\x1f\x1f\u0800": None}],
+        },
+    },
+]
+
+
+@pytest.mark.raw
+@pytest.mark.xfail(
+    strict=False,  # ISA-L picks its deflate code by CPU: another CPU may not show it
+    reason="encode.py: with ISA-L, bytes depend on write boundaries; encode_records() "
+    "differs from GzipNdjsonWriter fed in several pieces",
+)
+@pytest.mark.parametrize(
+    ("records", "pieces", "level"),
+    [
+        (_SPLIT_RECORDS, [_SPLIT_RECORDS[:1], _SPLIT_RECORDS[1:]], 1),
+        ([], [], 0),  # at level 0 even compress(b"") changes the output
+    ],
+    ids=["two-pieces-level-1", "empty-level-0"],
+)
+def test_streaming_in_pieces_matches_one_shot_encoding(
+    records: list[dict[str, Any]], pieces: list[Sequence[Any]], level: int
+) -> None:
+    streamed, _, _ = stream(pieces, level)
+    assert streamed == encode_records(records, level=level)
+
+
+# -- routing and spooling --------------------------------------------------------------------
+
+_BASE = datetime(2026, 3, 1, 23, 50, tzinfo=UTC)
+in_range = st.integers(0, 40 * 60 * 1_000_000).map(lambda us: _BASE + timedelta(microseconds=us))
+timestamps = st.one_of(
+    # the sensor's own format, around midnight UTC (two date partitions)
+    in_range.map(lambda t: t.isoformat(timespec="microseconds")),
+    # other offsets, naive, seconds only
+    st.tuples(in_range, st.sampled_from(["-05:00", "+05:30", "+14:00", "Z"])).map(
+        lambda p: p[0].replace(tzinfo=None).isoformat() + p[1]
+    ),
+    in_range.map(lambda t: t.replace(tzinfo=None).isoformat(timespec="seconds")),
+    # far outside the rules' bounds, but convertible to UTC
+    st.datetimes(
+        min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)
+    ).map(datetime.isoformat),
+    # unparseable or not text at all
+    st.sampled_from(["", "yesterday", "2026-13-45T00:00:00", "2026-03-01 25:00", "NaN"]),
+    safe_text,
+    st.none(),
+    st.integers(-(2**63), 2**63 - 1),
+)
+numbers = st.one_of(
+    st.none(),
+    st.floats(allow_nan=False),  # SQLite stores NaN as NULL; infinities and huge values stay
+    st.sampled_from([math.inf, -math.inf, 1e308, -1e308, 5e-324, 0.0, -0.0]),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(min_value=50, max_value=80),
+    safe_text,
+)
+_READING_COLUMNS = {"temperature", "humidity", "pressure", "vibration", "voltage"}
+_NUMERIC_COLUMNS = _READING_COLUMNS | {
+    "latitude",
+    "longitude",
+    "height_meters",
+    "orientation_degrees",
+}
+
+
+def text_or(*choices: str) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(choices), safe_text, st.none())
+
+
+def _column(name: str) -> st.SearchStrategy[Any]:
+    if name == "timestamp":
+        return timestamps
+    if name in _NUMERIC_COLUMNS:
+        return numbers
+    if name in ("status_code", "anomaly_flag", "synced"):
+        return st.one_of(st.sampled_from([0, 1]), st.none(), st.integers(-5, 5))
+    if name == "sensor_id":
+        return text_or("AUSTIN_K7XQ2M", "BOSTON_9ZZZZZ", "bad id")
+    if name == "anomaly_type":
+        return text_or("spike", "trend", "")
+    if name == "manufacturer":
+        return text_or("SensorTech", "DataSense", "Acme")
+    if name == "model":
+        return text_or("TempSensor Pro", "AllSense-Pro", "Nope")
+    if name == "firmware_version":
+        return text_or("1.4", "3.2-rc1", "v?")
+    if name == "location":
+        return text_or("Austin", "unknown", "Città di Castello 🌡")
+    return safe_text | st.none()
+
+
+rows_values = st.tuples(*(_column(name) for name in COLUMNS[1:]))
+
+
+@st.composite
+def source_rows(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Rows as the source yields them: ids strictly increasing, with gaps."""
+    gaps = draw(st.lists(st.integers(1, 5), min_size=1, max_size=40))
+    start = draw(st.integers(0, 10**12))
+    rows, row_id = [], start
+    for gap in gaps:
+        row_id += gap
+        rows.append((row_id, *draw(rows_values)))
+    return rows
+
+
+class RowsSource:
+    """Stands in for :class:`Source`: the rows of one batch, served by id range."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.columns = COLUMNS
+        self._rows = rows
+
+    def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
+        return [row for row in self._rows if after < row[0] <= upto]
+
+
+def spool_once(
+    root: Path,
+    rows: list[tuple[Any, ...]],
+    segment_rows: int,
+    *,
+    epoch: int,
+    max_rows: int,
+    emergency_rows: int,
+    max_bytes: int,
+) -> list[tuple[str, str, str, int, int, int, bytes]]:
+    """Route, encode and spool one batch into a fresh spool, the way the runner does;
+    returns every file with its bytes."""
+    spool = Spool(root / "spool")
+    spool.prepare()
+    limits = {t: emergency_rows if t == "emergency" else max_rows for t in TARGETS}
+    job = SegmentJob(
+        db_path=root / "unused.db",
+        busy_timeout=1.0,
+        rules=RULES,
+        columns=COLUMNS,
+        lineage=Lineage("gw-prop", epoch, RULES.version),
+        targets=TARGETS,
+        part_rows=limits,
+    )
+    encoder = SegmentEncoder(job, RowsSource(rows))  # type: ignore[arg-type]
+    writer = BatchWriter(
+        spool,
+        gateway="gw-prop",
+        epoch=epoch,
+        buckets=BUCKETS,
+        max_rows=limits,
+        max_bytes=max_bytes,
+        level=2,
+    )
+    watermark = rows[0][0] - 1
+    for lo, hi in plan_segments(watermark, rows[-1][0], segment_rows):
+        result = encoder.encode(lo, hi)
+        for (target, date), parts in result.parts.items():
+            for part in parts:
+                writer.add(target, date, part)
+    files = writer.finish()
+    out = []
+    for f in files:
+        data = f.path.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f.sha256 and len(data) == f.size
+        assert f.path == spool.path_for(f.bucket, f.key)
+        out.append((f.bucket, f.key, f.sha256, f.records, f.first_row, f.last_row, data))
+    assert list(spool.tmp.iterdir()) == []
+    return out
+
+
+def check_files(
+    files: list[tuple[str, str, str, int, int, int, bytes]],
+    n_rows: int,
+    max_rows: int,
+    emergency_rows: int,
+) -> None:
+    """Keys describe their content, files respect their row limit, raw holds every row once."""
+    raw_ids: list[int] = []
+    for bucket, key, _, records, first, last, data in files:
+        parsed = LandingKey.parse(key)
+        assert records <= (emergency_rows if parsed.target == "emergency" else max_rows)
+        assert (parsed.first_row, parsed.last_row, parsed.gateway) == (first, last, "gw-prop")
+        assert bucket == BUCKETS[parsed.target]
+        lines = [json.loads(line) for line in gzip.decompress(data).split(b"\n")[:-1]]
+        assert len(lines) == records
+        ids = [line["_lineage"]["row_id"] for line in lines]
+        assert ids == sorted(ids) and ids[0] == first and ids[-1] == last
+        if parsed.target == "raw":
+            raw_ids.extend(ids)
+    assert len(raw_ids) == n_rows == len(set(raw_ids))
+
+
+@pytest.mark.raw
+@pytest.mark.partitioning
+@PROPERTY
+@given(
+    source_rows(),
+    st.integers(1, 50),
+    st.integers(1, 8),
+    st.integers(1, 4),
+    st.sampled_from([1, 300, 64 * 1024 * 1024]),
+    st.integers(1, 3),
+)
+def test_routing_and_spooling_twice_gives_same_keys_and_bytes(
+    rows: list[tuple[Any, ...]],
+    segment_rows: int,
+    max_rows: int,
+    emergency_rows: int,
+    max_bytes: int,
+    epoch: int,
+) -> None:
+    options = {
+        "epoch": epoch,
+        "max_rows": max_rows,
+        "emergency_rows": emergency_rows,
+        "max_bytes": max_bytes,
+    }
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        first = spool_once(Path(a), rows, segment_rows, **options)
+        second = spool_once(Path(b), rows, segment_rows, **options)
+    assert first == second
+    check_files(first, len(rows), max_rows, emergency_rows)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="validate.utc_timestamp: astimezone(UTC) overflows for offsets at the ends of "
+    "the datetime range; the row blocks landing instead of going to date=unknown",
+)
+def test_timestamp_at_the_end_of_the_datetime_range_does_not_stop_routing() -> None:
+    row = (1, "0001-01-01T00:00:00+05:00", *([None] * (len(COLUMNS) - 2)))
+    router = Router(Validator(RULES), COLUMNS, Lineage("gw-prop", 1, RULES.version), TARGETS)
+    routed = router.route([row])
+    assert ("raw", UNKNOWN_DATE) in routed or any(t == "raw" for t, _ in routed)
