@@ -327,11 +327,6 @@ def test_identical_copy_continues_the_same_epoch(
     assert [e for e, _ in state_epochs(config)] == [1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dry run only notices ids going backwards, not a replaced database "
-    "(runner.py Lander._dry_run ignores the anchor)",
-)
 def test_dry_run_predicts_a_reset_with_more_rows(
     config: LandingConfig, rules: Rules, sensor_db: Path
 ) -> None:

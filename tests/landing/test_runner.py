@@ -310,7 +310,7 @@ def test_missing_contract_columns_are_reported_and_rows_rejected(
         )
         conn.executemany(
             "INSERT INTO sensor_readings (timestamp, sensor_id, temperature, firmware_extra) VALUES (?, ?, ?, ?)",
-            [("2026-03-01T00:00:0%d.000+00:00" % i, "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
+            [(f"2026-03-01T00:00:0{i}.000+00:00", "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
         )
     recorder = Recorder()
     config = make_config(db)

@@ -2,7 +2,8 @@
 
 The gzip header carries no timestamp and no file name (mtime 0), record keys keep their
 insertion order, and nothing time-dependent is added, so the same records always give the
-same bytes: a retry writes the same object. Compression is ISA-L's deflate (``isal``):
+same bytes, as long as they are fed in the same parts (landing's parts are fixed by the
+watermark and the configured limits): a retry writes the same object. Compression is ISA-L's deflate (``isal``):
 standard gzip that any reader opens, at several times zlib's speed on a small gateway.
 """
 
@@ -63,6 +64,8 @@ class GzipNdjsonWriter:
 
 
 def encode_records(records: Sequence[Any], *, level: int = DEFAULT_LEVEL) -> bytes:
-    """One-shot encoding of a whole file, exactly as the streaming writer produces it."""
+    """A whole file's bytes, as the streaming writer produces them when given the records in
+    one piece. (Deflate output depends on how input is fed; landing always feeds a file the
+    same parts, fixed by the watermark and the limits, so a retry gives the same bytes.)"""
     compressor = _compressor(level)
     return compressor.compress(encode_lines(records)) + compressor.flush()

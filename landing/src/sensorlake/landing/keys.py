@@ -19,8 +19,9 @@ __all__ = ["SUFFIX", "UNKNOWN_DATE", "LandingKey"]
 SUFFIX = ".ndjson.gz"
 UNKNOWN_DATE = "unknown"
 _KEY_RE = re.compile(
-    r"^(?P<target>[a-z]+)/date=(?P<date>\d{4}-\d{2}-\d{2}|unknown)/gateway=(?P<gateway>[A-Za-z0-9._-]+)/"
-    r"(?P<epoch>\d{8})-(?P<first>\d{19})-(?P<last>\d{19})\.ndjson\.gz$"
+    r"\A(?P<target>[a-z]+)/date=(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2}|unknown)/"
+    r"gateway=(?P<gateway>[A-Za-z0-9._-]+)/"
+    r"(?P<epoch>[0-9]{8})-(?P<first>[0-9]{19})-(?P<last>[0-9]{19})\.ndjson\.gz\Z"
 )
 
 

@@ -238,13 +238,7 @@ class Lander:
             return state.start_epoch(
                 reason="first run", db_path=db_path, db_identity=identity, previous=None
             )
-        reason = None
-        if max_id < position.watermark:
-            reason = (
-                f"row ids went backwards (highest id {max_id} < watermark {position.watermark})"
-            )
-        elif position.watermark > 0 and source.anchor(position.watermark) != position.anchor:
-            reason = f"row {position.watermark} changed: the database was replaced"
+        reason = reset_reason(position, max_id, source)
         if reason is None:
             if identity != position.db_identity:
                 state.note_identity(db_path, identity)
@@ -353,9 +347,10 @@ class Lander:
             spool = Spool(Path(tmp))
             spool.prepare()
             with source.snapshot() as snap:
-                if snap.max_id < position.watermark:
+                reason = reset_reason(position, snap.max_id, source)
+                if reason is not None:
                     position = SourcePosition(position.epoch + 1, 0, None, None)
-                    summary.new_epochs.append("database reset would start a new epoch")
+                    summary.new_epochs.append(f"database reset ({reason}) would start a new epoch")
                 summary.epoch = position.epoch
                 while snap.max_id > position.watermark:
                     self.reporter.begin(snap.max_id - position.watermark)
@@ -377,6 +372,15 @@ class Lander:
                     position = SourcePosition(position.epoch, last_row, None, None)
                     summary.watermark = last_row
                 self.reporter.end()
+
+
+def reset_reason(position: SourcePosition, max_id: int, source: Source) -> str | None:
+    """Why the database at hand is not the one the watermark refers to, or None."""
+    if max_id < position.watermark:
+        return f"row ids went backwards (highest id {max_id} < watermark {position.watermark})"
+    if position.watermark > 0 and source.anchor(position.watermark) != position.anchor:
+        return f"row {position.watermark} changed: the database was replaced"
+    return None
 
 
 @contextmanager

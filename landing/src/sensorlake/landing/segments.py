@@ -7,25 +7,25 @@ small. Results come back in segment order, so the files built from them, and the
 are the same whichever way they were computed, and on every retry.
 
 A worker opens the sensor database itself (read-only) rather than receiving rows, which
-keeps the parent nearly idle. The parent checks afterwards that the database was not
+keeps the parent nearly idle and the pipes thin. The parent checks afterwards that the database was not
 replaced while workers read it (:func:`verify_unchanged`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
-from .errors import SourceError
+from .errors import LandingError, SourceError
 from .route import Lineage, Router
 from .rules import Rules
-from .source import Source
+from .source import Source, SourceChanged
 from .validate import Validator
 
 __all__ = ["Part", "SegmentJob", "SegmentPool", "SegmentResult", "plan_segments"]
@@ -51,7 +51,7 @@ class SegmentResult:
 
 @dataclass(frozen=True)
 class SegmentJob:
-    """Everything a worker needs; picklable, so it can cross a process boundary."""
+    """Everything a worker needs to encode segments of one batch."""
 
     db_path: Path
     busy_timeout: float
@@ -107,35 +107,171 @@ class SegmentEncoder:
 
 
 # -- worker processes ----------------------------------------------------------------------
+#
+# Workers are plain subprocesses (`python -m sensorlake.landing.worker`) that talk msgpack
+# frames over their stdin/stdout. A worker exits when its stdin closes, so if the lander is
+# killed (even with SIGKILL) its workers go with it: no orphans holding the database open.
 
-_cached: tuple[SegmentJob, SegmentEncoder] | None = None
+
+class _WireJob(msgspec.Struct, frozen=True):
+    db_path: str
+    busy_timeout: float
+    rules: Rules
+    columns: tuple[str, ...]
+    lineage: Lineage
+    targets: tuple[str, ...]
+    part_rows: dict[str, int]
 
 
-def _encode_in_worker(job: SegmentJob, lo: int, hi: int) -> SegmentResult:
-    """Runs in a worker; keeps its database connection between segments of the same job."""
-    global _cached
-    if _cached is None or _cached[0] != job:
-        if _cached is not None:
-            _cached[1].source.close()
-        _cached = (job, SegmentEncoder(job))
-    return _cached[1].encode(lo, hi)
+class _WireResult(msgspec.Struct, array_like=True):
+    rows: int
+    last_row: int | None
+    parts: list[tuple[str, str, list[tuple[bytes, int, int, int]]]]
+    rejected_reasons: dict[str, int]
+    error: str | None = None
+    error_kind: str | None = None
+
+
+def _to_wire(job: SegmentJob) -> _WireJob:
+    return _WireJob(
+        str(job.db_path),
+        job.busy_timeout,
+        job.rules,
+        job.columns,
+        job.lineage,
+        job.targets,
+        dict(job.part_rows),
+    )
+
+
+def _from_wire(job: _WireJob) -> SegmentJob:
+    return SegmentJob(
+        Path(job.db_path),
+        job.busy_timeout,
+        job.rules,
+        job.columns,
+        job.lineage,
+        job.targets,
+        job.part_rows,
+    )
+
+
+def _write_frame(stream: BinaryIO, payload: bytes) -> None:
+    stream.write(len(payload).to_bytes(4, "big") + payload)
+    stream.flush()
+
+
+def _read_frame(stream: BinaryIO) -> bytes | None:
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    size = int.from_bytes(header, "big")
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return payload
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """The worker loop: one job frame, then (lo, hi) requests until stdin closes."""
+    first = _read_frame(stdin)
+    if first is None:
+        return
+    job = _from_wire(msgspec.msgpack.decode(first, type=_WireJob))
+    encoder: SegmentEncoder | None = None
+    encode = msgspec.msgpack.Encoder().encode
+    while (frame := _read_frame(stdin)) is not None:
+        lo, hi = msgspec.msgpack.decode(frame, type=tuple[int, int])
+        try:
+            encoder = encoder or SegmentEncoder(job)
+            result = encoder.encode(lo, hi)
+            wire = _WireResult(
+                result.rows,
+                result.last_row,
+                [
+                    (target, date, [(p.data, p.records, p.first_row, p.last_row) for p in parts])
+                    for (target, date), parts in result.parts.items()
+                ],
+                result.rejected_reasons,
+            )
+        except LandingError as exc:
+            wire = _WireResult(0, None, [], {}, error=str(exc), error_kind=type(exc).__name__)
+        except Exception as exc:  # reported to the parent, which fails the batch
+            wire = _WireResult(
+                0, None, [], {}, error=f"{type(exc).__name__}: {exc}", error_kind="internal"
+            )
+        _write_frame(stdout, encode(wire))
+
+
+class _Worker:
+    def __init__(self, job_frame: bytes) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sensorlake.landing.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.job_frame = job_frame
+        self.send(job_frame)
+
+    def send(self, payload: bytes) -> None:
+        assert self.process.stdin is not None
+        try:
+            _write_frame(self.process.stdin, payload)
+        except BrokenPipeError:
+            raise LandingError(
+                "a landing worker process died", hint="rerun; see its error above"
+            ) from None
+
+    def receive(self) -> SegmentResult:
+        assert self.process.stdout is not None
+        frame = _read_frame(self.process.stdout)
+        if frame is None:
+            raise LandingError("a landing worker process died", hint="rerun; see its error above")
+        wire = msgspec.msgpack.decode(frame, type=_WireResult)
+        if wire.error is not None:
+            kind = {"SourceChanged": SourceChanged, "SourceError": SourceError}.get(
+                wire.error_kind or ""
+            )
+            raise (kind or LandingError)(wire.error)
+        return SegmentResult(
+            wire.rows,
+            wire.last_row,
+            {(t, d): [Part(*p) for p in parts] for t, d, parts in wire.parts},
+            wire.rejected_reasons,
+        )
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 class SegmentPool:
     """Encodes segments in order, in worker processes that live for one landing run."""
 
-    def __init__(self, workers: int, *, window: int = 3) -> None:
+    def __init__(self, workers: int, *, window: int = 2) -> None:
         self.workers = workers
         self.window = window
-        self._pool: ProcessPoolExecutor | None = None
+        self._procs: list[_Worker] = []
+        self._job: bytes | None = None
 
     def __enter__(self) -> SegmentPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.close()
+
+    def close(self) -> None:
+        for worker in self._procs:
+            worker.close()
+        self._procs = []
+        self._job = None
 
     def encode(
         self, job: SegmentJob, segments: Sequence[tuple[int, int]], *, source: Source
@@ -146,18 +282,25 @@ class SegmentPool:
             for lo, hi in segments:
                 yield encoder.encode(lo, hi)
             return
-        if self._pool is None:
-            # forkserver: the parent may run threads (progress display), which fork dislikes
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        pending: deque[Future[SegmentResult]] = deque()
+        frame = msgspec.msgpack.encode(_to_wire(job))
+        if frame != self._job:
+            self.close()  # a new job (epoch, columns): fresh workers
+            self._procs = [_Worker(frame) for _ in range(self.workers)]
+            self._job = frame
+        workers = self._procs
+        request = msgspec.msgpack.encode
+        sent = 0
+        limit = min(len(segments), self.window * len(workers))
         try:
-            for lo, hi in segments:
-                pending.append(self._pool.submit(_encode_in_worker, job, lo, hi))
-                if len(pending) >= self.window * self.workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+            while sent < limit:
+                workers[sent % len(workers)].send(request(segments[sent]))
+                sent += 1
+            for index in range(len(segments)):
+                result = workers[index % len(workers)].receive()
+                if sent < len(segments):
+                    workers[sent % len(workers)].send(request(segments[sent]))
+                    sent += 1
+                yield result
+        except BaseException:
+            self.close()  # requests may be in flight: never reuse these workers
+            raise

@@ -69,12 +69,12 @@ def utc_timestamp(value: Any) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if len(value) == 29 and value.endswith("+00:00") and value[19] == ".":
+            return value[:23] + "Z"  # the sensor's own format: already UTC with milliseconds
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)  # overflows at the ends of the datetime range
+    except (ValueError, OverflowError):
         return None
-    if len(value) == 29 and value.endswith("+00:00") and value[19] == ".":
-        return value[:23] + "Z"  # the sensor's own format: already UTC with milliseconds
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC)
     return (
         f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}T{parsed.hour:02d}:"
         f"{parsed.minute:02d}:{parsed.second:02d}.{parsed.microsecond // 1000:03d}Z"
