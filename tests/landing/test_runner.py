@@ -31,7 +31,7 @@ MakeConfig = Callable[..., LandingConfig]
 
 
 def small(config: LandingConfig, **limits: int) -> LandingConfig:
-    values = {"batch_rows": 1_000, "chunk_rows": 250, "workers": 1, **limits}
+    values = {"batch_rows": 1_000, "segment_rows": 250, "workers": 1, **limits}
     return dataclasses.replace(config, limits=dataclasses.replace(config.limits, **values))
 
 

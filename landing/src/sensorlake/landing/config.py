@@ -52,7 +52,9 @@ class Limits:
     """
 
     batch_rows: int = 100_000
-    chunk_rows: int = 5_000
+    # Rows per segment (the unit of parallel work); 0 means "about 2,500 records": 2,500
+    # rows for raw alone, 625 with all four pipelines. It bounds each worker's memory.
+    segment_rows: int = 0
     file_rows: int = 100_000
     file_bytes: int = 64 * 1024 * 1024
     emergency_file_rows: int = 1_000
@@ -92,6 +94,12 @@ class LandingConfig:
         if self.s3 is not None:
             return self.s3.buckets[owner]
         return owner
+
+    @property
+    def segment_rows(self) -> int:
+        if self.limits.segment_rows:
+            return self.limits.segment_rows
+        return max(100, 2_500 // len(self.pipelines))
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -204,7 +212,9 @@ def load_config(
         spool_max_bytes=_int_env(
             env, "SENSORLAKE_SPOOL_MAX_MB", Limits.spool_max_bytes, scale=1024 * 1024
         ),
-        chunk_rows=_int_env(env, "SENSORLAKE_SEGMENT_ROWS", Limits.chunk_rows),
+        segment_rows=_int_env(env, "SENSORLAKE_SEGMENT_ROWS", 0)
+        if env.get("SENSORLAKE_SEGMENT_ROWS")
+        else 0,
         compress_level=min(3, _int_env(env, "SENSORLAKE_GZIP_LEVEL", Limits.compress_level)),
         workers=_int_env(env, "SENSORLAKE_WORKERS", min(os.cpu_count() or 1, 4)),
     )

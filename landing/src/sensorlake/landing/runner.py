@@ -267,6 +267,7 @@ class Lander:
             lineage=Lineage(self.config.gateway_id, position.epoch, self.rules.version),
             targets=self.config.targets,
             part_rows=self._max_rows,
+            level=limits.compress_level,
         )
         writer = BatchWriter(
             spool,
@@ -275,10 +276,9 @@ class Lander:
             buckets=self._buckets,
             max_rows=self._max_rows,
             max_bytes=limits.file_bytes,
-            level=limits.compress_level,
         )
         last_row, rows, reasons = position.watermark, 0, {}
-        segments = plan_segments(position.watermark, upto, limits.chunk_rows)
+        segments = plan_segments(position.watermark, upto, self.config.segment_rows)
         try:
             for result in self._pool.encode(job, segments, source=source):
                 for (target, date), parts in result.parts.items():

@@ -13,8 +13,10 @@ replaced while workers read it (:func:`verify_unchanged`).
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import BinaryIO
 
 import msgspec
 
+from .encode import deflate_part, encode_lines
 from .errors import LandingError, SourceError
 from .route import Lineage, Router
 from .rules import Rules
@@ -33,9 +36,12 @@ __all__ = ["Part", "SegmentJob", "SegmentPool", "SegmentResult", "plan_segments"
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """Consecutive records of one (target, date), JSON-encoded, at most a file's worth."""
+    """Consecutive records of one (target, date), at most a file's worth, as a deflate
+    chunk (see :mod:`encode`) with its CRC-32 and uncompressed size."""
 
     data: bytes
+    crc: int
+    raw_size: int
     records: int
     first_row: int
     last_row: int
@@ -60,6 +66,7 @@ class SegmentJob:
     lineage: Lineage
     targets: tuple[str, ...]
     part_rows: Mapping[str, int]
+    level: int = 2
 
 
 def plan_segments(after: int, upto: int, size: int) -> list[tuple[int, int]]:
@@ -80,28 +87,20 @@ class SegmentEncoder:
             )
         self.router = Router(Validator(job.rules), job.columns, job.lineage, job.targets)
         self._id_index = job.columns.index("id")
-        self._encoder = msgspec.json.Encoder()
 
     def encode(self, lo: int, hi: int) -> SegmentResult:
         rows = self.source.rows_between(lo, hi)
         result = SegmentResult(rows=len(rows), last_row=rows[-1][self._id_index] if rows else None)
         if not rows:
             return result
-        encode_lines = self._encoder.encode_lines
-        part_rows = self.job.part_rows
+        part_rows, level = self.job.part_rows, self.job.level
         for group, items in self.router.route(rows).items():
             limit = part_rows[group[0]]
             parts = result.parts[group] = []
             for start in range(0, len(items), limit):
                 chunk = items[start : start + limit]
-                parts.append(
-                    Part(
-                        encode_lines([record for _, record in chunk]),
-                        len(chunk),
-                        chunk[0][0],
-                        chunk[-1][0],
-                    )
-                )
+                data, crc, raw_size = deflate_part(encode_lines([r for _, r in chunk]), level=level)
+                parts.append(Part(data, crc, raw_size, len(chunk), chunk[0][0], chunk[-1][0]))
         result.rejected_reasons = self.router.take_rejected_reasons()
         return result
 
@@ -121,12 +120,13 @@ class _WireJob(msgspec.Struct, frozen=True):
     lineage: Lineage
     targets: tuple[str, ...]
     part_rows: dict[str, int]
+    level: int
 
 
 class _WireResult(msgspec.Struct, array_like=True):
     rows: int
     last_row: int | None
-    parts: list[tuple[str, str, list[tuple[bytes, int, int, int]]]]
+    parts: list[tuple[str, str, list[tuple[bytes, int, int, int, int, int]]]]
     rejected_reasons: dict[str, int]
     error: str | None = None
     error_kind: str | None = None
@@ -141,6 +141,7 @@ def _to_wire(job: SegmentJob) -> _WireJob:
         job.lineage,
         job.targets,
         dict(job.part_rows),
+        job.level,
     )
 
 
@@ -153,6 +154,7 @@ def _from_wire(job: _WireJob) -> SegmentJob:
         job.lineage,
         job.targets,
         job.part_rows,
+        job.level,
     )
 
 
@@ -189,7 +191,14 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
                 result.rows,
                 result.last_row,
                 [
-                    (target, date, [(p.data, p.records, p.first_row, p.last_row) for p in parts])
+                    (
+                        target,
+                        date,
+                        [
+                            (p.data, p.crc, p.raw_size, p.records, p.first_row, p.last_row)
+                            for p in parts
+                        ],
+                    )
                     for (target, date), parts in result.parts.items()
                 ],
                 result.rejected_reasons,
@@ -211,7 +220,21 @@ class _Worker:
             stdout=subprocess.PIPE,
         )
         self.job_frame = job_frame
+        # Drain the worker's output as soon as it is written, so a worker never waits on a
+        # full pipe while this process is busy compressing another segment's result.
+        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._pump = threading.Thread(target=self._read_all, daemon=True)
+        self._pump.start()
         self.send(job_frame)
+
+    def _read_all(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            while (frame := _read_frame(self.process.stdout)) is not None:
+                self._frames.put(frame)
+        except (OSError, ValueError):
+            pass
+        self._frames.put(None)
 
     def send(self, payload: bytes) -> None:
         assert self.process.stdin is not None
@@ -223,8 +246,7 @@ class _Worker:
             ) from None
 
     def receive(self) -> SegmentResult:
-        assert self.process.stdout is not None
-        frame = _read_frame(self.process.stdout)
+        frame = self._frames.get()
         if frame is None:
             raise LandingError("a landing worker process died", hint="rerun; see its error above")
         wire = msgspec.msgpack.decode(frame, type=_WireResult)
@@ -248,12 +270,17 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._pump.join(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
 
 
 class SegmentPool:
-    """Encodes segments in order, in worker processes that live for one landing run."""
+    """Encodes segments in order, in worker processes that live for one landing run.
+
+    This process only deals out segment ranges and assembles results (compressing, hashing
+    and writing files); measured, that beats having it take a share of the encoding too.
+    """
 
     def __init__(self, workers: int, *, window: int = 2) -> None:
         self.workers = workers

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .encode import GzipNdjsonWriter
+from .encode import GzipAssembler
 from .errors import LocalStorageError
 from .keys import LandingKey
 from .segments import Part
@@ -117,15 +117,13 @@ class Spool:
 class _OpenFile:
     __slots__ = ("bucket", "date", "first_row", "handle", "last_row", "target", "tmp", "writer")
 
-    def __init__(
-        self, target: str, bucket: str, date: str, tmp: Path, handle: BinaryIO, level: int
-    ):
+    def __init__(self, target: str, bucket: str, date: str, tmp: Path, handle: BinaryIO):
         self.target = target
         self.bucket = bucket
         self.date = date
         self.tmp = tmp
         self.handle = handle
-        self.writer = GzipNdjsonWriter(handle, level=level)
+        self.writer = GzipAssembler(handle)
         self.first_row = -1
         self.last_row = -1
 
@@ -146,7 +144,6 @@ class BatchWriter:
         buckets: Mapping[str, str],
         max_rows: Mapping[str, int],
         max_bytes: int,
-        level: int,
     ) -> None:
         self.spool = spool
         self.gateway = gateway
@@ -154,7 +151,6 @@ class BatchWriter:
         self.buckets = buckets
         self.max_rows = max_rows
         self.max_bytes = max_bytes
-        self.level = level
         self._open: dict[tuple[str, str], _OpenFile] = {}
         self._closed: list[tuple[_OpenFile, str]] = []
         self._seq = 0
@@ -177,7 +173,7 @@ class BatchWriter:
                 current = self._new(target, date)
                 current.first_row = part.first_row
             current.last_row = part.last_row
-            current.writer.write_encoded(part.data, part.records)
+            current.writer.append(part.data, part.crc, part.raw_size, part.records)
             if (
                 current.writer.records >= self.max_rows[target]
                 or current.writer.size >= self.max_bytes
@@ -190,7 +186,7 @@ class BatchWriter:
     def _new(self, target: str, date: str) -> _OpenFile:
         self._seq += 1
         tmp, handle = self.spool.open_tmp(f"{os.getpid()}-{self._seq}-{target}.part")
-        opened = _OpenFile(target, self.buckets[target], date, tmp, handle, self.level)
+        opened = _OpenFile(target, self.buckets[target], date, tmp, handle)
         self._open[(target, date)] = opened
         return opened
 
