@@ -298,7 +298,7 @@ def spool_once(
     spool.prepare()
     limits = {t: emergency_rows if t == "emergency" else max_rows for t in TARGETS}
     job = SegmentJob(
-        db_path=root / "unused.db",
+        db_path=str(root / "unused.db"),
         busy_timeout=1.0,
         rules=RULES,
         columns=COLUMNS,
@@ -319,7 +319,7 @@ def spool_once(
     watermark = rows[0][0] - 1
     for lo, hi in plan_segments(watermark, rows[-1][0], segment_rows):
         result = encoder.encode(lo, hi)
-        for (target, date), parts in result.parts.items():
+        for target, date, parts in result.parts:
             for part in parts:
                 writer.add(target, date, part)
     files = writer.finish()

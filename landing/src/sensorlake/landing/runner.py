@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import msgspec
 
 from .config import LandingConfig
-from .errors import LandingError, LocalStorageError, TransientError
+from .errors import LandingError, LocalStorageError, ObjectConflict, TransientError
 from .failpoints import failpoint
 from .route import Lineage
 from .rules import Rules
@@ -33,9 +33,8 @@ from .segments import SegmentJob, SegmentPool, plan_segments
 from .ship import ShipReport, ship_pending
 from .sink import Sink
 from .source import Source, SourceChanged, verify_unchanged
-from .spool import BatchWriter, Spool, SpoolFile
+from .spool import BatchWriter, Spool, SpoolFile, storage_error
 from .state import SourcePosition, State
-from .validate import Validator
 
 __all__ = ["Lander", "NullReporter", "Reporter", "RunSummary"]
 
@@ -98,6 +97,17 @@ class RunSummary:
     def target(self, name: str) -> TargetSummary:
         return self.targets.setdefault(name, TargetSummary())
 
+    def account(self, files: list[SpoolFile], rows: int, reasons: dict[str, int]) -> None:
+        """Add one batch: its rows, its files per target, its rejected rows by reason."""
+        self.rows_read += rows
+        for reason, n in reasons.items():
+            self.rejected_reasons[reason] = self.rejected_reasons.get(reason, 0) + n
+        for spooled in files:
+            entry = self.target(spooled.target)
+            entry.records += spooled.records
+            entry.files += 1
+            entry.bytes += spooled.size
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -116,7 +126,6 @@ class Lander:
         self.config = config
         self.rules = rules
         self.sink = sink
-        self.validator = Validator(rules)
         self.reporter = reporter or NullReporter()
         self.stop = stop or threading.Event()
         self.sleep = sleep
@@ -215,15 +224,8 @@ class Lander:
                 rules_version=self.rules.version,
             )
             failpoint("after-commit")
-            summary.rows_read += rows
+            summary.account(files, rows, reasons)
             summary.watermark = last_row
-            for reason, n in reasons.items():
-                summary.rejected_reasons[reason] = summary.rejected_reasons.get(reason, 0) + n
-            for spooled in files:
-                entry = summary.target(spooled.target)
-                entry.records += spooled.records
-                entry.files += 1
-                entry.bytes += spooled.size
             self._ship(state, summary)
         if started:
             self.reporter.end()
@@ -260,13 +262,13 @@ class Lander:
         limits = self.config.limits
         upto = min(max_id, position.watermark + limits.batch_rows)
         job = SegmentJob(
-            db_path=self.config.db_path,
+            db_path=str(self.config.db_path),
             busy_timeout=self.config.busy_timeout_seconds,
             rules=self.rules,
             columns=source.columns,
             lineage=Lineage(self.config.gateway_id, position.epoch, self.rules.version),
             targets=self.config.targets,
-            part_rows=self._max_rows,
+            part_rows=dict(self._max_rows),
             level=limits.compress_level,
         )
         writer = BatchWriter(
@@ -281,7 +283,7 @@ class Lander:
         segments = plan_segments(position.watermark, upto, self.config.segment_rows)
         try:
             for result in self._pool.encode(job, segments, source=source):
-                for (target, date), parts in result.parts.items():
+                for target, date, parts in result.parts:
                     for part in parts:
                         writer.add(target, date, part)
                 failpoint("after-encode")
@@ -317,7 +319,7 @@ class Lander:
             summary.target(target).shipped_bytes += n
         summary.replayed_objects += report.replays
         summary.conflicts.extend(report.conflicts)
-        if report.error is not None and not summary.conflicts:
+        if report.error is not None and not isinstance(report.error, ObjectConflict):
             if isinstance(report.error, TransientError):
                 # keep reading into the spool: the next run (or cycle) ships
                 summary.error = str(report.error)
@@ -352,23 +354,15 @@ class Lander:
                     position = SourcePosition(position.epoch + 1, 0, None, None)
                     summary.new_epochs.append(f"database reset ({reason}) would start a new epoch")
                 summary.epoch = position.epoch
+                self.reporter.begin(max(snap.max_id - position.watermark, 0))
                 while snap.max_id > position.watermark:
-                    self.reporter.begin(snap.max_id - position.watermark)
                     files, last_row, rows, reasons = self._write_batch(
                         source, spool, position, snap.max_id
                     )
+                    summary.account(files, rows, reasons)
                     for spooled in files:
-                        entry = summary.target(spooled.target)
-                        entry.records += spooled.records
-                        entry.files += 1
-                        entry.bytes += spooled.size
                         summary.would_land.append(f"{self._buckets[spooled.target]}/{spooled.key}")
                         Spool.remove(spooled.path)
-                    summary.rows_read += rows
-                    for reason, n in reasons.items():
-                        summary.rejected_reasons[reason] = (
-                            summary.rejected_reasons.get(reason, 0) + n
-                        )
                     position = SourcePosition(position.epoch, last_row, None, None)
                     summary.watermark = last_row
                 self.reporter.end()
@@ -390,8 +384,6 @@ def _exclusive(state_dir: Path) -> Iterator[None]:
         state_dir.mkdir(parents=True, exist_ok=True)
         handle = open(state_dir / "landing.lock", "a+")  # noqa: SIM115
     except OSError as exc:
-        from .spool import storage_error
-
         raise storage_error(exc, state_dir) from exc
     try:
         try:

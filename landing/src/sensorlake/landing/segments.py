@@ -6,9 +6,10 @@ in worker processes when the batch is large (the gateway's other cores), inline 
 small. Results come back in segment order, so the files built from them, and their bytes,
 are the same whichever way they were computed, and on every retry.
 
-A worker opens the sensor database itself (read-only) rather than receiving rows, which
-keeps the parent nearly idle and the pipes thin. The parent checks afterwards that the database was not
-replaced while workers read it (:func:`verify_unchanged`).
+A worker opens the sensor database itself (read-only) rather than receiving rows, and
+deflates its parts itself, which keeps the parent nearly idle and the pipes thin. The
+parent checks afterwards that the database was not replaced while workers read it
+(:func:`source.verify_unchanged`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -34,8 +34,7 @@ from .validate import Validator
 __all__ = ["Part", "SegmentJob", "SegmentPool", "SegmentResult", "plan_segments"]
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(msgspec.Struct, frozen=True, array_like=True):
     """Consecutive records of one (target, date), at most a file's worth, as a deflate
     chunk (see :mod:`encode`) with its CRC-32 and uncompressed size."""
 
@@ -47,25 +46,27 @@ class Part:
     last_row: int
 
 
-@dataclass
-class SegmentResult:
+class SegmentResult(msgspec.Struct, array_like=True):
+    """One segment's output; also what a worker sends back (msgpack)."""
+
     rows: int
     last_row: int | None
-    parts: dict[tuple[str, str], list[Part]] = field(default_factory=dict)
-    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    parts: list[tuple[str, str, list[Part]]] = []  # (target, date, parts) in row order
+    rejected_reasons: dict[str, int] = {}
+    error: str | None = None
+    error_kind: str | None = None
 
 
-@dataclass(frozen=True)
-class SegmentJob:
-    """Everything a worker needs to encode segments of one batch."""
+class SegmentJob(msgspec.Struct, frozen=True):
+    """Everything a worker needs to encode segments of one batch; sent to it as msgpack."""
 
-    db_path: Path
+    db_path: str
     busy_timeout: float
     rules: Rules
     columns: tuple[str, ...]
     lineage: Lineage
     targets: tuple[str, ...]
-    part_rows: Mapping[str, int]
+    part_rows: dict[str, int]
     level: int = 2
 
 
@@ -77,7 +78,7 @@ def plan_segments(after: int, upto: int, size: int) -> list[tuple[int, int]]:
 class SegmentEncoder:
     def __init__(self, job: SegmentJob, source: Source | None = None) -> None:
         self.job = job
-        self.source = source or Source(job.db_path, busy_timeout=job.busy_timeout)
+        self.source = source or Source(Path(job.db_path), busy_timeout=job.busy_timeout)
         if source is None:
             self.source.open()
         if self.source.columns != job.columns:
@@ -90,19 +91,24 @@ class SegmentEncoder:
 
     def encode(self, lo: int, hi: int) -> SegmentResult:
         rows = self.source.rows_between(lo, hi)
-        result = SegmentResult(rows=len(rows), last_row=rows[-1][self._id_index] if rows else None)
         if not rows:
-            return result
+            return SegmentResult(rows=0, last_row=None)
         part_rows, level = self.job.part_rows, self.job.level
-        for group, items in self.router.route(rows).items():
-            limit = part_rows[group[0]]
-            parts = result.parts[group] = []
+        groups: list[tuple[str, str, list[Part]]] = []
+        for (target, date), items in self.router.route(rows).items():
+            limit = part_rows[target]
+            parts: list[Part] = []
             for start in range(0, len(items), limit):
                 chunk = items[start : start + limit]
                 data, crc, raw_size = deflate_part(encode_lines([r for _, r in chunk]), level=level)
                 parts.append(Part(data, crc, raw_size, len(chunk), chunk[0][0], chunk[-1][0]))
-        result.rejected_reasons = self.router.take_rejected_reasons()
-        return result
+            groups.append((target, date, parts))
+        return SegmentResult(
+            rows=len(rows),
+            last_row=rows[-1][self._id_index],
+            parts=groups,
+            rejected_reasons=self.router.take_rejected_reasons(),
+        )
 
 
 # -- worker processes ----------------------------------------------------------------------
@@ -110,52 +116,6 @@ class SegmentEncoder:
 # Workers are plain subprocesses (`python -m sensorlake.landing.worker`) that talk msgpack
 # frames over their stdin/stdout. A worker exits when its stdin closes, so if the lander is
 # killed (even with SIGKILL) its workers go with it: no orphans holding the database open.
-
-
-class _WireJob(msgspec.Struct, frozen=True):
-    db_path: str
-    busy_timeout: float
-    rules: Rules
-    columns: tuple[str, ...]
-    lineage: Lineage
-    targets: tuple[str, ...]
-    part_rows: dict[str, int]
-    level: int
-
-
-class _WireResult(msgspec.Struct, array_like=True):
-    rows: int
-    last_row: int | None
-    parts: list[tuple[str, str, list[tuple[bytes, int, int, int, int, int]]]]
-    rejected_reasons: dict[str, int]
-    error: str | None = None
-    error_kind: str | None = None
-
-
-def _to_wire(job: SegmentJob) -> _WireJob:
-    return _WireJob(
-        str(job.db_path),
-        job.busy_timeout,
-        job.rules,
-        job.columns,
-        job.lineage,
-        job.targets,
-        dict(job.part_rows),
-        job.level,
-    )
-
-
-def _from_wire(job: _WireJob) -> SegmentJob:
-    return SegmentJob(
-        Path(job.db_path),
-        job.busy_timeout,
-        job.rules,
-        job.columns,
-        job.lineage,
-        job.targets,
-        job.part_rows,
-        job.level,
-    )
 
 
 def _write_frame(stream: BinaryIO, payload: bytes) -> None:
@@ -179,7 +139,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     first = _read_frame(stdin)
     if first is None:
         return
-    job = _from_wire(msgspec.msgpack.decode(first, type=_WireJob))
+    job = msgspec.msgpack.decode(first, type=SegmentJob)
     encoder: SegmentEncoder | None = None
     encode = msgspec.msgpack.Encoder().encode
     while (frame := _read_frame(stdin)) is not None:
@@ -187,29 +147,13 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         try:
             encoder = encoder or SegmentEncoder(job)
             result = encoder.encode(lo, hi)
-            wire = _WireResult(
-                result.rows,
-                result.last_row,
-                [
-                    (
-                        target,
-                        date,
-                        [
-                            (p.data, p.crc, p.raw_size, p.records, p.first_row, p.last_row)
-                            for p in parts
-                        ],
-                    )
-                    for (target, date), parts in result.parts.items()
-                ],
-                result.rejected_reasons,
-            )
         except LandingError as exc:
-            wire = _WireResult(0, None, [], {}, error=str(exc), error_kind=type(exc).__name__)
+            result = SegmentResult(0, None, error=str(exc), error_kind=type(exc).__name__)
         except Exception as exc:  # reported to the parent, which fails the batch
-            wire = _WireResult(
-                0, None, [], {}, error=f"{type(exc).__name__}: {exc}", error_kind="internal"
+            result = SegmentResult(
+                0, None, error=f"{type(exc).__name__}: {exc}", error_kind="internal"
             )
-        _write_frame(stdout, encode(wire))
+        _write_frame(stdout, encode(result))
 
 
 class _Worker:
@@ -249,18 +193,13 @@ class _Worker:
         frame = self._frames.get()
         if frame is None:
             raise LandingError("a landing worker process died", hint="rerun; see its error above")
-        wire = msgspec.msgpack.decode(frame, type=_WireResult)
-        if wire.error is not None:
+        result = msgspec.msgpack.decode(frame, type=SegmentResult)
+        if result.error is not None:
             kind = {"SourceChanged": SourceChanged, "SourceError": SourceError}.get(
-                wire.error_kind or ""
+                result.error_kind or ""
             )
-            raise (kind or LandingError)(wire.error)
-        return SegmentResult(
-            wire.rows,
-            wire.last_row,
-            {(t, d): [Part(*p) for p in parts] for t, d, parts in wire.parts},
-            wire.rejected_reasons,
-        )
+            raise (kind or LandingError)(result.error)
+        return result
 
     def close(self) -> None:
         if self.process.stdin is not None:
@@ -309,7 +248,7 @@ class SegmentPool:
             for lo, hi in segments:
                 yield encoder.encode(lo, hi)
             return
-        frame = msgspec.msgpack.encode(_to_wire(job))
+        frame = msgspec.msgpack.encode(job)
         if frame != self._job:
             self.close()  # a new job (epoch, columns): fresh workers
             self._procs = [_Worker(frame) for _ in range(self.workers)]

@@ -33,16 +33,6 @@ class ShipReport:
     conflicts: list[str] = field(default_factory=list)
     error: LandingError | None = None
 
-    def add(self, other: ShipReport) -> None:
-        for target, n in other.files.items():
-            self.files[target] = self.files.get(target, 0) + n
-        for target, n in other.bytes.items():
-            self.bytes[target] = self.bytes.get(target, 0) + n
-        self.replays += other.replays
-        self.unverified += other.unverified
-        self.conflicts.extend(other.conflicts)
-        self.error = other.error or self.error
-
 
 def object_info(record: FileRecord, gateway: str) -> ObjectInfo:
     return ObjectInfo(

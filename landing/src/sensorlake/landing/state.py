@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import LocalStorageError
-from .spool import SpoolFile
+from .spool import SpoolFile, storage_error
 
 __all__ = ["FileRecord", "SourcePosition", "State"]
 
@@ -126,8 +126,6 @@ class State:
                 "spooled file has shipped",
             ) from exc
         except OSError as exc:
-            from .spool import storage_error
-
             raise storage_error(exc, state_dir) from exc
         return cls(conn, path)
 
