@@ -324,3 +324,35 @@ def test_missing_contract_columns_are_reported_and_rows_rejected(
         len(lake["rejected"]) == 5
         and "humidity.missing" in lake["rejected"][0]["_rejected_reasons"]
     )
+
+
+@pytest.mark.raw
+def test_never_writes_to_the_sensor_database(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    import hashlib
+
+    db = tmp_path / "sensor.db"
+    simulate_bulk(db, 2_000, seed=3)
+    writer = sqlite3.connect(db)  # the sensor keeps its connection (and its WAL) open
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute(
+        "INSERT INTO sensor_readings (timestamp, sensor_id) SELECT timestamp, sensor_id FROM sensor_readings WHERE id = 1"
+    )
+    writer.commit()
+
+    def fingerprint() -> dict[str, tuple[str, float]]:
+        return {
+            p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime)
+            for p in (db, Path(f"{db}-wal"))
+            if p.exists()
+        }
+
+    before = fingerprint()
+    assert f"{db.name}-wal" in before
+    config = small(make_config(db), workers=2)
+    summary = Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    assert summary.rows_read == 2_001
+    assert fingerprint() == before
+    writer.close()
