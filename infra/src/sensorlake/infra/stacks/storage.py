@@ -71,20 +71,25 @@ def tls_only_statement(bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
     )
 
 
+def _abort_multipart_rule(lc: LifecycleSettings) -> S3BucketLifecycleConfigurationRule:
+    """Every bucket, the log bucket too: abandoned multipart uploads cost money forever."""
+    return S3BucketLifecycleConfigurationRule(
+        id="abort-incomplete-multipart-uploads",
+        status="Enabled",
+        filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+        abort_incomplete_multipart_upload=[
+            S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                days_after_initiation=lc.abort_incomplete_multipart_days
+            )
+        ],
+    )
+
+
 def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycleConfigurationRule]:
     """Abort stale multipart uploads everywhere; tier/expire landed files, never checkpoints."""
     everything = [S3BucketLifecycleConfigurationRuleFilter(prefix="")]
     rules = [
-        S3BucketLifecycleConfigurationRule(
-            id="abort-incomplete-multipart-uploads",
-            status="Enabled",
-            filter=everything,
-            abort_incomplete_multipart_upload=[
-                S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                    days_after_initiation=lc.abort_incomplete_multipart_days
-                )
-            ],
-        ),
+        _abort_multipart_rule(lc),
         S3BucketLifecycleConfigurationRule(
             id="expire-noncurrent-versions",
             status="Enabled",
@@ -290,16 +295,7 @@ class LandingStorage(Construct):
             "access_logs_lifecycle",
             bucket=bucket.id,
             rule=[
-                S3BucketLifecycleConfigurationRule(
-                    id="abort-incomplete-multipart-uploads",
-                    status="Enabled",
-                    filter=everything,
-                    abort_incomplete_multipart_upload=[
-                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                            days_after_initiation=lc.abort_incomplete_multipart_days
-                        )
-                    ],
-                ),
+                _abort_multipart_rule(lc),
                 S3BucketLifecycleConfigurationRule(
                     id="expire-access-logs",
                     status="Enabled",
