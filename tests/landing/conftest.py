@@ -33,6 +33,14 @@ def sensor_db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials moto accepts; the real chain is switched off in tests/conftest.py."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., LandingConfig]:
     """A local-lake config under tmp_path; keyword overrides go to load_config."""
 

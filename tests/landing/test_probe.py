@@ -39,14 +39,7 @@ def _config(tmp_path: Path, **env: str) -> LandingConfig:
 
 
 @pytest.fixture
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-@pytest.fixture
-def s3(credentials: None) -> Iterator[Any]:
+def s3(fake_credentials: None) -> Iterator[Any]:
     """moto with all four buckets but the one a test removes."""
     with mock_aws():
         client = make_s3_client("us-east-1", None)
@@ -345,7 +338,7 @@ def test_cli_validate_only_chosen_pipelines(s3: Any, bucket_env: None) -> None:
     assert [e["pipeline"] for e in json.loads(result.stdout)["buckets"]] == ["raw"]
 
 
-def test_cli_validate_exit_2_without_buckets(credentials: None) -> None:
+def test_cli_validate_exit_2_without_buckets(fake_credentials: None) -> None:
     result = CliRunner().invoke(main, ["validate", "--json"])
     assert result.exit_code == 2, result.output
     assert "no S3 bucket is configured" in result.stderr

@@ -50,13 +50,6 @@ def _file(tmp_path: Path, name: str, data: bytes) -> tuple[Path, ObjectInfo]:
 
 
 @pytest.fixture
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-@pytest.fixture
 def s3(fake_credentials: None) -> Iterator[Any]:
     with mock_aws():
         client = make_s3_client("us-east-1", None)
