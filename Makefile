@@ -41,7 +41,7 @@ validate: setup-landing ## Check every configured bucket: credentials, region, p
 simulate: setup-landing ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
 	$(RUN) sensorlake simulate $(ARGS)
 
-test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|infra|all
+test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|infra|all
 ifeq ($(TYPE),all)
 	$(RUN) pytest $(PYTEST_ARGS)
 else
