@@ -97,3 +97,15 @@ def test_shapes_export_from_the_command_line() -> None:
         check=True,
     )
     assert json.loads(out.stdout)["emergency"] == json_schema("emergency")
+
+
+def test_table_columns_add_partitions_ingest_columns_and_rescued_data() -> None:
+    from sensorlake.contract.keys import PARTITION_FIELDS
+    from sensorlake.contract.records import INGEST_COLUMNS, RESCUED_COLUMN, table_columns
+
+    for target in TARGETS:
+        names = [f.name for f in table_columns(target)]
+        assert len(names) == len(set(names)), f"{target} has a column twice"
+        assert names[: len(shape(target))] == [f.name for f in shape(target)]
+        assert set(PARTITION_FIELDS) | {c.name for c in INGEST_COLUMNS} <= set(names)
+        assert names[-1] == RESCUED_COLUMN

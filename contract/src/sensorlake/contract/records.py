@@ -26,9 +26,12 @@ __all__ = [
     "SOURCE_COLUMNS",
     "SOURCE_TABLE",
     "STATUS_FIELDS",
+    "INGEST_COLUMNS",
+    "RESCUED_COLUMN",
     "Field",
     "json_schema",
     "shape",
+    "table_columns",
 ]
 
 CONTRACT_VERSION: Final = "1.0.0"
@@ -187,11 +190,31 @@ _SHAPES: Final[dict[str, tuple[Field, ...]]] = {
 OPEN_SHAPES: Final = frozenset({"raw", "rejected"})
 
 
+# What the streams add to every table row, beside the record and its partition columns
+# (``date``, ``gateway`` from the key): when it was ingested, from which file, and anything
+# that did not fit the shape (kept as JSON text, never dropped).
+INGEST_COLUMNS: Final[tuple[Field, ...]] = (
+    Field("_ingested_at", "timestamp", nullable=False, doc="when the stream wrote the row"),
+    Field("_source_file", "string", nullable=False, doc="the landed file's full path or URL"),
+    Field("_source_modified_at", "timestamp", doc="the landed file's modification time"),
+)
+RESCUED_COLUMN: Final = "_rescued_data"
+
+
 def shape(target: str) -> tuple[Field, ...]:
     """The top-level fields of a target's records."""
     if target not in _SHAPES:
         raise ValueError(f"unknown target {target!r}: choose from {', '.join(TARGETS)}")
     return _SHAPES[target]
+
+
+def table_columns(target: str) -> tuple[Field, ...]:
+    """Every column of a target's table: the record, the partitions, the ingest columns."""
+    from .keys import PARTITION_FIELDS
+
+    partitions = tuple(Field(name, "string", nullable=False) for name in PARTITION_FIELDS)
+    rescued = Field(RESCUED_COLUMN, "string", doc="JSON of fields outside the shape")
+    return (*shape(target), *partitions, *INGEST_COLUMNS, rescued)
 
 
 _JSON_TYPES = {
