@@ -68,3 +68,10 @@ def test_default_bucket_names_pass_the_rule() -> None:
         name = p.default_bucket_name(role, "us-east-1")
         assert role in name
         assert p.bucket_name_problems(name) == []
+
+
+def test_volume_paths_are_unity_catalogs() -> None:
+    assert p.volume_path("c", "s", "v") == "/Volumes/c/s/v"
+    assert (
+        p.volume_path("c", "s", "v", "sensor_readings_raw") == "/Volumes/c/s/v/sensor_readings_raw"
+    )
