@@ -220,8 +220,11 @@ def _await(streams: dict[str, TableStream], queries: dict[str, StreamingQuery]) 
     while queries:
         for target in list(queries):
             query = queries[target]
-            if query.isActive and not query.awaitTermination(0.2):
-                continue
+            try:
+                if query.isActive and not query.awaitTermination(0.2):
+                    continue
+            except Exception:  # the query failed: query.exception() below says how
+                pass
             stream = streams[target]
             failure = query.exception()
             del queries[target]
