@@ -32,9 +32,12 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
-def land(db: Path, lake: Path, state: Path, gateway: str) -> dict[str, int]:
+def land(
+    db: Path, lake: Path, state: Path, gateway: str, file_rows: int | None = None
+) -> dict[str, int]:
     """Land a sensor database into a local lake with the real CLI; records per target."""
-    result = CliRunner().invoke(
+    env = {"SENSORLAKE_FILE_MAX_ROWS": str(file_rows)} if file_rows else {}
+    result = CliRunner(env=env).invoke(
         sensorlake,
         [
             "land",
@@ -53,12 +56,15 @@ def land(db: Path, lake: Path, state: Path, gateway: str) -> dict[str, int]:
 
 @pytest.fixture
 def landed(tmp_path: Path) -> Callable[..., dict[str, int]]:
-    """Simulate ``rows`` readings on a gateway and land them into ``tmp_path/lake``."""
+    """Simulate ``rows`` readings on a gateway and land them into ``tmp_path/lake``
+    (``file_rows``: rotate files at that many rows, for streams with many files)."""
 
-    def make(rows: int, gateway: str = "gw-a", seed: int = 7) -> dict[str, int]:
+    def make(
+        rows: int, gateway: str = "gw-a", seed: int = 7, file_rows: int | None = None
+    ) -> dict[str, int]:
         db = tmp_path / f"{gateway}.db"
         simulate_bulk(db, rows, seed=seed, start=START)
-        return land(db, tmp_path / "lake", tmp_path / f"state-{gateway}", gateway)
+        return land(db, tmp_path / "lake", tmp_path / f"state-{gateway}", gateway, file_rows)
 
     return make
 
