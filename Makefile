@@ -41,7 +41,7 @@ validate: setup-landing ## Check every configured bucket: credentials, region, p
 simulate: setup-landing ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
 	$(RUN) sensorlake simulate $(ARGS)
 
-test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|infra|all
+test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|streams|infra|all
 ifeq ($(TYPE),all)
 	$(RUN) pytest $(PYTEST_ARGS)
 else
@@ -56,11 +56,12 @@ fmt: setup ## ruff fix and format
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: setup ## Benchmarks: landing throughput and memory at 1M and 5M rows
+bench: setup ## Benchmarks: landing throughput and memory at 1M and 5M rows, streams into Delta, infra synth
 	$(RUN) python -m benchmarks.landing $(ARGS)
 
 clean: ## Remove local state, lake, spool and build output (not the source)
 	rm -rf var .pytest_cache .ruff_cache
 
 # Later packages add their targets (and prerequisites of `setup`, `test`, `bench`) here.
+-include streams/streams.mk
 -include infra/infra.mk

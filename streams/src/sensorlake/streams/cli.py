@@ -19,7 +19,7 @@ from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from .config import LocalRunConfig, parse_targets
 from .errors import EXIT_BAD_OPTION, EXIT_CORRUPT_FILES, EXIT_MISMATCH, StreamsError
 from .runner import RunResult
-from .spec import DEFAULT_MAX_FILES
+from .spec import LOCAL_MAX_BYTES, local_source_options
 
 __all__ = ["format_summary", "streams"]
 
@@ -107,14 +107,18 @@ def streams() -> None:
 @click.option(
     "--max-files",
     type=click.IntRange(min=1),
-    default=DEFAULT_MAX_FILES,
+    help="Files per micro-batch (instead of --max-bytes).",
+)
+@click.option(
+    "--max-bytes",
+    default=LOCAL_MAX_BYTES,
     show_default=True,
-    help="Files per micro-batch.",
+    help="Landed (compressed) bytes per micro-batch.",
 )
 @click.option(
     "--master", default="local[*]", show_default=True, help="Spark master of the local session."
 )
-@click.option("--driver-memory", default="2g", show_default=True, help="Spark driver memory.")
+@click.option("--driver-memory", default="4g", show_default=True, help="Spark driver memory.")
 @click.option(
     "--verify",
     is_flag=True,
@@ -131,7 +135,8 @@ def run(
     pipelines: str | None,
     once: bool,
     interval: float,
-    max_files: int,
+    max_files: int | None,
+    max_bytes: str,
     master: str,
     driver_memory: str,
     verify: bool,
@@ -157,11 +162,12 @@ def run(
             continuous=not once,
             interval=interval,
             max_files=max_files,
+            max_bytes=max_bytes,
             master=master,
             memory=driver_memory,
         )
-        for target in config.targets:
-            config.spec(target)  # names are checked here, before Spark starts
+        for target in config.targets:  # names and sizes are checked before Spark starts
+            local_source_options(config.spec(target), max_files=max_files, max_bytes=max_bytes)
     except ValueError as exc:
         _fail(str(exc), EXIT_BAD_OPTION)
     if not verbose:

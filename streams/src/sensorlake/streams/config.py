@@ -8,7 +8,7 @@ from pathlib import Path
 from sensorlake.contract.lake import table_dir
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS
 
-from .spec import DEFAULT_MAX_FILES, StreamSpec
+from .spec import LOCAL_MAX_BYTES, StreamSpec
 
 __all__ = ["LocalRunConfig", "parse_targets"]
 
@@ -39,9 +39,10 @@ class LocalRunConfig:
     targets: tuple[str, ...] = TARGETS
     continuous: bool = False
     interval: float = 60.0
-    max_files: int = DEFAULT_MAX_FILES
+    max_files: int | None = None
+    max_bytes: str = LOCAL_MAX_BYTES
     master: str = "local[*]"
-    memory: str = "2g"
+    memory: str = "4g"
 
     def spec(self, target: str) -> StreamSpec:
         return StreamSpec(target, self.catalog, self.schema)

@@ -125,7 +125,11 @@ class TableStream:
         frame = (
             self.spark.readStream.format("json")
             .schema(StructType.fromJson(spark_schema(self.spec.target, self.extra)))
-            .options(**local_source_options(self.spec, max_files=self.config.max_files))
+            .options(
+                **local_source_options(
+                    self.spec, max_files=self.config.max_files, max_bytes=self.config.max_bytes
+                )
+            )
             .load(str(self.source))
         )
         return (

@@ -27,6 +27,7 @@ __all__ = [
     "CORRUPT_COLUMN",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_FILES",
+    "LOCAL_MAX_BYTES",
     "EVOLUTION",
     "Evolution",
     "StreamSpec",
@@ -36,6 +37,7 @@ __all__ = [
     "parse_size",
     "parse_volume",
     "schema_hints",
+    "size_bytes",
     "spark_schema",
     "spark_type",
 ]
@@ -54,6 +56,8 @@ CORRUPT_COLUMN: Final = "_corrupt_record"
 # catch-up from building one huge batch.
 DEFAULT_MAX_FILES: Final = 1000
 DEFAULT_MAX_BYTES: Final = "10g"
+# Locally a micro-batch is collected into the driver as Arrow: bound it by landed bytes.
+LOCAL_MAX_BYTES: Final = "32m"
 
 _SCALARS: Final = {
     "string": ("string", "STRING"),
@@ -111,6 +115,13 @@ def parse_size(value: str) -> str:
     if match is None or int(match[1]) <= 0:
         raise ValueError(f"not a byte size: {value!r} (use e.g. 512m, 10g)")
     return f"{int(match[1])}{match[2].lower()}"
+
+
+def size_bytes(value: str) -> int:
+    """A byte size (``32m``) as a number of bytes (what Spark's own file source takes)."""
+    size = parse_size(value)
+    unit = size[-1] if size[-1].isalpha() else ""
+    return int(size.rstrip("kmgt")) * 1024 ** " kmgt".index(unit or " ")
 
 
 def parse_volume(path: str, catalog: str, schema: str) -> str:
@@ -212,13 +223,17 @@ def autoloader_options(
     }
 
 
-def local_source_options(spec: StreamSpec, *, max_files: int = DEFAULT_MAX_FILES) -> dict[str, str]:
-    """The local ``json`` stream's options: the same reader options, Spark's file limit,
+def local_source_options(
+    spec: StreamSpec, *, max_files: int | None = None, max_bytes: str = LOCAL_MAX_BYTES
+) -> dict[str, str]:
+    """The local ``json`` stream's options: the same reader options, a batch bound (Spark
+    takes files or bytes, not both; bytes by default, which bounds the driver's memory),
     and corrupt files skipped (the runner reports them by path)."""
-    if max_files <= 0:
+    if max_files is not None and max_files <= 0:
         raise ValueError("max files per trigger must be positive")
-    return {
-        **spec.read_options(),
-        "maxFilesPerTrigger": str(max_files),
-        "ignoreCorruptFiles": "true",
-    }
+    limit = (
+        {"maxFilesPerTrigger": str(max_files)}
+        if max_files is not None
+        else {"maxBytesPerTrigger": str(size_bytes(max_bytes))}
+    )
+    return {**spec.read_options(), **limit, "ignoreCorruptFiles": "true"}

@@ -1,0 +1,114 @@
+"""Streams benchmark: landed files into local Delta tables, rows per second, and `make demo`.
+
+    make bench                                  # landing's, then this one
+    python -m benchmarks.streams --rows 1000000 # just this one
+
+A 1M-row simulated database is landed once into var/bench/streams-lake-<rows>/ (all
+pipelines, cached); each run then ingests that lake into a fresh warehouse with the real
+`sensorlake streams run` in a subprocess. Throughput is table rows written (all five
+tables) per second of wall time, with and without the Spark session's start; the per-table
+lines show where the time goes (a table's batch time covers Spark's JSON parsing, the
+Arrow hand-over and the Delta write). Goal (issue #7): >= 100,000 rows/s into Delta across
+the pipelines on a 2-core machine. Then it times `make demo` on fresh local paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.landing import cpu_reference, database
+
+ROOT = Path("var/bench")
+GOAL = 100_000
+SENSORLAKE = str(Path(sys.executable).with_name("sensorlake"))
+
+
+def landed_lake(rows: int) -> Path:
+    lake = ROOT / f"streams-lake-{rows}"
+    if not (lake / ".complete").exists():
+        shutil.rmtree(lake, ignore_errors=True)
+        db = database(rows)
+        state = ROOT / f"streams-state-{rows}"
+        shutil.rmtree(state, ignore_errors=True)
+        print(f"landing {rows:,} rows into {lake} ...", flush=True)
+        subprocess.run(
+            [SENSORLAKE, "land", "--db-path", str(db), "--state-dir", str(state),
+             "--lake-dir", str(lake), "--gateway-id", "bench"],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        (lake / ".complete").touch()
+    return lake
+
+
+def ingest(lake: Path, master: str) -> tuple[float, dict]:
+    work = ROOT / "streams-run"
+    shutil.rmtree(work, ignore_errors=True)
+    started = time.perf_counter()
+    out = subprocess.run(
+        [SENSORLAKE, "streams", "run", "--lake-dir", str(lake),
+         "--warehouse-dir", str(work / "warehouse"), "--checkpoint-dir", str(work / "checkpoints"),
+         "--master", master, "--json"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return time.perf_counter() - started, json.loads(out.stdout)
+
+
+def demo_seconds() -> float:
+    """`make demo` end to end on fresh paths (its own database, lake, tables)."""
+    work = ROOT / "demo"
+    shutil.rmtree(work, ignore_errors=True)
+    env = {
+        **os.environ,
+        "SENSOR_DB_PATH": str(work / "sensor_data.db"),
+        "SENSORLAKE_STATE_DIR": str(work / "state"),
+        "SENSORLAKE_LAKE_DIR": str(work / "lake"),
+        "SENSORLAKE_WAREHOUSE_DIR": str(work / "warehouse"),
+        "SENSORLAKE_CHECKPOINT_DIR": str(work / "checkpoints"),
+    }
+    started = time.perf_counter()
+    subprocess.run(["make", "-s", "demo"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--no-demo", action="store_true", help="Skip timing `make demo`.")
+    args = parser.parse_args()
+    ROOT.mkdir(parents=True, exist_ok=True)
+    print(f"CPU reference: {cpu_reference():.1f} M loops/s, {os.cpu_count()} cores", flush=True)
+    lake = landed_lake(args.rows)
+    wall, summary = ingest(lake, args.master)
+    tables = summary["tables"]
+    rows = sum(t["rows"] for t in tables.values())
+    run_seconds = summary["seconds"]
+    print(f"\nstreams: {args.rows:,} source rows landed, {rows:,} table rows written")
+    print(f"{'table':<30}{'rows':>12}{'batches':>9}{'batch s':>9}")
+    for t in tables.values():
+        print(f"{t['table']:<30}{t['rows']:>12,}{t['batches']:>9}{t['seconds']:>9.1f}")
+    print(
+        f"wall {wall:.1f} s (Spark session start {wall - run_seconds:.1f} s, queries {run_seconds:.1f} s)"
+    )
+    overall, queries = rows / wall, rows / run_seconds
+    verdict = "meets" if overall >= GOAL else "below"
+    print(
+        f"throughput: {overall:,.0f} table rows/s end to end, {queries:,.0f} rows/s once the "
+        f"session is up ({verdict} the {GOAL:,} rows/s goal end to end); "
+        f"{args.rows / wall:,.0f} source rows/s"
+    )
+    if not args.no_demo:
+        print(f"make demo, fresh paths: {demo_seconds():.1f} s end to end")
+
+
+if __name__ == "__main__":
+    main()
