@@ -54,6 +54,7 @@ def test_autoloader_options_per_target(target: str) -> None:
     assert opts["cloudFiles.maxBytesPerTrigger"] == "10g"
     assert opts["cloudFiles.schemaHints"] == s.schema_hints(target)
     assert opts["pathGlobFilter"] == "*.ndjson.gz"
+    assert opts["cloudFiles.partitionColumns"] == "date,gateway"
     assert opts["columnNameOfCorruptRecord"] == s.CORRUPT_COLUMN
     assert all(isinstance(v, str) for v in opts.values())
 

@@ -212,8 +212,9 @@ def autoloader_options(
         "cloudFiles.inferColumnTypes": "true",
         "cloudFiles.schemaEvolutionMode": spec.evolution,
         "rescuedDataColumn": RESCUED_COLUMN,
-        # The shared transformation derives date and gateway from the key itself.
-        "cloudFiles.partitionColumns": "",
+        # Named, so Auto Loader never guesses them (and types them as strings); the shared
+        # transformation sets the same values from the key itself on both engines.
+        "cloudFiles.partitionColumns": ",".join(PARTITION_FIELDS),
         "cloudFiles.useManagedFileEvents": "true" if file_events else "false",
         "cloudFiles.useNotifications": "false",
         "cloudFiles.maxFilesPerTrigger": str(max_files),
