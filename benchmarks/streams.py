@@ -47,22 +47,23 @@ def landed_lake(rows: int) -> Path:
     return lake
 
 
-def _tree_cpu(pid: int, seen: dict[int, float]) -> None:
+def _tree_cpu(pid: int, seen: dict[int, tuple[str, float]]) -> None:
     """Record the CPU seconds (user + system) of a process and its descendants, by pid."""
     tick = os.sysconf("SC_CLK_TCK")
     stack = [pid]
     while stack:
         current = stack.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            seen[current] = (int(fields[11]) + int(fields[12])) / tick
+            name, rest = Path(f"/proc/{current}/stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+            fields = rest.split()
+            seen[current] = (name, (int(fields[11]) + int(fields[12])) / tick)
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack.extend(int(c) for c in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
             continue
 
 
-def ingest(lake: Path, master: str) -> tuple[float, float, dict]:
+def ingest(lake: Path, master: str) -> tuple[float, dict[str, float], dict]:
     """Run the streams over the lake into a fresh warehouse: wall s, CPU s, summary."""
     work = ROOT / "streams-run"
     shutil.rmtree(work, ignore_errors=True)
@@ -73,7 +74,7 @@ def ingest(lake: Path, master: str) -> tuple[float, float, dict]:
          "--master", master, "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-    cpu: dict[int, float] = {}
+    cpu: dict[int, tuple[str, float]] = {}
     while proc.poll() is None:
         _tree_cpu(proc.pid, cpu)
         time.sleep(0.5)
@@ -82,7 +83,10 @@ def ingest(lake: Path, master: str) -> tuple[float, float, dict]:
     out = proc.stdout.read()
     if proc.returncode != 0:
         raise SystemExit(f"streams run failed with exit code {proc.returncode}")
-    return wall, sum(cpu.values()), json.loads(out)
+    by_name: dict[str, float] = {}
+    for name, seconds in cpu.values():
+        by_name[name] = by_name.get(name, 0.0) + seconds
+    return wall, by_name, json.loads(out)
 
 
 def demo_seconds() -> float:
@@ -113,7 +117,8 @@ def main() -> None:
     ROOT.mkdir(parents=True, exist_ok=True)
     print(f"CPU reference: {cpu_reference():.1f} M loops/s, {os.cpu_count()} cores", flush=True)
     lake = landed_lake(args.rows)
-    wall, cpu, summary = ingest(lake, args.master)
+    wall, cpu_by_process, summary = ingest(lake, args.master)
+    cpu = sum(cpu_by_process.values())
     tables = summary["tables"]
     rows = sum(t["rows"] for t in tables.values())
     run_seconds = summary["seconds"]
@@ -137,6 +142,10 @@ def main() -> None:
         f"on {cores} idle cores that is {rows / (cpu / cores):,.0f} rows/s "
         f"(load average now {os.getloadavg()[0]:.1f}: other work slows the wall-clock figure)"
     )
+    split = ", ".join(
+        f"{name} {sec:.1f} s" for name, sec in sorted(cpu_by_process.items()) if sec >= 0.1
+    )
+    print(f"CPU by process: {split} (java: Spark's JSON parsing and Arrow conversion)")
     if not args.no_demo:
         print(f"make demo, fresh paths: {demo_seconds():.1f} s end to end")
 
