@@ -26,6 +26,7 @@ INSTALL_JAVA = (
     "install Java 17 or newer (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; "
     "macOS: brew install openjdk@17) or set JAVA_HOME to one"
 )
+_LOG4J = Path(__file__).with_name("log4j2.properties")
 _VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
@@ -81,6 +82,10 @@ def local_session(
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.files.ignoreCorruptFiles", "true")
         .config("spark.driver.memory", memory)
+        # Nothing listens beyond this machine.
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG4J.as_uri()}")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
