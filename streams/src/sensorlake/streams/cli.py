@@ -17,7 +17,13 @@ from sensorlake.contract.cli import path_option
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA
 
 from .config import LocalRunConfig, parse_targets
-from .errors import EXIT_BAD_OPTION, EXIT_CORRUPT_FILES, EXIT_MISMATCH, StreamsError
+from .errors import (
+    EXIT_BAD_OPTION,
+    EXIT_CORRUPT_FILES,
+    EXIT_MISMATCH,
+    StreamFailed,
+    StreamsError,
+)
 from .runner import RunResult
 from .spec import LOCAL_MAX_BYTES, local_source_options
 
@@ -204,7 +210,7 @@ def run(
     if result.failed:
         _fail(
             f"{len(result.failed)} stream(s) failed: {result.failed[0].table}: {result.failed[0].error}",
-            4,
+            StreamFailed.exit_code,
         )
     if result.corrupt:
         sys.exit(EXIT_CORRUPT_FILES)
