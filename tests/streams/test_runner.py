@@ -194,3 +194,22 @@ def test_malformed_lines_are_rescued_and_a_corrupt_file_is_skipped_by_path(
     assert raw.rescued_rows == len(rescued) == 1
     assert rescued[0][RESCUED_COLUMN] == '{"id": 2, "timestamp": oops'
     assert rescued[0]["gateway"] == "gw-x" and rescued[0]["_source_file"]
+
+
+def test_a_failing_table_is_reported_and_the_others_still_ingest(
+    spark: Any, landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    config = replace(config, targets=("raw", "emergency"))
+    expected = landed(500)
+    blocked = config.table_path(config.spec("raw"))
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a table directory")  # the raw table cannot be written
+    result = run(config, spark=spark, progress=lambda _: None)
+    assert result.tables["raw"].error and result.tables["raw"].rows == 0
+    assert [t.target for t in result.failed] == ["raw"]
+    assert result.tables["emergency"].error is None
+    assert len(read_table(config, "emergency")) == expected["emergency"]
+    # Once the cause is gone, the next run ingests what the failed one did not.
+    blocked.unlink()
+    again = run(config, spark=spark, progress=lambda _: None)
+    assert again.tables["raw"].rows == expected["raw"] and not again.failed

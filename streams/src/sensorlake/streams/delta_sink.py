@@ -18,6 +18,8 @@ __all__ = ["committed_version", "table_rows", "write_batch"]
 
 
 def _table(path: Path) -> DeltaTable | None:
+    if not Path(path).is_dir():
+        return None
     try:
         return DeltaTable(str(path))
     except TableNotFoundError:
