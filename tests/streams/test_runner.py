@@ -206,6 +206,8 @@ def test_a_failing_table_is_reported_and_the_others_still_ingest(
     blocked.write_text("not a table directory")  # the raw table cannot be written
     result = run(config, spark=spark, progress=lambda _: None)
     assert result.tables["raw"].error and result.tables["raw"].rows == 0
+    assert "Traceback" not in result.tables["raw"].error  # the error's own line
+    assert "sensor_readings_raw" in result.tables["raw"].error
     assert [t.target for t in result.failed] == ["raw"]
     assert result.tables["emergency"].error is None
     assert len(read_table(config, "emergency")) == expected["emergency"]
@@ -213,3 +215,18 @@ def test_a_failing_table_is_reported_and_the_others_still_ingest(
     blocked.unlink()
     again = run(config, spark=spark, progress=lambda _: None)
     assert again.tables["raw"].rows == expected["raw"] and not again.failed
+
+
+def test_failure_line_finds_the_error_in_sparks_report() -> None:
+    from sensorlake.streams.runner import failure_line
+
+    report = (
+        "[STREAM_FAILED] Query [id = 1] terminated with exception: An exception was raised by "
+        "the Python Proxy. Return Message: Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\nOSError: disk full\n\n=== Streaming Query ===\nIdentifier: q'
+    )
+    assert failure_line(report) == "OSError: disk full"
+    assert failure_line("[PATH_NOT_FOUND] no such path\n=== Streaming Query ===") == (
+        "[PATH_NOT_FOUND] no such path"
+    )
+    assert failure_line("") == "the query stopped without a message"

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-__all__ = ["RunResult", "StopRequested", "TableResult", "run"]
+__all__ = ["RunResult", "StopRequested", "TableResult", "failure_line", "run"]
 
 # How often a query may restart in one cycle because raw grew columns.
 MAX_SCHEMA_RESTARTS = 5
@@ -223,6 +223,17 @@ class TableStream:
         return data, reported
 
 
+def failure_line(message: str) -> str:
+    """The line of a failed query's message that says what went wrong: the raised
+    exception's own line when the failure came from our batch function (a Python traceback
+    inside Spark's report), else Spark's first line."""
+    head = message.split("=== Streaming Query ===", 1)[0].strip()
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    if not lines:
+        return "the query stopped without a message"
+    return (lines[-1] if "Traceback (most recent call last)" in head else lines[0])[:500]
+
+
 def _await(streams: dict[str, TableStream], queries: dict[str, StreamingQuery]) -> None:
     """Wait for every query; restart raw when it grew columns; record failures."""
     restarts = dict.fromkeys(queries, 0)
@@ -245,8 +256,7 @@ def _await(streams: dict[str, TableStream], queries: dict[str, StreamingQuery]) 
             elif stream.stop.is_set():
                 continue  # the batch that would have started after the stop: nothing lost
             else:
-                message = str(failure.desc if hasattr(failure, "desc") else failure).strip()
-                stream.result.error = message.splitlines()[0][:500] if message else repr(failure)
+                stream.result.error = failure_line(str(getattr(failure, "desc", failure)))
 
 
 def run(
