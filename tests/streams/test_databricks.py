@@ -176,3 +176,15 @@ def test_the_console_script_is_declared_for_the_wheel_task() -> None:
     ]
     assert script.value == "sensorlake.streams.databricks:main"
     assert script.dist is not None and script.dist.name == "sensorlake-streams"
+
+
+@pytest.mark.parametrize("target", ["raw", "schematized", "filtered", "emergency", "rejected"])
+def test_schema_hints_are_ddl_spark_reads_as_the_explicit_schema(spark: Any, target: str) -> None:
+    from pyspark.sql.types import StructType, _parse_datatype_string
+
+    from sensorlake.streams.spec import CORRUPT_COLUMN, schema_hints
+
+    hinted = _parse_datatype_string(schema_hints(target))
+    explicit = StructType.fromJson(spark_schema(target))
+    expected = StructType([f for f in explicit.fields if f.name != CORRUPT_COLUMN])
+    assert hinted.simpleString() == expected.simpleString()
