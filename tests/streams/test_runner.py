@@ -230,3 +230,26 @@ def test_failure_line_finds_the_error_in_sparks_report() -> None:
         "[PATH_NOT_FOUND] no such path"
     )
     assert failure_line("") == "the query stopped without a message"
+
+
+def test_reconciliation_catches_a_table_that_differs_from_the_lake(
+    spark: Any, landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    import shutil
+
+    from sensorlake.streams.cli import format_summary
+
+    config = replace(config, targets=("emergency",))
+    expected = landed(400)
+    first = run(config, spark=spark, progress=lambda _: None, reconcile=True)
+    assert first.mismatched == [] and "MISMATCH" not in format_summary(first)
+    # A lost checkpoint makes a new query ingest every file again: --verify must say so.
+    shutil.rmtree(config.checkpoint_path(config.spec("emergency")))
+    second = run(config, spark=spark, progress=lambda _: None, reconcile=True)
+    table = second.tables["emergency"]
+    assert (table.table_rows, table.landed_rows) == (
+        2 * expected["emergency"],
+        expected["emergency"],
+    )
+    assert second.mismatched == [table]
+    assert "MISMATCH" in format_summary(second)

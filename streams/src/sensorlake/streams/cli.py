@@ -217,3 +217,5 @@ def run(
     if verify and result.mismatched:
         names = ", ".join(t.table for t in result.mismatched)
         _fail(f"tables differ from the landed rows: {names}", EXIT_MISMATCH)
+    if verify and not as_json:
+        click.echo("verified: every table holds exactly the rows landed in the lake")
