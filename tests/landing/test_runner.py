@@ -30,7 +30,7 @@ from .conftest import read_lake
 MakeConfig = Callable[..., LandingConfig]
 
 
-def small(config: LandingConfig, **limits: int) -> LandingConfig:
+def small(config: LandingConfig, **limits: float) -> LandingConfig:
     values = {"batch_rows": 1_000, "segment_rows": 250, "workers": 1, **limits}
     return dataclasses.replace(config, limits=dataclasses.replace(config.limits, **values))
 
@@ -223,7 +223,7 @@ def test_database_locked_forever(tmp_path: Path, make_config: MakeConfig, rules:
     holder.execute("PRAGMA journal_mode=DELETE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        config = dataclasses.replace(make_config(db), busy_timeout_seconds=0.3)
+        config = small(make_config(db), busy_timeout_seconds=0.3)
         with pytest.raises(SourceError, match="stayed locked"):
             Lander(config, rules, FakeSink()).run_once()
     finally:

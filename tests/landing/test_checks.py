@@ -14,9 +14,9 @@ from moto import mock_aws
 from rich.console import Console
 
 from sensorlake.contract.cli import main
+from sensorlake.landing.checks import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
 from sensorlake.landing.config import LandingConfig, load_config
-from sensorlake.landing.probe import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
-from sensorlake.landing.sink import make_s3_client
+from sensorlake.landing.s3 import make_client
 
 pytestmark = pytest.mark.s3_access
 
@@ -42,7 +42,7 @@ def _config(tmp_path: Path, **env: str) -> LandingConfig:
 def s3(fake_credentials: None) -> Iterator[Any]:
     """moto with all four buckets but the one a test removes."""
     with mock_aws():
-        client = make_s3_client("us-east-1", None)
+        client = make_client("s3", "us-east-1", None)
         for name in BUCKETS.values():
             client.create_bucket(Bucket=name)
         yield client
@@ -118,7 +118,7 @@ def test_missing_bucket_fails_with_clear_detail(s3: Any, tmp_path: Path) -> None
 
 
 def test_wrong_region_says_which_region_to_set(s3: Any, tmp_path: Path) -> None:
-    eu = make_s3_client("eu-west-1", None)
+    eu = make_client("s3", "eu-west-1", None)
     s3.delete_bucket(Bucket="sl-probe-raw")
     eu.create_bucket(
         Bucket="sl-probe-raw", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
