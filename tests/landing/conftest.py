@@ -21,9 +21,11 @@ import pytest
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES
 from sensorlake.landing.config import LandingConfig, load_config
+from sensorlake.landing.failpoints import Failpoints
 from sensorlake.landing.landed import LandedFile
 from sensorlake.landing.rules import Rules, load_rules
 from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.state import State
 
 FIXED_START = "2026-03-01T23:55:00+00:00"
 SENSORLAKE = str(Path(sys.executable).parent / "sensorlake")
@@ -51,6 +53,51 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not even a container or web-identity credential source (tests/conftest.py removes
+    the rest of the chain)."""
+    for name in (
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[State]:
+    """A gateway state in its first epoch, closed after the test."""
+    opened = State.open(tmp_path / "state")
+    opened.start_epoch(reason="first run", db_path="db", db_identity="1:2", previous=None)
+    yield opened
+    opened.close()
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL at a failpoint, so a test can look at what was left."""
+
+
+class Dying(Failpoints):
+    """Failpoints that raise :class:`Killed` instead of killing the test process."""
+
+    def hit(self, name: str) -> None:
+        if self.armed(name):
+            raise Killed(name)
+
+
+def sensor_table(db: Path, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    """A ``sensor_readings`` table of the given columns (``id`` is added), with rows."""
+    names = [c.split()[0] for c in columns.split(",")]
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE sensor_readings (id INTEGER PRIMARY KEY, {columns})")
+        conn.executemany(
+            f"INSERT INTO sensor_readings ({', '.join(names)}) VALUES "
+            f"({', '.join('?' for _ in names)})",
+            rows,
+        )
 
 
 @pytest.fixture

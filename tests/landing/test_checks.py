@@ -267,13 +267,7 @@ def test_identity_failures_are_explained(
         assert [c["name"] for c in entry["checks"]] == CHECKS, "S3 is still checked"
 
 
-def test_no_credentials_is_a_clear_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def test_no_credentials_is_a_clear_failure(tmp_path: Path, no_credentials: None) -> None:
     report = run_checks(_config(tmp_path))
     assert report["ok"] is False
     assert report["identity"] is None

@@ -28,7 +28,7 @@ from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import FakeSink, LocalLakeSink
 from sensorlake.landing.state import State
 
-from .conftest import lake_files, read_lake, source_ids
+from .conftest import lake_files, read_lake, sensor_table, source_ids
 
 MakeConfig = Callable[..., LandingConfig]
 
@@ -308,14 +308,11 @@ def test_missing_contract_columns_are_reported_and_rows_rejected(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
     db = tmp_path / "old-sensor.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "CREATE TABLE sensor_readings (id INTEGER PRIMARY KEY, timestamp TEXT, sensor_id TEXT, temperature REAL, firmware_extra TEXT)"
-        )
-        conn.executemany(
-            "INSERT INTO sensor_readings (timestamp, sensor_id, temperature, firmware_extra) VALUES (?, ?, ?, ?)",
-            [(f"2026-03-01T00:00:0{i}.000+00:00", "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
-        )
+    sensor_table(
+        db,
+        "timestamp TEXT, sensor_id TEXT, temperature REAL, firmware_extra TEXT",
+        [(f"2026-03-01T00:00:0{i}.000+00:00", "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
+    )
     recorder = Recorder()
     config = make_config(db)
     summary = Lander(config, rules, LocalLakeSink(config.lake_dir), reporter=recorder).run_once()
@@ -419,19 +416,16 @@ def test_far_future_readings_are_rejected_once_and_never_revisited(
     """Whether a reading is too far ahead is decided by the run that commits its batch; a
     later run (with a later clock) lands only new rows and never changes a committed file."""
     db = tmp_path / "sensor.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "CREATE TABLE sensor_readings (id INTEGER PRIMARY KEY, timestamp TEXT, sensor_id TEXT)"
-        )
-        conn.executemany(
-            "INSERT INTO sensor_readings (timestamp, sensor_id) VALUES (?, ?)",
-            [
-                ("2026-03-01T12:00:00.000+00:00", "CHIC_A1B2C3"),
-                ("2026-03-02T11:59:59.000+00:00", "CHIC_A1B2C3"),  # within a day
-                ("2026-03-02T12:00:01.000+00:00", "CHIC_A1B2C3"),  # a day and a second
-                ("2099-06-01T00:00:00.000+00:00", "CHIC_A1B2C3"),
-            ],
-        )
+    sensor_table(
+        db,
+        "timestamp TEXT, sensor_id TEXT",
+        [
+            ("2026-03-01T12:00:00.000+00:00", "CHIC_A1B2C3"),
+            ("2026-03-02T11:59:59.000+00:00", "CHIC_A1B2C3"),  # within a day
+            ("2026-03-02T12:00:01.000+00:00", "CHIC_A1B2C3"),  # a day and a second
+            ("2099-06-01T00:00:00.000+00:00", "CHIC_A1B2C3"),
+        ],
+    )
     config = make_config(db)
     first_clock = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     first = Lander(

@@ -265,13 +265,7 @@ def test_s3_client_is_made_only_when_a_file_ships(s3: Any, tmp_path: Path) -> No
 
 
 @pytest.mark.s3_access
-def test_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def test_no_credentials(tmp_path: Path, no_credentials: None) -> None:
     client = make_client("s3", "us-east-1", None)
     with pytest.raises(DestinationError, match="no AWS credentials found") as caught:
         S3Sink(client).put_if_absent(_file(tmp_path, "a", b"x"))

@@ -14,25 +14,7 @@ from sensorlake.landing.ship import ShipReport, ship_pending
 from sensorlake.landing.sink import FakeSink
 from sensorlake.landing.state import State
 
-from .conftest import landed_file
-
-
-class Killed(Exception):
-    pass
-
-
-class Dying(Failpoints):
-    def hit(self, name: str) -> None:
-        if self.armed(name):
-            raise Killed(name)
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> State:
-    opened = State.open(tmp_path / "state")
-    opened.start_epoch(reason="first run", db_path="db", db_identity="1:2", previous=None)
-    yield opened
-    opened.close()
+from .conftest import Dying, Killed, landed_file
 
 
 def spooled(state: State, tmp_path: Path, *specs: tuple[str, int]) -> list[LandedFile]:

@@ -11,12 +11,11 @@ import pytest
 
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 from sensorlake.landing.errors import DestinationUnavailable, ObjectConflict
-from sensorlake.landing.failpoints import Failpoints
 from sensorlake.landing.landed import LandedFile
 from sensorlake.landing.sink import FakeSink, LocalLakeSink, NullSink, PutOutcome
 
 from .conftest import KEY as LANDING_KEY
-from .conftest import landed_file
+from .conftest import Dying, Killed, landed_file
 
 BUCKET = "raw"
 KEY = LANDING_KEY.format()
@@ -24,16 +23,6 @@ KEY = LANDING_KEY.format()
 
 def _file(tmp_path: Path, name: str, data: bytes, content: str | None = None) -> LandedFile:
     return landed_file(tmp_path, data, bucket=BUCKET, name=name, content=content)
-
-
-class Killed(Exception):
-    """Stands in for SIGKILL at a failpoint, so the test can look at what was left."""
-
-
-class Dying(Failpoints):
-    def hit(self, name: str) -> None:
-        if self.armed(name):
-            raise Killed(name)
 
 
 # -- LocalLakeSink ---------------------------------------------------------------------------

@@ -21,14 +21,6 @@ def landed(target: str, first: int, last: int, epoch: int = 1) -> LandedFile:
     return LandedFile(key, bucket, path, 100, "aa" * 32, "cc" * 32, last - first + 1, "v1")
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> State:
-    opened = State.open(tmp_path / "state")
-    opened.start_epoch(reason="first run", db_path="db", db_identity="1:2", previous=None)
-    yield opened
-    opened.close()
-
-
 def test_a_batch_commits_its_files_with_the_watermark(state: State) -> None:
     files = [landed("raw", 1, 500), landed("emergency", 3, 400)]
     state.commit_batch(files, epoch=1, watermark=500, anchor="abc")

@@ -40,29 +40,27 @@ def test_frames_round_trip_and_a_short_read_ends_the_stream() -> None:
     assert _read_frame(io.BytesIO(b"\0\0\0\x09abc")) is None
 
 
+def serve_one(the_job: SegmentJob, request: tuple[int, int, int, int]) -> SegmentResult:
+    """What a worker answers to one request after its job."""
+    stdin, stdout = io.BytesIO(), io.BytesIO()
+    _write_frame(stdin, msgspec.msgpack.encode(the_job))
+    _write_frame(stdin, msgspec.msgpack.encode(request))
+    stdin.seek(0)
+    serve(stdin, stdout)
+    stdout.seek(0)
+    frame = _read_frame(stdout)
+    assert frame is not None and _read_frame(stdout) is None  # one answer per request
+    return msgspec.msgpack.decode(frame, type=SegmentResult)
+
+
 def test_serve_answers_each_request_and_reports_errors(rules: Rules, tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     simulate_bulk(db, 50, seed=1)
     with Source(db, busy_timeout=1) as source:
         columns = source.columns
-    stdin = io.BytesIO()
-    _write_frame(stdin, msgspec.msgpack.encode(job(rules, db, columns)))
-    _write_frame(stdin, msgspec.msgpack.encode((0, 20, 0, 50)))
-    stdin.seek(0)
-    stdout = io.BytesIO()
-    serve(stdin, stdout)
-    stdout.seek(0)
-    result = msgspec.msgpack.decode(_read_frame(stdout), type=SegmentResult)
+    result = serve_one(job(rules, db, columns), (0, 20, 0, 50))
     assert (result.rows, result.last_row, result.error) == (20, 20, None)
-
-    broken = io.BytesIO()
-    _write_frame(broken, msgspec.msgpack.encode(job(rules, tmp_path / "nope.db", columns)))
-    _write_frame(broken, msgspec.msgpack.encode((0, 20, 0, 50)))
-    broken.seek(0)
-    out = io.BytesIO()
-    serve(broken, out)
-    out.seek(0)
-    failed = msgspec.msgpack.decode(_read_frame(out), type=SegmentResult)
+    failed = serve_one(job(rules, tmp_path / "nope.db", columns), (0, 20, 0, 50))
     assert failed.error_kind == "SourceError" and "does not exist" in (failed.error or "")
 
 
