@@ -128,17 +128,18 @@ def _int_env(env: Mapping[str, str], name: str, default: int, *, scale: int = 1)
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    example = default // scale or 1_000
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(
             f"{name}={raw!r} is not a whole number",
-            hint=f"unset it or set e.g. {name}={default // scale}",
+            hint=f"unset it or set e.g. {name}={example}",
         ) from None
     if value <= 0:
         raise ConfigError(
             f"{name}={raw!r} must be positive",
-            hint=f"unset it or set e.g. {name}={default // scale}",
+            hint=f"unset it or set e.g. {name}={example}",
         )
     return value * scale
 

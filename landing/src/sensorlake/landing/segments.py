@@ -14,7 +14,9 @@ process encoded them, nor on the pipelines chosen.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any, Protocol
 
 import msgspec
@@ -37,6 +39,7 @@ __all__ = [
 # About this many records per segment bounds a worker's memory (2,500 rows of raw alone,
 # 625 with all four pipelines).
 _RECORDS_PER_SEGMENT = 2_500
+_ROW_ID = itemgetter(0)
 
 
 class SegmentResult(msgspec.Struct, array_like=True):
@@ -148,13 +151,14 @@ def split_chunk(items: list[tuple[int, Any]], limit: int, level: int) -> list[Pa
 
 
 def _by_chunk(items: list[tuple[int, Any]]) -> list[list[tuple[int, Any]]]:
-    """Consecutive ``(row_id, record)`` items grouped by chunk (they come in row order)."""
+    """``(row_id, record)`` items (in row order) cut where a chunk ends; usually one piece."""
     out: list[list[tuple[int, Any]]] = []
-    current = -1
-    for item in items:
-        k = chunk_of(item[0])
-        if k != current:
-            out.append([])
-            current = k
-        out[-1].append(item)
-    return out
+    start, last = 0, items[-1][0]
+    while True:
+        end_row = (chunk_of(items[start][0]) + 1) * CHUNK_ROWS
+        if last <= end_row:
+            out.append(items[start:] if start else items)
+            return out
+        end = bisect_right(items, end_row, lo=start, key=_ROW_ID)
+        out.append(items[start:end])
+        start = end
