@@ -205,11 +205,12 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "BELOW GOAL"
 
 
-def run_start_cases(reference: float, stamp: str) -> list[dict[str, Any]]:
+def run_start_cases(stamp: str) -> list[dict[str, Any]]:
     db = database(START_ROWS)
     cases = []
-    print(f"{'case':>28} {'seconds':>8} {'goal':>6}")
+    print(f"{'case':>28} {'seconds':>8} {'goal':>6} {'ref':>5}")
     for destination in ("local", "s3"):
+        reference = cpu_reference()
         if destination == "s3":
             with moto_s3() as env:
                 seconds = start_cost(db, s3_env=env)
@@ -217,7 +218,10 @@ def run_start_cases(reference: float, stamp: str) -> list[dict[str, Any]]:
             seconds = start_cost(db)
         ok = seconds <= START_GOAL_S
         name = f"start, {START_ROWS} rows, {destination}"
-        print(f"{name:>28} {seconds:>8.2f} {START_GOAL_S:>6}  {_verdict(ok)}", flush=True)
+        print(
+            f"{name:>28} {seconds:>8.2f} {START_GOAL_S:>6} {reference:>5.1f}  {_verdict(ok)}",
+            flush=True,
+        )
         cases.append(
             {
                 "case": "start",
@@ -233,21 +237,22 @@ def run_start_cases(reference: float, stamp: str) -> list[dict[str, Any]]:
     return cases
 
 
-def run_throughput_cases(sizes: list[int], reference: float, stamp: str) -> list[dict[str, Any]]:
+def run_throughput_cases(sizes: list[int], stamp: str) -> list[dict[str, Any]]:
     cases = []
     print(
         f"{'rows':>10} {'pipelines':>10} {'seconds':>8} {'rows/s':>9} {'goal':>8}"
-        f" {'CPU us/row':>10} {'PSS MB':>7} {'goal':>5}"
+        f" {'CPU us/row':>10} {'PSS MB':>7} {'goal':>5} {'ref':>5}"
     )
     for rows in sizes:
         db = database(rows)
         for label, pipelines in PIPELINES.items():
+            reference = cpu_reference()  # the machine's speed right before this case
             seconds, peak, cpu = land(db, pipelines)
             rate = rows / seconds
             rate_ok, memory_ok = rate >= RATE_GOALS[label], peak < MEMORY_GOAL_MB
             print(
                 f"{rows:>10,} {label:>10} {seconds:>8.1f} {rate:>9,.0f} {RATE_GOALS[label]:>8,}"
-                f" {cpu / rows * 1e6:>10.1f} {peak:>7.0f} {MEMORY_GOAL_MB:>5}"
+                f" {cpu / rows * 1e6:>10.1f} {peak:>7.0f} {MEMORY_GOAL_MB:>5} {reference:>5.1f}"
                 f"  rate {_verdict(rate_ok)}, memory {_verdict(memory_ok)}",
                 flush=True,
             )
@@ -286,6 +291,31 @@ def save(cases: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
     return merged
 
 
+def markdown(path: Path) -> str:
+    """The README's table, from the results file."""
+    cases = json.loads(path.read_text())["cases"]
+    lines = [
+        "| case | rows/s or seconds | CPU µs/row | peak MB (PSS) | goal | CPU reference |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        verdict = "met" if c["ok"] else "not met"
+        if c["case"] == "start":
+            lines.append(
+                f"| start, {c['rows']} rows, {c['destination']} | {c['seconds']:.2f} s | | "
+                f"| ≤ {c['goal_seconds']} s: {verdict} | {c['cpu_reference']} |"
+            )
+        else:
+            name = "all four" if c["pipelines"] == "all" else "raw only"
+            lines.append(
+                f"| {c['rows']:,} rows, {name} | {c['rows_per_second']:,} rows/s "
+                f"| {c['cpu_us_per_row']} | {c['peak_pss_mb']} "
+                f"| ≥ {c['goal_rows_per_second']:,} rows/s, < {c['goal_peak_mb']} MB: {verdict} "
+                f"| {c['cpu_reference']} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -295,14 +325,19 @@ def main() -> None:
     )
     parser.add_argument("--start-only", action="store_true", help="only the start-cost cases")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
+    parser.add_argument(
+        "--table", action="store_true", help="print the README's table from the results file"
+    )
     args = parser.parse_args()
+    if args.table:
+        print(markdown(args.results))
+        return
     ROOT.mkdir(parents=True, exist_ok=True)
-    reference = cpu_reference()
     stamp = datetime.now(UTC).isoformat(timespec="minutes")
-    print(f"landing benchmark on {os.cpu_count()} core(s); CPU reference {reference:.1f} M loops/s")
-    cases = run_start_cases(reference, stamp)
+    print(f"landing benchmark on {os.cpu_count()} core(s), CPU reference (M loops/s) per case")
+    cases = run_start_cases(stamp)
     if not args.start_only:
-        cases += run_throughput_cases(args.rows or [1_000_000, 5_000_000], reference, stamp)
+        cases += run_throughput_cases(args.rows or [1_000_000, 5_000_000], stamp)
     save(cases, args.results)
     failed = [c for c in cases if not c["ok"]]
     print(f"figures written to {args.results}")
