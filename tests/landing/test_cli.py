@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from sensorlake.contract.cli import main
 from sensorlake.landing.simulate import simulate_bulk
 
-from .conftest import SENSORLAKE, child_env, read_lake, source_ids
+from .conftest import SENSORLAKE, child_env, read_lake, s3_env, source_ids
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -180,3 +181,27 @@ def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> Non
     assert json.loads(rest.stdout)["rows_read"] == 40_000 - first["rows_read"]
     raw = read_lake(tmp_path / "lake")["raw"]
     assert sorted(r["id"] for r in raw) == source_ids(db)
+
+
+def test_a_run_with_nothing_to_ship_never_loads_boto3(tmp_path: Path) -> None:
+    """Cron runs on a quiet gateway stay cheap: buckets are configured, but with no new rows
+    and nothing pending no AWS client is made (and none of boto3 is imported)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    empty = tmp_path / "empty.db"
+    simulate_bulk(empty, 0, seed=1)
+    code = (
+        "import sys\n"
+        "from sensorlake.contract.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'boto3' in sys.modules, 'botocore' in sys.modules)\n"
+    )
+    buckets = {role: f"sl-lazy-{role}" for role in ("raw", "schematized", "filtered", "emergency")}
+    env = child_env(**s3_env("http://127.0.0.1:9", buckets))
+    args = ["land", "--db-path", str(empty), "--state-dir", str(state), "--gateway-id", "g"]
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split()[-4:] == ["exit", "0", "False", "False"], result.stderr
