@@ -9,7 +9,8 @@ pipelines, cached); each run then ingests that lake into a fresh warehouse with 
 tables) per second of wall time, with and without the Spark session's start; the per-table
 lines show where the time goes (a table's batch time covers Spark's JSON parsing, the
 Arrow hand-over and the Delta write). Goal (issue #7): >= 100,000 rows/s into Delta across
-the pipelines on a 2-core machine. Then it times `make demo` on fresh local paths.
+the pipelines on a 2-core machine. Then it times `make demo` on fresh local paths. The
+figures, with the machine's CPU reference and load, go to ``benchmarks/results/streams.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from benchmarks.landing import cpu_reference, database
 
 ROOT = Path("var/bench")
+RESULTS = Path(__file__).parent / "results" / "streams.json"
 GOAL = 100_000
 SENSORLAKE = str(Path(sys.executable).with_name("sensorlake"))
 
@@ -115,7 +117,8 @@ def main() -> None:
     parser.add_argument("--no-demo", action="store_true", help="Skip timing `make demo`.")
     args = parser.parse_args()
     ROOT.mkdir(parents=True, exist_ok=True)
-    print(f"CPU reference: {cpu_reference():.1f} M loops/s, {os.cpu_count()} cores", flush=True)
+    reference = cpu_reference()
+    print(f"CPU reference: {reference:.1f} M loops/s, {os.cpu_count()} cores", flush=True)
     lake = landed_lake(args.rows)
     wall, cpu_by_process, summary = ingest(lake, args.master)
     cpu = sum(cpu_by_process.values())
@@ -146,8 +149,28 @@ def main() -> None:
         f"{name} {sec:.1f} s" for name, sec in sorted(cpu_by_process.items()) if sec >= 0.1
     )
     print(f"CPU by process: {split} (java: Spark's JSON parsing and Arrow conversion)")
-    if not args.no_demo:
-        print(f"make demo, fresh paths: {demo_seconds():.1f} s end to end")
+    demo = None if args.no_demo else demo_seconds()
+    if demo is not None:
+        print(f"make demo, fresh paths: {demo:.1f} s end to end")
+    record = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu_reference": round(reference, 1),
+        "load_average": round(os.getloadavg()[0], 1),
+        "source_rows": args.rows,
+        "table_rows": rows,
+        "wall_s": round(wall, 1),
+        "session_start_s": round(wall - run_seconds, 1),
+        "rows_per_s": round(overall),
+        "cpu_s": round(cpu, 1),
+        "cpu_us_per_row": round(cpu / max(rows, 1) * 1e6, 1),
+        "rows_per_s_on_idle_cores": round(rows / (cpu / cores)),
+        "cpu_s_by_process": {k: round(v, 1) for k, v in cpu_by_process.items() if v >= 0.1},
+        "goal_rows_per_s": GOAL,
+        "demo_s": None if demo is None else round(demo, 1),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"figures written to {RESULTS}")
 
 
 if __name__ == "__main__":
