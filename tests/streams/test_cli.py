@@ -152,3 +152,19 @@ def test_missing_or_old_java_says_how_to_install_it(tmp_path: Path, config: Loca
     env["JAVA_HOME"] = str(old.parent.parent)
     out = subprocess.run(_args(config), capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 3 and "Java 11 is too old" in out.stderr
+
+
+@pytest.mark.parametrize("missing", ["pyspark", "deltalake"])
+def test_without_the_local_extra_it_says_what_to_install(
+    missing: str, config: LocalRunConfig
+) -> None:
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None; "
+        "from sensorlake.contract.cli import main; main(sys.argv[1:])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *_args(config)[1:]], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 3
+    assert out.stderr.count("\n") == 1 and "sensorlake-streams[local]" in out.stderr
+    assert missing in out.stderr

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -21,11 +21,14 @@ from .errors import (
     EXIT_BAD_OPTION,
     EXIT_CORRUPT_FILES,
     EXIT_MISMATCH,
+    JavaMissing,
     StreamFailed,
     StreamsError,
 )
-from .runner import RunResult
 from .spec import LOCAL_MAX_BYTES, local_source_options
+
+if TYPE_CHECKING:
+    from .runner import RunResult
 
 __all__ = ["format_summary", "streams"]
 
@@ -188,9 +191,17 @@ def run(
         stop.set()
 
     try:
+        import pyspark  # noqa: F401 - only to say what is missing before anything starts
+
         from .runner import run as run_streams
         from .session import local_session
-
+    except ImportError as exc:
+        _fail(
+            f"the local streams need their engine ({exc.name} is missing): "
+            "pip install 'sensorlake-streams[local]' (or make setup)",
+            JavaMissing.exit_code,
+        )
+    try:
         spark = local_session(config.master, memory=config.memory, verbose=verbose)
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)

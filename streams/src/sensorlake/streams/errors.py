@@ -1,7 +1,7 @@
 """The streams' errors, each with the exit code the CLI ends with.
 
     StreamsError            base: one line that says what to do
-    ├── JavaMissing         no Java 17+ for the local Spark session (exit 3)
+    ├── JavaMissing         no Java 17+ (or no pyspark) for the local Spark session (exit 3)
     ├── StreamFailed        a query stopped with an error (exit 4)
     └── StateProblem        checkpoint or table folder unusable (exit 5)
 
