@@ -38,7 +38,9 @@ __all__ = [
     "DEFAULT_CONFIG",
     "ENV_OVERRIDES",
     "EXAMPLE_CONFIG",
+    "PLACEHOLDER_ACCOUNT",
     "PLACEHOLDER_PRINCIPAL",
+    "PLACEHOLDER_WORKSPACE",
     "Settings",
     "load_settings",
     "parse_settings",
@@ -51,10 +53,14 @@ DEFAULT_CONFIG: Final = Path("unity_catalog_config.yaml")
 CONFIG_ENV: Final = "SENSORLAKE_INFRA_CONFIG"
 # The example config's service principal: synthesizes, but `prereqs` refuses to deploy it.
 PLACEHOLDER_PRINCIPAL: Final = "00000000-0000-0000-0000-000000000000"
+# The example config's account (AWS's documentation account) and workspace: same treatment.
+PLACEHOLDER_ACCOUNT: Final = "123456789012"
+PLACEHOLDER_WORKSPACE: Final = 1234567890123456
 
 # Migration-guide environment variables and the settings key each one overrides.
 ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "AWS_REGION": ("aws", "region"),
+    "AWS_ACCOUNT_ID": ("aws", "account_id"),
     "S3_BUCKET_RAW": ("buckets", "raw"),
     "S3_BUCKET_SCHEMATIZED": ("buckets", "schematized"),
     "S3_BUCKET_FILTERED": ("buckets", "filtered"),
@@ -66,6 +72,7 @@ ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "UC_SCHEMA": ("unity_catalog", "schema"),
     "UC_STORAGE_CREDENTIAL": ("unity_catalog", "storage_credential"),
     "DATA_TEAM_GROUP": ("unity_catalog", "data_team_group"),
+    "UC_ADMIN_GROUP": ("unity_catalog", "admin_group"),
     "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
 }
 
@@ -73,7 +80,7 @@ _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UC_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROLE_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$"
+    r"^arn:aws[a-z-]*:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$"
 )
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
@@ -118,7 +125,8 @@ class DatabricksSettings(_Model):
 
 class AwsSettings(_Model):
     region: Region = "us-east-1"
-    # When set, the AWS provider refuses to touch any other account (a wrong-profile guard).
+    # When set, the AWS provider refuses to touch any other account (a wrong-profile guard),
+    # and default bucket names include it (S3 names are global: someone else may own ours).
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
 
 
@@ -131,6 +139,9 @@ class BucketSettings(_Model):
     emergency: BucketName | None = None
     checkpoints: BucketName | None = None
     access_logs: BucketName | None = None
+    # Buckets that already exist (e.g. from the old system): imported into the state on the
+    # first apply (Terraform import blocks) instead of created; their settings are then ours.
+    adopt: tuple[Literal["raw", "schematized", "filtered", "emergency", "checkpoints"], ...] = ()
 
 
 class LifecycleSettings(_Model):
@@ -158,11 +169,15 @@ class LifecycleSettings(_Model):
 
 
 class GatewaySettings(_Model):
-    """The write-only identity sensor gateways use to land files."""
+    """The write-only identity sensor gateways use to land files.
+
+    Who may assume it is explicit: listed principals and/or IAM Roles Anywhere sessions whose
+    certificate subject matches. Trusting the whole account (any principal of it that is
+    allowed sts:AssumeRole) is an opt-in, ``trust_account_root: true``.
+    """
 
     role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-gateway-writer"
-    # Who may assume the role (e.g. an IAM Roles Anywhere profile's role or a CI user);
-    # empty means principals of this account that are themselves allowed sts:AssumeRole.
+    # Per-site principals (roles or users) that may assume the role.
     trusted_principal_arns: tuple[
         Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/-]+$")], ...
     ] = ()
@@ -175,10 +190,33 @@ class GatewaySettings(_Model):
         ]
         | None
     ) = None
+    # Certificate subject CNs (StringLike patterns, e.g. "gateway-*") Roles Anywhere accepts.
+    roles_anywhere_subject_cns: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    trust_account_root: bool = False
     pipelines: tuple[Literal["raw", "schematized", "filtered", "emergency"], ...] = (
         naming.LANDING_ROLES
     )
     max_session_seconds: Annotated[int, Field(ge=900, le=43200)] = 3600
+
+    @model_validator(mode="after")
+    def _explicit_trust(self) -> GatewaySettings:
+        anchor = self.roles_anywhere_trust_anchor_arn
+        if anchor and not self.roles_anywhere_subject_cns:
+            raise ValueError(
+                "gateway.roles_anywhere_subject_cns: list the certificate subject CNs (patterns "
+                "like 'gateway-*') that may assume the role through the trust anchor"
+            )
+        if self.roles_anywhere_subject_cns and not anchor:
+            raise ValueError(
+                "gateway.roles_anywhere_subject_cns needs gateway.roles_anywhere_trust_anchor_arn"
+            )
+        if not (self.trusted_principal_arns or anchor or self.trust_account_root):
+            raise ValueError(
+                "gateway: nobody may assume the gateway role; set trusted_principal_arns, or "
+                "roles_anywhere_trust_anchor_arn + roles_anywhere_subject_cns, or (opt-in) "
+                "trust_account_root: true"
+            )
+        return self
 
 
 class UnityCatalogSettings(_Model):
@@ -186,18 +224,20 @@ class UnityCatalogSettings(_Model):
     schema_: UcName = Field("sensor_pipeline", alias="schema")
     storage_credential: UcName = "sensor_data_storage_credential"
     iam_role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-unity-catalog"
-    # DATABRICKS_IAM_ROLE: a full role ARN; its name wins over iam_role_name.
+    # DATABRICKS_IAM_ROLE: an existing role's ARN, adopted (imported, path kept) instead of
+    # creating iam_role_name.
     iam_role_arn: str | None = None
     data_team_group: Annotated[str, Field(min_length=1)] = "data-team"
+    # Owns the credential, locations, catalog, schema and volumes (not the deploying user).
+    admin_group: Annotated[str, Field(min_length=1)] = "sensorlake-admins"
     service_principal: str  # the pipeline's service principal application ID (required)
+    # The workspaces bound to the credential, locations and catalog (isolation_mode ISOLATED).
+    workspace_ids: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)]
     file_events: bool = True
-    # Databricks' UC master role on AWS (commercial partition).
-    master_role_arn: str = (
-        "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
-    )
     # Seconds to wait after the IAM role changes, before external locations validate it.
     role_propagation_seconds: Annotated[int, Field(ge=0, le=600)] = 60
-    catalog_storage_root: str | None = None
+    # The catalog's managed storage; default: <checkpoints bucket>/uc-managed/.
+    catalog_storage_root: Annotated[str, Field(pattern=r"^s3://[a-z0-9-]+/.+/$")] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> UnityCatalogSettings:
@@ -218,16 +258,24 @@ class UnityCatalogSettings(_Model):
     @property
     def role_name(self) -> str:
         """The UC role's name: from DATABRICKS_IAM_ROLE when given, else iam_role_name."""
-        if self.iam_role_arn:
-            match = _ROLE_ARN_RE.match(self.iam_role_arn)
-            assert match is not None  # validated above
-            return match.group(2)
-        return self.iam_role_name
+        match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
+        return match.group(3) if match else self.iam_role_name
+
+    @property
+    def role_path(self) -> str:
+        """The UC role's IAM path ("/" unless the adopted ARN has one)."""
+        match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
+        return match.group(2) if match else "/"
 
     @property
     def role_account_id(self) -> str | None:
+        """The account in DATABRICKS_IAM_ROLE (checked against the caller's at plan time)."""
         match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
         return match.group(1) if match else None
+
+    @property
+    def adopt_role(self) -> bool:
+        return self.iam_role_arn is not None
 
 
 class ExternalLocationSettings(_Model):
@@ -244,18 +292,17 @@ class VolumeSettings(_Model):
 
 
 class StateSettings(_Model):
-    """Where Terraform state lives: local files (default) or an S3 backend with locking."""
+    """Where Terraform state lives: an S3 backend with a lock file (default), or, for a
+    sandbox only, local files in ``terraform-state/`` (outside ``cdktf.out``, which synth
+    replaces)."""
 
-    backend: Literal["local", "s3"] = "local"
+    backend: Literal["local", "s3"] = "s3"
+    # default: sensorlake-tfstate-<account>-<region> (created once by hand, see README)
     bucket: BucketName | None = None
-    key_prefix: str = "sensorlake"
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")] = (
+        "sensorlake"
+    )
     region: Region | None = None
-
-    @model_validator(mode="after")
-    def _s3_needs_bucket(self) -> StateSettings:
-        if self.backend == "s3" and not self.bucket:
-            raise ValueError("state.bucket is required when state.backend is 's3'")
-        return self
 
 
 DEFAULT_VOLUMES: Final = (
@@ -273,7 +320,8 @@ class Settings(_Model):
     aws: AwsSettings = AwsSettings()
     buckets: BucketSettings = BucketSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
-    gateway: GatewaySettings = GatewaySettings()
+    # validated even when absent: the gateway's trust must be chosen explicitly
+    gateway: GatewaySettings = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
     unity_catalog: UnityCatalogSettings
     external_locations: tuple[ExternalLocationSettings, ...] = ()
     uc_volumes: tuple[VolumeSettings, ...] = DEFAULT_VOLUMES
@@ -282,6 +330,16 @@ class Settings(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
+        unnamed = [
+            r for r in (*naming.BUCKET_ROLES, "access_logs") if getattr(self.buckets, r) is None
+        ]
+        if self.state.backend == "s3" and not self.state.bucket:
+            unnamed.append("state.bucket")
+        if self.aws.account_id is None and unnamed:
+            raise ValueError(
+                "aws.account_id (AWS_ACCOUNT_ID) is needed for the account-unique default names "
+                f"of {', '.join(unnamed)}; set it, or name those buckets"
+            )
         problems: list[str] = []
         names = [self.bucket(r) for r in naming.BUCKET_ROLES] + [self.log_bucket]
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -310,18 +368,65 @@ class Settings(_Model):
         vol_names = [v.name for v in self.uc_volumes]
         if len(set(vol_names)) != len(vol_names):
             problems.append("uc_volumes: volume names must be unique")
+        problems += self._storage_root_problems(by_url)
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
+    def _storage_root_problems(self, by_url: dict[str, str]) -> list[str]:
+        """The catalog's managed storage must sit inside one of our external locations (UC
+        requires a covering location) and must not overlap an external volume (UC rejects
+        managed storage that overlaps external tables or volumes)."""
+        root = self.catalog_storage_root
+        key = "unity_catalog.catalog_storage_root"
+        if not any(root.startswith(url) and root != url for url in by_url):
+            return [f"{key}: {root!r} must be a folder inside one of the buckets ({', '.join(sorted(by_url))})"]
+        problems = []
+        if self.catalog_storage_role != "checkpoints":
+            problems.append(
+                f"{key}: {root!r} must be in the checkpoints bucket (the landing locations are "
+                "read-only)"
+            )
+        known = set(self.location_names.values())
+        for vol in (v for v in self.uc_volumes if v.external_location in known):
+            url = self.volume_url(vol)
+            if url.startswith(root) or root.startswith(url):
+                problems.append(f"{key}: {root!r} overlaps volume {vol.name!r} at {url!r}")
+        return problems
+
     def bucket(self, role: str) -> str:
-        """The bucket name for a role: configured, else the migration guide's default."""
+        """The bucket name for a role: configured, else the account-unique default."""
         name = getattr(self.buckets, role)
-        return name or naming.default_bucket_name(role, self.aws.region)
+        return name or naming.default_bucket_name(role, self.aws.region, self.aws.account_id)
 
     @property
     def log_bucket(self) -> str:
-        return self.buckets.access_logs or naming.log_bucket_name(self.aws.region)
+        return self.buckets.access_logs or naming.log_bucket_name(
+            self.aws.region, self.aws.account_id
+        )
+
+    @property
+    def state_bucket(self) -> str:
+        """The S3 backend's bucket: configured, else sensorlake-tfstate-<account>-<region>."""
+        return self.state.bucket or naming.state_bucket_name(
+            self.state.region or self.aws.region, self.aws.account_id
+        )
+
+    @property
+    def catalog_storage_root(self) -> str:
+        """The catalog's managed storage: configured, else a folder of the checkpoints bucket
+        next to (never inside) the volumes."""
+        return self.unity_catalog.catalog_storage_root or (
+            f"{naming.location_url(self.bucket('checkpoints'))}{naming.MANAGED_STORAGE_FOLDER}/"
+        )
+
+    @property
+    def catalog_storage_role(self) -> str:
+        """The bucket role whose external location covers the catalog's storage root."""
+        root = self.catalog_storage_root
+        return next(
+            r for r in naming.BUCKET_ROLES if root.startswith(naming.location_url(self.bucket(r)))
+        )
 
     @property
     def location_names(self) -> dict[str, str]:

@@ -7,6 +7,8 @@
   alias (a data source) instead of a cross-stack reference, so each stack's JSON stands alone
   and plain Terraform/OpenTofu can run it. Deploy order: storage, then catalog.
 
+State: an S3 backend with a lock file unless ``state.backend: local`` (sandbox).
+
 No jobs stack yet: the streams package that defines the Auto Loader jobs does not exist.
 
 Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cdktf.json runs).
@@ -38,20 +40,31 @@ __all__ = ["STACKS", "CatalogStack", "InfraApp", "StorageStack", "build_app", "m
 STACKS = (naming.STORAGE_STACK, naming.CATALOG_STACK)  # deploy order
 
 
+# use_lockfile (S3-native state locking) needs Terraform 1.10; import blocks need 1.5.
+TERRAFORM_REQUIRED = ">= 1.10"
+# 1.117 is the first release that sends enable_file_events = false on create (1.99 dropped it
+# and the location got file events anyway). The bindings are 1.99's; the schema we use is
+# unchanged, so only the constraint in the generated JSON moves.
+DATABRICKS_PROVIDER = ">= 1.117.0, < 2.0.0"
+# Sandbox-only local state: outside cdktf.out/ (which synth replaces), relative to
+# cdktf.out/stacks/<stack>/ where cdktf runs terraform: <repo>/terraform-state/.
+LOCAL_STATE_DIR = "../../../terraform-state"
+
+
 def _backend(stack: TerraformStack, settings: Settings, name: str) -> None:
     state = settings.state
     if state.backend == "s3":
-        assert state.bucket is not None  # validated in config
         S3Backend(
             stack,
-            bucket=state.bucket,
+            bucket=settings.state_bucket,
             key=f"{state.key_prefix}/{name}.tfstate",
             region=state.region or settings.aws.region,
             encrypt=True,
         )
         stack.add_override("terraform.backend.s3.use_lockfile", True)
     else:
-        LocalBackend(stack, path=f"terraform.{name}.tfstate")
+        LocalBackend(stack, path=f"{LOCAL_STATE_DIR}/{name}.tfstate")
+    stack.add_override("terraform.required_version", TERRAFORM_REQUIRED)
 
 
 def _aws(stack: TerraformStack, settings: Settings) -> None:
@@ -99,9 +112,11 @@ class CatalogStack(TerraformStack):
         _backend(self, settings, naming.CATALOG_STACK)
         _aws(self, settings)
         DatabricksProvider(self, "databricks")  # host and token from DATABRICKS_* env vars
+        self.add_override("terraform.required_providers.databricks.version", DATABRICKS_PROVIDER)
         TimeProvider(self, "time")
 
-        account_id = uc.role_account_id or DataAwsCallerIdentity(self, "caller").account_id
+        # The account is the caller's (an adopted role's ARN is checked against it).
+        account_id = DataAwsCallerIdentity(self, "caller").account_id
         arn = uc.iam_role_arn or role_arn(account_id, uc.role_name)
         key = DataAwsKmsAlias(self, "landing_key", name=KMS_ALIAS)
         credential = storage_credential(self, settings, arn)
@@ -112,6 +127,7 @@ class CatalogStack(TerraformStack):
             account_id=account_id,
             key_arn=key.target_key_arn,
             external_id=credential.aws_iam_role.external_id,
+            master_role_arn=credential.aws_iam_role.unity_catalog_iam_arn,
         )
         wait = Sleep(
             self,
@@ -130,6 +146,12 @@ class CatalogStack(TerraformStack):
         )
         TerraformOutput(self, "uc_role_arn", value=self.role.role.arn, static_id=True)
         TerraformOutput(self, "storage_credential_name", value=credential.name, static_id=True)
+        TerraformOutput(
+            self,
+            "storage_credential_external_id",
+            value=credential.aws_iam_role.external_id,
+            static_id=True,
+        )
         TerraformOutput(self, "catalog_name", value=self.catalog.catalog.name, static_id=True)
         TerraformOutput(self, "schema_name", value=self.catalog.schema.name, static_id=True)
         for role, loc in self.catalog.locations.items():

@@ -14,6 +14,7 @@ __all__ = [
     "CATALOG_STACK",
     "LANDING_PREFIXES",
     "LANDING_ROLES",
+    "MANAGED_STORAGE_FOLDER",
     "PROBE_PREFIX",
     "STORAGE_STACK",
     "BucketRole",
@@ -22,6 +23,7 @@ __all__ = [
     "external_location_name",
     "location_url",
     "log_bucket_name",
+    "state_bucket_name",
     "volume_path",
 ]
 
@@ -39,6 +41,9 @@ LANDING_PREFIXES: Final[dict[str, tuple[str, ...]]] = {
     "emergency": ("emergency",),
 }
 
+# The catalog's managed storage folder in the checkpoints bucket (next to the volumes).
+MANAGED_STORAGE_FOLDER: Final = "uc-managed"
+
 # `sensorlake validate` puts, gets and deletes one object under this prefix in each bucket.
 PROBE_PREFIX: Final = "_sensorlake/probe"
 
@@ -49,14 +54,24 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
-def default_bucket_name(role: str, region: str) -> str:
-    """The migration guide's bucket name for a role, e.g. ``sensor-data-raw-us-east-1``."""
-    return f"sensor-data-{role}-{region}"
+def default_bucket_name(role: str, region: str, account_id: str | None = None) -> str:
+    """The default bucket name for a role.
+
+    With the AWS account ID (what infra always passes): ``sensor-data-raw-123456789012-us-east-1``,
+    unique per account, because S3 names are global and the migration guide's names may be
+    owned by someone else. Without it: the migration guide's ``sensor-data-raw-us-east-1``.
+    """
+    return f"sensor-data-{role}-{account_id}-{region}" if account_id else f"sensor-data-{role}-{region}"
 
 
-def log_bucket_name(region: str) -> str:
+def log_bucket_name(region: str, account_id: str | None = None) -> str:
     """The access-log bucket that receives server access logs of the five buckets."""
-    return f"sensor-data-access-logs-{region}"
+    return default_bucket_name("access-logs", region, account_id)
+
+
+def state_bucket_name(region: str, account_id: str | None) -> str:
+    """The Terraform state bucket (S3 backend), created once by hand before the first deploy."""
+    return f"sensorlake-tfstate-{account_id}-{region}"
 
 
 def bucket_name_problems(name: str) -> list[str]:
