@@ -3,8 +3,8 @@
 moto does not enforce IAM, so the create-only and encryption promises are checked on the
 policy documents themselves: an explicit Deny wins, else an Allow is needed (identity policy)
 and no bucket-policy Deny may match. Supports the operators our policies use: StringEquals,
-StringNotEquals(IfExists), StringLike, ArnEquals, ArnLike, Bool and Null; a missing key makes
-a non-IfExists condition false, as in IAM.
+StringNotEquals(IfExists), StringLike, ArnEquals, ArnLike, Bool and Null. A missing key makes
+a condition false, except for ...IfExists and negated operators, which are true, as in IAM.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def _condition_holds(cond: Mapping[str, Any], context: Mapping[str, str]) -> boo
     if_exists = test.endswith("IfExists")
     op = test.removesuffix("IfExists")
     if not present:
-        return if_exists
+        # ...IfExists: true when the key is absent; so is a negated operator (IAM docs:
+        # "If the key is not present ... StringNotLike ... the condition is true").
+        return if_exists or "Not" in op
     match op:
         case "StringEquals" | "ArnEquals":
             return value in values

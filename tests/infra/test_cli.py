@@ -21,19 +21,30 @@ def test_setup_lists_what_is_missing_and_deploys_nothing(monkeypatch: pytest.Mon
     monkeypatch.setenv("HOME", "/nonexistent-home")
     calls: list = []
     monkeypatch.setattr(cli.subprocess, "run", lambda *a, **k: calls.append(a))
+    from sensorlake.infra import prereqs
     from sensorlake.infra.config import EXAMPLE_CONFIG
+
+    monkeypatch.setattr(prereqs, "terraform_version", lambda binary: (1, 11))
 
     result = CliRunner().invoke(cli.setup, ["--config", str(EXAMPLE_CONFIG)])
     assert result.exit_code == 2
     assert "missing prerequisites" in result.output
-    for needle in ("AWS credentials", "DATABRICKS_HOST", "SERVICE_PRINCIPAL"):
+    for needle in (
+        "AWS credentials",
+        "DATABRICKS_HOST",
+        "SERVICE_PRINCIPAL",
+        "AWS_ACCOUNT_ID",
+        "DATABRICKS_WORKSPACE_ID",
+    ):
         assert needle in result.output
     assert calls == []
 
 
 def test_setup_reports_config_errors(tmp_path) -> None:
     bad = tmp_path / "c.yaml"
-    bad.write_text("unity_catalog: {service_principal: nope}\n", encoding="utf-8")
+    bad.write_text(
+        "unity_catalog: {service_principal: nope, workspace_ids: [1]}\n", encoding="utf-8"
+    )
     result = CliRunner().invoke(cli.setup, ["--config", str(bad)])
     assert result.exit_code == 2
     assert "service_principal 'nope'" in result.output

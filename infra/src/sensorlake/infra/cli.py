@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from sensorlake.infra import naming
-from sensorlake.infra.config import CONFIG_ENV, load_settings
+from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
 from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
 from sensorlake.infra.prereqs import CDKTF_BIN, missing_prerequisites, terraform_binary
 from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
@@ -114,23 +114,40 @@ def plan_review(base: str | None, config: Path | None, out: Path, scan: bool) ->
     click.echo(markdown)
 
 
+def _base_config(root: Path, tree: Path, base_sha: str, head_cfg: Path) -> tuple[Path, str]:
+    """The config the base is synthesized with, and how it relates to the head's.
+
+    Base and head use the same file, so a code change is reviewed alone; when that file is
+    tracked in git, the base uses the base commit's version of it, so a config change shows
+    as the change it is.
+    """
+    try:
+        rel = head_cfg.resolve().relative_to(root)
+    except ValueError:
+        return head_cfg.resolve(), f"`{head_cfg}` (same file for base and head)"
+    try:
+        _git("cat-file", "-e", f"{base_sha}:{rel.as_posix()}", cwd=root)
+    except CommandError:
+        return head_cfg.resolve(), f"`{rel}` (untracked or new: same file for base and head)"
+    return tree / rel, f"`{rel}` (base: its version at {base_sha})"
+
+
 def _plan_review(base: str, config: Path | None, out: Path, with_scan: bool) -> str:
     root = Path(_git("rev-parse", "--show-toplevel"))
     sha = _git("rev-parse", "--short", f"{base}^{{commit}}")
     head_out = root / "cdktf.out"
+    head_cfg = config_path(config).resolve()
     env = {**os.environ, **_QUIET_JSII}
+    env.pop(CONFIG_ENV, None)  # both synths get an explicit --config
     with tempfile.TemporaryDirectory(prefix="sensorlake-review-") as tmp:
         tree, base_out = Path(tmp) / "base", Path(tmp) / "base-out"
         _git("worktree", "add", "--detach", "--quiet", str(tree), sha, cwd=root)
         try:
-            procs = [subprocess.Popen(_synth_cmd(head_out, config), cwd=root, env=env)]
+            procs = [subprocess.Popen(_synth_cmd(head_out, head_cfg), cwd=root, env=env)]
             base_app = tree / "infra" / "src" / "sensorlake" / "infra" / "main.py"
+            config_note = f"`{head_cfg}`"
             if base_app.exists():
-                base_cfg = (
-                    config.resolve()
-                    if config
-                    else tree / "infra" / "unity_catalog_config.example.yaml"
-                )
+                base_cfg, config_note = _base_config(root, tree, sha, head_cfg)
                 base_env = {**env, "PYTHONPATH": str(tree / "infra" / "src")}
                 procs.append(
                     subprocess.Popen(_synth_cmd(base_out, base_cfg), cwd=tree, env=base_env)
@@ -147,7 +164,11 @@ def _plan_review(base: str, config: Path | None, out: Path, with_scan: bool) -> 
 
         scan_text = run_checkov(head_out).summary()
     markdown = render_markdown(
-        diff_stacks(base_stacks, load_synth(head_out)), f"{base} ({sha})", "working tree", scan_text
+        diff_stacks(base_stacks, load_synth(head_out)),
+        f"{base} ({sha})",
+        "working tree",
+        scan_text,
+        config_note=config_note,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown, encoding="utf-8")

@@ -42,6 +42,7 @@ __all__ = [
     "PLACEHOLDER_PRINCIPAL",
     "PLACEHOLDER_WORKSPACE",
     "Settings",
+    "config_path",
     "load_settings",
     "parse_settings",
 ]
@@ -380,7 +381,9 @@ class Settings(_Model):
         root = self.catalog_storage_root
         key = "unity_catalog.catalog_storage_root"
         if not any(root.startswith(url) and root != url for url in by_url):
-            return [f"{key}: {root!r} must be a folder inside one of the buckets ({', '.join(sorted(by_url))})"]
+            return [
+                f"{key}: {root!r} must be a folder inside one of the buckets ({', '.join(sorted(by_url))})"
+            ]
         problems = []
         if self.catalog_storage_role != "checkpoints":
             problems.append(
@@ -516,14 +519,21 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str], source
         raise ConfigError(_format_error(exc), source) from None
 
 
-def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the config once: ``path``, else $SENSORLAKE_INFRA_CONFIG, else
+def config_path(path: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Which file is the config: ``path``, else $SENSORLAKE_INFRA_CONFIG, else
     ./unity_catalog_config.yaml, else the committed example."""
     env = os.environ if env is None else env
     if path is None and env.get(CONFIG_ENV):
         path = Path(env[CONFIG_ENV])
     if path is None:
         path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else EXAMPLE_CONFIG
+    return path
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config once (the file :func:`config_path` names)."""
+    env = os.environ if env is None else env
+    path = config_path(path, env)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -61,7 +61,11 @@ def default_bucket_name(role: str, region: str, account_id: str | None = None) -
     unique per account, because S3 names are global and the migration guide's names may be
     owned by someone else. Without it: the migration guide's ``sensor-data-raw-us-east-1``.
     """
-    return f"sensor-data-{role}-{account_id}-{region}" if account_id else f"sensor-data-{role}-{region}"
+    return (
+        f"sensor-data-{role}-{account_id}-{region}"
+        if account_id
+        else f"sensor-data-{role}-{region}"
+    )
 
 
 def log_bucket_name(region: str, account_id: str | None = None) -> str:

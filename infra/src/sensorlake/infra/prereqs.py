@@ -84,16 +84,18 @@ def missing_prerequisites(
     which: Callable[[str], str | None] = shutil.which,
     exists: Callable[[Path], bool] = Path.exists,
     cdktf_bin: Path = CDKTF_BIN,
-    version_of: Callable[[str], tuple[int, int] | None] = terraform_version,
+    version_of: Callable[[str], tuple[int, int] | None] | None = None,
 ) -> list[str]:
     """Every missing prerequisite, each with its fix; [] when a deploy can start."""
     missing: list[str] = []
     need = ".".join(map(str, MIN_TERRAFORM))
     binary = terraform_binary(which)
     if binary is None:
-        missing.append(f"terraform or tofu binary on PATH (install Terraform >= {need} or OpenTofu)")
+        missing.append(
+            f"terraform or tofu binary on PATH (install Terraform >= {need} or OpenTofu)"
+        )
     else:
-        version = version_of(binary)
+        version = (version_of or terraform_version)(binary)
         if version is None or version < MIN_TERRAFORM:
             found = ".".join(map(str, version)) if version else "unknown"
             missing.append(

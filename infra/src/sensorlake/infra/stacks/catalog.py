@@ -21,6 +21,10 @@ from collections.abc import Sequence
 
 from cdktf import ITerraformDependable, Op, Precondition, TerraformResourceLifecycle
 from cdktf_cdktf_provider_databricks.catalog import Catalog
+from cdktf_cdktf_provider_databricks.data_databricks_current_metastore import (
+    DataDatabricksCurrentMetastore,
+)
+from cdktf_cdktf_provider_databricks.entity_tag_assignment import EntityTagAssignment
 from cdktf_cdktf_provider_databricks.external_location import (
     ExternalLocation,
     ExternalLocationEncryptionDetails,
@@ -28,10 +32,6 @@ from cdktf_cdktf_provider_databricks.external_location import (
     ExternalLocationFileEventQueue,
     ExternalLocationFileEventQueueManagedSqs,
 )
-from cdktf_cdktf_provider_databricks.data_databricks_current_metastore import (
-    DataDatabricksCurrentMetastore,
-)
-from cdktf_cdktf_provider_databricks.entity_tag_assignment import EntityTagAssignment
 from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
 from cdktf_cdktf_provider_databricks.schema import Schema
 from cdktf_cdktf_provider_databricks.storage_credential import (

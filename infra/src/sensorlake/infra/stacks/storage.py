@@ -58,7 +58,7 @@ from constructs import Construct
 from sensorlake.infra import naming
 from sensorlake.infra.config import LifecycleSettings, Settings
 
-__all__ = ["KMS_ALIAS", "KEEP", "LandingStorage", "kms_only_statements", "tls_only_statement"]
+__all__ = ["KEEP", "KMS_ALIAS", "LandingStorage", "kms_only_statements", "tls_only_statement"]
 
 KMS_ALIAS = "alias/sensorlake-landing"
 # Buckets, the key and the catalog hold data: a plan that destroys them must fail.
@@ -81,13 +81,13 @@ def tls_only_statement(bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
     )
 
 
-def kms_only_statements(
-    bucket_arn: str, key_arn: str
-) -> list[DataAwsIamPolicyDocumentStatement]:
+def kms_only_statements(bucket_arn: str, key_arn: str) -> list[DataAwsIamPolicyDocumentStatement]:
     """Deny puts that ask for another encryption than the bucket's KMS key.
 
-    ``StringNotEqualsIfExists``: a put without SSE headers (what landing sends) gets the
-    bucket default, the key; only a put naming another algorithm or key is denied.
+    Only when the put names an algorithm or key: ``Null = false`` (header present) AND
+    ``StringNotEquals``. A put without SSE headers (what landing sends) gets the bucket
+    default, our key, and stays allowed. (``StringNotEqualsIfExists`` alone would deny it: a
+    Deny's ...IfExists condition is true when the key is absent.)
     """
     return [
         DataAwsIamPolicyDocumentStatement(
@@ -98,8 +98,11 @@ def kms_only_statements(
             resources=[f"{bucket_arn}/*"],
             condition=[
                 DataAwsIamPolicyDocumentStatementCondition(
-                    test="StringNotEqualsIfExists", variable=variable, values=[value]
-                )
+                    test="Null", variable=variable, values=["false"]
+                ),
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringNotEquals", variable=variable, values=[value]
+                ),
             ],
         )
         for sid, variable, value in (
@@ -158,7 +161,9 @@ def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycle
             id="expire-probe-delete-markers",
             status="Enabled",
             filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{naming.PROBE_PREFIX}/")],
-            expiration=[S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)],
+            expiration=[
+                S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)
+            ],
             noncurrent_version_expiration=[
                 S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                     noncurrent_days=lc.probe_expiration_days
