@@ -215,7 +215,8 @@ Examples:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
 @click.option("--skip-validate", is_flag=True, help="Do not run `sensorlake validate` afterwards.")
 def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
-    """Check prerequisites, `cdktf deploy` the stacks in order, then `sensorlake validate`."""
+    """Check prerequisites, `cdktf deploy` the stacks in order, then `sensorlake validate`
+    as the gateway role (proves the gateway policy, not the deployer's rights)."""
     try:
         settings = load_settings(config)
         missing = missing_prerequisites(settings, os.environ)
@@ -237,10 +238,18 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
         _fail(CommandError(argv, 1, "cdktf deploy failed; nothing was validated"))
     if skip_validate:
         return
-    validate_env = {**env, "AWS_REGION": settings.aws.region}
+    import boto3
+
+    from sensorlake.infra.gateway_session import gateway_env
+
+    try:
+        sts = boto3.client("sts", region_name=settings.aws.region)
+        validate_env = gateway_env(settings, sts, {**env, "AWS_REGION": settings.aws.region})
+    except InfraError as exc:
+        _fail(exc)
     validate_env.update({f"S3_BUCKET_{r.upper()}": settings.bucket(r) for r in naming.BUCKET_ROLES})
     exe = shutil.which("sensorlake") or "sensorlake"
-    click.echo("$ sensorlake validate")
+    click.echo(f"$ sensorlake validate   # as the gateway role {settings.gateway.role_name}")
     sys.exit(subprocess.run([exe, "validate"], env=validate_env, check=False).returncode)
 
 
