@@ -113,11 +113,11 @@ def test_setup_runs_validate_with_the_gateway_session(
 
     monkeypatch.setattr(cli, "missing_prerequisites", lambda *a, **k: [])
     monkeypatch.setattr(cli.subprocess, "run", run)
-    monkeypatch.setenv("AWS_PROFILE", "admin")
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/admin")
     result = CliRunner().invoke(cli.setup, ["--config", str(cfg), "--auto-approve"])
     assert result.exit_code == 0, result.output
     (deploy, _), (validate, env) = runs
     assert deploy[1:3] == ["deploy", "sensorlake-storage"]
     assert validate[-1] == "validate"
-    assert "AWS_PROFILE" not in env and env["AWS_SESSION_TOKEN"]
+    assert "AWS_ROLE_ARN" not in env and env["AWS_SESSION_TOKEN"]
     assert env["AWS_SECRET_ACCESS_KEY"] not in result.output
