@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sensorlake.infra import cli
 
 
-@pytest.mark.parametrize("command", [cli.synth, cli.plan_review, cli.scan, cli.setup])
+@pytest.mark.parametrize("command", [cli.synth, cli.plan_review, cli.scan, cli.setup, cli.plan])
 def test_help_has_examples(command) -> None:
     result = CliRunner().invoke(command, ["--help"])
     assert result.exit_code == 0
@@ -96,3 +96,28 @@ def test_plan_review_compares_a_git_ref_with_the_working_tree(tmp_path, monkeypa
         ["git", "worktree", "list"], cwd=repo, capture_output=True, text=True
     ).stdout
     assert len(worktrees.strip().splitlines()) == 1  # the temporary worktree was removed
+
+
+def test_plan_says_which_state_it_plans_against(tmp_path) -> None:
+    s3 = {
+        "terraform": {
+            "backend": {
+                "s3": {
+                    "bucket": "b",
+                    "key": "k/s.tfstate",
+                    "region": "eu-west-1",
+                    "use_lockfile": True,
+                }
+            }
+        }
+    }
+    assert cli.describe_state(tmp_path, s3) == (
+        "state: s3://b/k/s.tfstate (eu-west-1, S3 lock file)"
+    )
+    local = {"terraform": {"backend": {"local": {"path": "../state/s.tfstate"}}}}
+    assert "MISSING: this plan compares against an empty state" in cli.describe_state(
+        tmp_path, local
+    )
+    (tmp_path.parent / "state").mkdir(exist_ok=True)
+    (tmp_path.parent / "state" / "s.tfstate").write_text("{}")
+    assert "(sandbox)" in cli.describe_state(tmp_path, local)

@@ -22,7 +22,7 @@ from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
 from sensorlake.infra.prereqs import CDKTF_BIN, missing_prerequisites, terraform_binary
 from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
 
-__all__ = ["main", "plan_review", "scan", "setup", "synth"]
+__all__ = ["describe_state", "main", "plan", "plan_review", "scan", "setup", "synth"]
 
 _QUIET_JSII = {
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
@@ -253,12 +253,63 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
     sys.exit(subprocess.run([exe, "validate"], env=validate_env, check=False).returncode)
 
 
+def describe_state(stack_dir: Path, doc: dict) -> str:
+    """Which state a plan of this stack reads, said plainly (a missing local file means the
+    plan compares against nothing: every resource shows as to be created)."""
+    backend = (doc.get("terraform") or {}).get("backend") or {}
+    if "s3" in backend:
+        b = backend["s3"]
+        lock = ", S3 lock file" if b.get("use_lockfile") else ""
+        return f"state: s3://{b['bucket']}/{b['key']} ({b.get('region', '')}{lock})"
+    path = (stack_dir / (backend.get("local") or {}).get("path", "terraform.tfstate")).resolve()
+    if path.is_file():
+        return f"state: local file {path} (sandbox)"
+    return (
+        f"state: local file {path} is MISSING: this plan compares against an empty state, so "
+        "everything shows as to be created (sandbox only; use the S3 backend)"
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  make plan                   # synthesize, then terraform init + plan per stack
+  sensorlake plan --dir cdktf.out
+"""
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("cdktf.out"),
+    show_default=True,
+)
+def plan(directory: Path) -> None:
+    """Real `terraform plan` per stack (needs credentials), saying which state it plans against."""
+    binary = terraform_binary()
+    if binary is None:
+        _fail(PrerequisiteError(["terraform or tofu on PATH"]))
+    stacks = load_synth(directory)
+    if not stacks:
+        _fail(CommandError(["plan"], 2, f"nothing synthesized in {directory}: run `make synth`"))
+    env = {**os.environ, **_QUIET_JSII}
+    for stack in naming.STACK_ORDER:
+        if stack not in stacks:
+            continue
+        stack_dir = directory / "stacks" / stack
+        click.echo(f"== {stack}: {describe_state(stack_dir, stacks[stack])}")
+        for args in (["init", "-input=false", "-no-color"], ["plan", "-input=false", "-no-color"]):
+            proc = subprocess.run([binary, f"-chdir={stack_dir}", *args], env=env, check=False)
+            if proc.returncode:
+                sys.exit(proc.returncode)
+
+
 @click.group()
 def main() -> None:
     """sensorlake infra commands (also available as `sensorlake <command>`)."""
 
 
-for _cmd in (synth, plan_review, scan, setup):
+for _cmd in (synth, plan_review, scan, setup, plan):
     main.add_command(_cmd)
 
 if __name__ == "__main__":

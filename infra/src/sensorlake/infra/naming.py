@@ -16,6 +16,7 @@ __all__ = [
     "LANDING_ROLES",
     "MANAGED_STORAGE_FOLDER",
     "PROBE_PREFIX",
+    "STACK_ORDER",
     "STORAGE_STACK",
     "BucketRole",
     "bucket_name_problems",
@@ -49,6 +50,7 @@ PROBE_PREFIX: Final = "_sensorlake/probe"
 
 STORAGE_STACK: Final = "sensorlake-storage"
 CATALOG_STACK: Final = "sensorlake-catalog"
+STACK_ORDER: Final = (STORAGE_STACK, CATALOG_STACK)  # deploy order
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
