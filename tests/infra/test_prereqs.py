@@ -87,3 +87,8 @@ def test_terraform_older_than_1_10_is_refused() -> None:
 def test_example_placeholders_cannot_be_deployed() -> None:
     missing = _check(FULL_ENV, account="123456789012", workspace=1234567890123456)
     assert [m.split(" ")[0] for m in missing] == ["AWS_ACCOUNT_ID", "DATABRICKS_WORKSPACE_ID"]
+
+
+def test_databricks_github_oidc_instead_of_token() -> None:
+    env = {k: v for k, v in FULL_ENV.items() if k != "DATABRICKS_TOKEN"}
+    assert _check({**env, "DATABRICKS_AUTH_TYPE": "github-oidc", "DATABRICKS_CLIENT_ID": "i"}) == []

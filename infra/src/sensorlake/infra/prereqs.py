@@ -73,6 +73,7 @@ def _databricks_auth(env: Mapping[str, str], exists: Callable[[Path], bool]) -> 
     return bool(
         env.get("DATABRICKS_TOKEN")
         or (env.get("DATABRICKS_CLIENT_ID") and env.get("DATABRICKS_CLIENT_SECRET"))
+        or (env.get("DATABRICKS_AUTH_TYPE") == "github-oidc" and env.get("DATABRICKS_CLIENT_ID"))
         or (env.get("DATABRICKS_CONFIG_PROFILE") and exists(home / ".databrickscfg"))
     )
 
