@@ -153,7 +153,10 @@ def test_key_and_gateway_role_read_back(
     assert role["MaxSessionDuration"] == gw.max_session_seconds
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
-    principals = [p for st in trust["Statement"] for p in st["Principal"].get("AWS", [])]
+    principals = []
+    for st in trust["Statement"]:
+        aws_principal = st["Principal"].get("AWS", [])
+        principals += [aws_principal] if isinstance(aws_principal, str) else aws_principal
     assert principals == list(gw.trusted_principal_arns)
     assert not any(p.endswith(":root") for p in principals)
     (attached,) = iam.list_attached_role_policies(RoleName=gw.role_name)["AttachedPolicies"]

@@ -186,3 +186,16 @@ def test_force_new_matches_the_pinned_databricks_provider() -> None:
     assert "name" not in FORCE_NEW["databricks_catalog"]
     assert "name" not in FORCE_NEW["databricks_volume"]
     assert {"catalog", "schema", "volume", "external_location"} <= FORCE_NEW["databricks_grants"]
+
+
+def test_policy_statements_are_compared_by_sid() -> None:
+    def doc(*sids: str) -> dict[str, Any]:
+        stmts = [{"sid": sid, "actions": [f"s3:{sid}"]} for sid in sids]
+        return {"data": {"aws_iam_policy_document": {"p": {"statement": stmts}}}}
+
+    (d,) = diff_stacks({"s": doc("A", "B")}, {"s": doc("New", "A", "B")})
+    (change,) = d.changes
+    assert {path for path, _, _ in change.attributes} == {
+        "statement[New].actions",
+        "statement[New].sid",
+    }

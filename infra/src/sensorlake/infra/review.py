@@ -147,13 +147,23 @@ def _strip(value: Any) -> Any:
     return value
 
 
+def _sids(value: list[Any]) -> list[str] | None:
+    """Statement IDs when every item is a statement with a unique ``sid``, else None."""
+    sids = [v.get("sid") for v in value if isinstance(v, dict)]
+    if len(sids) == len(value) and all(sids) and len(set(sids)) == len(sids):
+        return sids
+    return None
+
+
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         for k in sorted(value):
             yield from _flatten(value[k], f"{prefix}.{k}" if prefix else k)
     elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
-        for i, v in enumerate(value):
-            yield from _flatten(v, f"{prefix}[{i}]")
+        # policy statements are keyed by sid, so inserting one does not shift the others
+        keys = _sids(value) or [str(i) for i in range(len(value))]
+        for key, v in zip(keys, value, strict=True):
+            yield from _flatten(v, f"{prefix}[{key}]")
     else:
         yield prefix, value
 

@@ -346,7 +346,7 @@ class UnityCatalogRole(Construct):
             self,
             "role",
             name=uc.role_name,
-            path=uc.role_path,
+            path=uc.role_path if uc.role_path != "/" else None,  # "/" is the default
             description="Unity Catalog storage credential for sensorlake",
             assume_role_policy=trust.json,
             lifecycle=TerraformResourceLifecycle(
