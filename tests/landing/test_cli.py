@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sensorlake.landing.cli import main
+from sensorlake.contract.cli import main
 from sensorlake.landing.simulate import simulate_bulk
 
 SENSORLAKE = str(Path(sys.executable).parent / "sensorlake")

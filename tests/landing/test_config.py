@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sensorlake.landing.config import PIPELINES, load_config
+from sensorlake.contract.pipelines import PIPELINES
+from sensorlake.landing.config import load_config
 from sensorlake.landing.errors import ConfigError
 
 BUCKETS = {

@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
+from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.failpoints import POINTS
-from sensorlake.landing.keys import LandingKey
 from sensorlake.landing.simulate import simulate_bulk
 
 from .conftest import FIXED_START, lake_files, read_lake

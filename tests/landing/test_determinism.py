@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sensorlake.contract.keys import UNKNOWN_DATE, LandingKey
 from sensorlake.landing.encode import GzipAssembler, deflate_part, encode_lines, encode_records
-from sensorlake.landing.keys import UNKNOWN_DATE, LandingKey
 from sensorlake.landing.route import Lineage, Router
 from sensorlake.landing.rules import load_rules
 from sensorlake.landing.segments import SegmentEncoder, SegmentJob, plan_segments

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.config import LandingConfig
-from sensorlake.landing.keys import LandingKey
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.runner import Lander, NullReporter, RunSummary
 from sensorlake.landing.simulate import reset_database, simulate_bulk

@@ -26,6 +26,7 @@ def test_standalone_gateway_install(tmp_path: Path) -> None:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            str(ROOT / "contract"),
             str(ROOT / "landing"),
         ],
         capture_output=True,
@@ -40,7 +41,7 @@ def test_standalone_gateway_install(tmp_path: Path) -> None:
         check=True,
     )
     installed = {line.split("==")[0].lower() for line in listed.stdout.splitlines()}
-    assert "sensorlake-landing" in installed
+    assert {"sensorlake-landing", "sensorlake-contract"} <= installed
     assert not installed & set(FORBIDDEN), installed & set(FORBIDDEN)
     help_run = subprocess.run(
         [str(env_dir / "bin" / "sensorlake"), "land", "--help"],

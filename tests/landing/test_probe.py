@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from moto import mock_aws
 from rich.console import Console
 
-from sensorlake.landing.cli import main
+from sensorlake.contract.cli import main
 from sensorlake.landing.config import LandingConfig, load_config
 from sensorlake.landing.probe import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
 from sensorlake.landing.sink import make_s3_client

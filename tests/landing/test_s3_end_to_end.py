@@ -26,8 +26,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from sensorlake.landing.config import BUCKET_ENV
-from sensorlake.landing.keys import LandingKey
+from sensorlake.contract.keys import LandingKey
+from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES
 from sensorlake.landing.simulate import simulate_bulk
 
 pytestmark = pytest.mark.s3_access
@@ -67,7 +67,7 @@ def closed_endpoint() -> str:
 @pytest.fixture
 def buckets() -> dict[str, str]:
     run = uuid.uuid4().hex[:8]
-    return {pipeline: f"sl-e2e-{run}-{pipeline}" for pipeline in BUCKET_ENV}
+    return {pipeline: f"sl-e2e-{run}-{pipeline}" for pipeline in LANDING_ROLES}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sensorlake.contract.records import CONTRACT_VERSION
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.validate import Validator, utc_timestamp
 
@@ -63,7 +64,7 @@ def test_a_good_row_is_valid_and_nested(validator: Validator) -> None:
     assert record["device_info"]["model"] == "EnvMonitor-3000"
     assert record["location_info"]["latitude"] == 41.878113
     assert record["deployment_info"]["instance_id"] == "i-0123456789abcdef0"
-    assert record["contract_version"] == "1.0.0"
+    assert record["contract_version"] == CONTRACT_VERSION
     assert checked.emergency == ()
 
 

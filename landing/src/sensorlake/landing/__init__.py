@@ -7,7 +7,10 @@ The public surface is small: build a :class:`LandingConfig` (``load_config``), l
     summary = Lander(config, load_rules(config.rules_path), LocalLakeSink(config.lake_dir)).run_once()
 """
 
-from .config import PIPELINES, LandingConfig, load_config
+from sensorlake.contract.keys import LandingKey
+from sensorlake.contract.pipelines import PIPELINES
+
+from .config import LandingConfig, load_config
 from .errors import (
     ConfigError,
     DestinationError,
@@ -19,7 +22,6 @@ from .errors import (
     TerminalError,
     TransientError,
 )
-from .keys import LandingKey
 from .rules import Rules, load_rules
 from .runner import Lander, RunSummary
 from .sink import FakeSink, LocalLakeSink, S3Sink, Sink

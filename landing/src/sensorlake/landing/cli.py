@@ -1,8 +1,7 @@
-"""The ``sensorlake`` command line.
+"""The landing commands: ``land`` (and its alias ``process``), ``validate``, ``simulate``.
 
-The root group finds its subcommands through the ``sensorlake.commands`` entry points, so a
-gateway that installs only ``sensorlake-landing`` gets only the landing commands, and other
-packages (infra, streams, dashboards) add theirs when installed.
+They join the root ``sensorlake`` group (``sensorlake.contract.cli``) through the
+``sensorlake.commands`` entry points, so a gateway installs only what it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,43 +23,10 @@ from .config import LandingConfig, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
-__all__ = ["land", "main", "process", "simulate", "validate"]
+__all__ = ["land", "process", "simulate", "validate"]
 
 log = logging.getLogger("sensorlake")
 SAMPLE_ROWS = 10_000
-
-
-class PluginGroup(click.Group):
-    """Subcommands come from installed packages' entry points, loaded only when used."""
-
-    def _entry_points(self) -> dict[str, Any]:
-        return {ep.name: ep for ep in entry_points(group="sensorlake.commands")}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(self._entry_points()) | set(self.commands))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
-        ep = self._entry_points().get(cmd_name)
-        if ep is None:
-            return None
-        command = ep.load()
-        if command.name != cmd_name:
-            command = _renamed(command, cmd_name)
-        return command
-
-
-def _renamed(command: click.Command, name: str) -> click.Command:
-    clone = click.Command(
-        name,
-        params=command.params,
-        callback=command.callback,
-        help=command.help,
-        epilog=command.epilog,
-        short_help=command.short_help,
-    )
-    return clone
 
 
 def fail(exc: LandingError) -> NoReturn:
@@ -79,28 +44,6 @@ def run_guarded(fn: Callable[[], int]) -> NoReturn:
         click.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(code)
-
-
-@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version("sensorlake-landing"), prog_name="sensorlake")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def main(verbose: int) -> None:
-    """sensorlake: sensor readings from gateway SQLite databases into Databricks.
-
-    \b
-    Examples:
-      sensorlake simulate --rows 100000      # make a sample sensor database
-      sensorlake land                        # land new readings once
-      sensorlake land --continuous --interval 60
-      sensorlake validate                    # check the S3 buckets
-    """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("botocore").setLevel(max(level, logging.WARNING))
 
 
 # -- land / process ------------------------------------------------------------------------

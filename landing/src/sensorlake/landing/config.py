@@ -14,11 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sensorlake.contract.keys import GATEWAY_PATTERN
+from sensorlake.contract.lake import LOCAL_PATHS
+from sensorlake.contract.pipelines import (
+    BUCKET_ENV,
+    PIPELINES,
+    bucket_name_problems,
+    bucket_role,
+)
+
 from .errors import ConfigError
 
 __all__ = [
-    "BUCKET_ENV",
-    "PIPELINES",
     "LandingConfig",
     "Limits",
     "S3Settings",
@@ -26,20 +33,11 @@ __all__ = [
     "parse_pipelines",
 ]
 
-PIPELINES: tuple[str, ...] = ("raw", "schematized", "filtered", "emergency")
-BUCKET_ENV: Mapping[str, str] = {
-    "raw": "S3_BUCKET_RAW",
-    "schematized": "S3_BUCKET_SCHEMATIZED",
-    "filtered": "S3_BUCKET_FILTERED",
-    "emergency": "S3_BUCKET_EMERGENCY",
-}
-DEFAULT_DB_PATH = Path("var/sensor_data.db")
-DEFAULT_STATE_DIR = Path("var/state")
-DEFAULT_LAKE_DIR = Path("var/lake")
+DEFAULT_DB_PATH = LOCAL_PATHS["db"].default
+DEFAULT_STATE_DIR = LOCAL_PATHS["state"].default
+DEFAULT_LAKE_DIR = LOCAL_PATHS["lake"].default
 
-_GATEWAY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-# S3 bucket naming rules, without dots (virtual-hosted TLS breaks on dotted names).
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_GATEWAY_RE = re.compile(rf"^{GATEWAY_PATTERN}$")
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ class LandingConfig:
 
     def bucket_for(self, pipeline: str) -> str:
         """The bucket (S3) or lake folder (local) a pipeline lands in; rejects go with schematized."""
-        owner = "schematized" if pipeline == "rejected" else pipeline
+        owner = bucket_role(pipeline)
         if self.s3 is not None:
             return self.s3.buckets[owner]
         return owner
@@ -154,7 +152,9 @@ def _default_gateway_id(env: Mapping[str, str]) -> str:
 
 
 def _s3_settings(env: Mapping[str, str], pipelines: tuple[str, ...]) -> S3Settings | None:
-    configured = {p: env[v].strip() for p, v in BUCKET_ENV.items() if env.get(v, "").strip()}
+    configured = {
+        p: env[BUCKET_ENV[p]].strip() for p in PIPELINES if env.get(BUCKET_ENV[p], "").strip()
+    }
     if not configured:
         return None
     needed = set(pipelines) | ({"schematized"} if _validates(pipelines) else set())
@@ -165,9 +165,10 @@ def _s3_settings(env: Mapping[str, str], pipelines: tuple[str, ...]) -> S3Settin
             hint="set a bucket for every pipeline you land, or choose pipelines with --pipelines",
         )
     for pipeline, name in configured.items():
-        if not _BUCKET_RE.match(name):
+        problems = bucket_name_problems(name)
+        if problems:
             raise ConfigError(
-                f"{BUCKET_ENV[pipeline]}={name!r} is not a valid S3 bucket name",
+                f"{BUCKET_ENV[pipeline]}={name!r} is not a valid S3 bucket name: {problems[0]}",
                 hint="use 3-63 lowercase letters, digits and hyphens (no dots, no s3:// prefix)",
             )
     return S3Settings(
@@ -220,11 +221,11 @@ def load_config(
     )
     rules = rules_path or (Path(env["SENSORLAKE_RULES"]) if env.get("SENSORLAKE_RULES") else None)
     return LandingConfig(
-        db_path=Path(db_path or env.get("SENSOR_DB_PATH") or DEFAULT_DB_PATH),
-        state_dir=Path(state_dir or env.get("SENSORLAKE_STATE_DIR") or DEFAULT_STATE_DIR),
+        db_path=Path(db_path or env.get(LOCAL_PATHS["db"].env) or DEFAULT_DB_PATH),
+        state_dir=Path(state_dir or env.get(LOCAL_PATHS["state"].env) or DEFAULT_STATE_DIR),
         gateway_id=gateway,
         pipelines=chosen,
-        lake_dir=Path(lake_dir or env.get("SENSORLAKE_LAKE_DIR") or DEFAULT_LAKE_DIR),
+        lake_dir=Path(lake_dir or env.get(LOCAL_PATHS["lake"].env) or DEFAULT_LAKE_DIR),
         s3=s3,
         rules_path=rules,
         limits=limits,

@@ -27,13 +27,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from sensorlake.contract.pipelines import PROBE_PREFIX
+
 from .config import LandingConfig
 from .errors import TransientError
 from .sink import make_s3_client, translate_client_error
 
-__all__ = ["PROBE_PREFIX", "render_checks", "run_checks"]
-
-PROBE_PREFIX = "_sensorlake/probe"
+__all__ = ["render_checks", "run_checks"]
 NOT_PERMITTED = "unknown (not permitted)"
 _DENIED = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import msgspec
 
-from .keys import UNKNOWN_DATE
+from sensorlake.contract.keys import UNKNOWN_DATE
+
 from .validate import Validator, utc_timestamp
 
 __all__ = ["Lineage", "LineageRecord", "Routed", "Router"]

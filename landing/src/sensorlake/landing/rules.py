@@ -65,7 +65,6 @@ class FilterRules(_Strict):
 
 class Rules(_Strict):
     version: str
-    contract_version: str
     required: list[str]
     timestamp: TimestampRules
     sensor_id: PatternRule
@@ -99,6 +98,12 @@ def load_rules(path: Path | None = None) -> Rules:
         else:
             text = Path(path).read_text(encoding="utf-8")
         data = tomllib.loads(text)
+        if "contract_version" in data:
+            raise ConfigError(
+                f"rules file {where} sets contract_version, which the software owns "
+                "(the record shapes are versioned with the code)",
+                hint="remove the contract_version line",
+            )
         return msgspec.convert(data, Rules)
     except FileNotFoundError:
         raise ConfigError(

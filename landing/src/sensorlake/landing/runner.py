@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
+
+from sensorlake.contract.summary import RunSummary
 
 from .config import LandingConfig
 from .errors import LandingError, LocalStorageError, ObjectConflict, TransientError
@@ -62,54 +63,6 @@ class NullReporter:
 
     def end(self) -> None:
         pass
-
-
-@dataclass
-class TargetSummary:
-    records: int = 0
-    files: int = 0
-    bytes: int = 0
-    shipped_files: int = 0
-    shipped_bytes: int = 0
-    pending_files: int = 0
-    pending_bytes: int = 0
-
-
-@dataclass
-class RunSummary:
-    destination: str
-    gateway_id: str
-    db_path: str
-    dry_run: bool = False
-    rows_read: int = 0
-    epoch: int = 0
-    watermark: int = 0
-    new_epochs: list[str] = field(default_factory=list)
-    targets: dict[str, TargetSummary] = field(default_factory=dict)
-    rejected_reasons: dict[str, int] = field(default_factory=dict)
-    replayed_objects: int = 0
-    conflicts: list[str] = field(default_factory=list)
-    paused_spool_full: bool = False
-    would_land: list[str] = field(default_factory=list)
-    error: str | None = None
-    exit_code: int = 0
-
-    def target(self, name: str) -> TargetSummary:
-        return self.targets.setdefault(name, TargetSummary())
-
-    def account(self, files: list[SpoolFile], rows: int, reasons: dict[str, int]) -> None:
-        """Add one batch: its rows, its files per target, its rejected rows by reason."""
-        self.rows_read += rows
-        for reason, n in reasons.items():
-            self.rejected_reasons[reason] = self.rejected_reasons.get(reason, 0) + n
-        for spooled in files:
-            entry = self.target(spooled.target)
-            entry.records += spooled.records
-            entry.files += 1
-            entry.bytes += spooled.size
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Lander:
@@ -224,7 +177,7 @@ class Lander:
                 rules_version=self.rules.version,
             )
             failpoint("after-commit")
-            summary.account(files, rows, reasons)
+            summary.account(rows, reasons, ((f.target, f.records, f.size) for f in files))
             summary.watermark = last_row
             self._ship(state, summary)
         if started:
@@ -359,7 +312,7 @@ class Lander:
                     files, last_row, rows, reasons = self._write_batch(
                         source, spool, position, snap.max_id
                     )
-                    summary.account(files, rows, reasons)
+                    summary.account(rows, reasons, ((f.target, f.records, f.size) for f in files))
                     for spooled in files:
                         summary.would_land.append(f"{self._buckets[spooled.target]}/{spooled.key}")
                         Spool.remove(spooled.path)

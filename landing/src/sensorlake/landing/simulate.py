@@ -37,6 +37,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sensorlake.contract.records import SOURCE_COLUMNS, SOURCE_TABLE
+
 __all__ = [
     "ANOMALY_TYPES",
     "CREATE_INDEX_SQL",
@@ -53,40 +55,11 @@ __all__ = [
     "simulate_live",
 ]
 
-TABLE_NAME = "sensor_readings"
+TABLE_NAME = SOURCE_TABLE
 
-# Column order of the real sensor: ``id`` first, then the fields of its Pydantic
-# model ``SensorReadingSchema`` in declaration order (the table is generated from
-# ``model_fields``), with str -> TEXT, float -> REAL, int/bool -> INTEGER.
-SCHEMA_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", "INTEGER"),
-    ("timestamp", "TEXT"),
-    ("sensor_id", "TEXT"),
-    ("temperature", "REAL"),
-    ("humidity", "REAL"),
-    ("pressure", "REAL"),
-    ("vibration", "REAL"),
-    ("voltage", "REAL"),
-    ("status_code", "INTEGER"),
-    ("anomaly_flag", "INTEGER"),
-    ("anomaly_type", "TEXT"),
-    ("firmware_version", "TEXT"),
-    ("model", "TEXT"),
-    ("manufacturer", "TEXT"),
-    ("location", "TEXT"),
-    ("latitude", "REAL"),
-    ("longitude", "REAL"),
-    ("original_timezone", "TEXT"),
-    ("synced", "INTEGER"),
-    ("serial_number", "TEXT"),
-    ("manufacture_date", "TEXT"),
-    ("deployment_type", "TEXT"),
-    ("installation_date", "TEXT"),
-    ("height_meters", "REAL"),
-    ("orientation_degrees", "REAL"),
-    ("instance_id", "TEXT"),
-    ("sensor_type", "TEXT"),
-)
+# Column order of the real sensor (the contract's SOURCE_COLUMNS): ``id`` first, then the
+# fields of its Pydantic model in declaration order, str -> TEXT, float -> REAL, int -> INTEGER.
+SCHEMA_COLUMNS = SOURCE_COLUMNS
 
 
 def _column_ddl(name: str, sql_type: str) -> str:

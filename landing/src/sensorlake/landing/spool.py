@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from sensorlake.contract.keys import LandingKey
+
 from .encode import GzipAssembler
 from .errors import LocalStorageError
-from .keys import LandingKey
 from .segments import Part
 
 __all__ = ["BatchWriter", "Spool", "SpoolFile"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sensorlake.contract.lake import STATE_DB_NAME
+
 from .errors import LocalStorageError
 from .spool import SpoolFile, storage_error
 
@@ -109,7 +111,7 @@ class State:
 
     @classmethod
     def open(cls, state_dir: Path) -> State:
-        path = state_dir / "landing-state.db"
+        path = state_dir / STATE_DB_NAME
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -132,7 +134,7 @@ class State:
     @classmethod
     def peek(cls, state_dir: Path) -> State | None:
         """Open read-only for --dry-run and reports; None when there is no state yet."""
-        path = state_dir / "landing-state.db"
+        path = state_dir / STATE_DB_NAME
         if not path.exists():
             return None
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)

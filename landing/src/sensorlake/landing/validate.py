@@ -20,32 +20,27 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from sensorlake.contract.records import (
+    CONTRACT_VERSION,
+    DEPLOYMENT_FIELDS,
+    DEVICE_FIELDS,
+    LOCATION_FIELDS,
+    READING_FIELDS,
+    STATUS_FIELDS,
+)
+
 from .rules import Rules
 
 __all__ = ["Checked", "RowChecker", "Validator", "utc_timestamp"]
 
 _NUMBER = (int, float)
 _INFINITE = (math.inf, -math.inf)
-_READINGS = ("temperature", "humidity", "pressure", "vibration", "voltage")
-_STATUS = ("status_code", "anomaly_flag", "anomaly_type")
+_READINGS = READING_FIELDS
+_STATUS = STATUS_FIELDS
 # Per-sensor fields: the same on every reading of one sensor, checked once per identity.
-_DEVICE = (
-    "manufacturer",
-    "model",
-    "firmware_version",
-    "serial_number",
-    "manufacture_date",
-    "sensor_type",
-)
-_LOCATION = (
-    "location",
-    "latitude",
-    "longitude",
-    "height_meters",
-    "orientation_degrees",
-    "original_timezone",
-)
-_DEPLOYMENT = ("deployment_type", "installation_date", "instance_id")
+_DEVICE = DEVICE_FIELDS
+_LOCATION = LOCATION_FIELDS
+_DEPLOYMENT = DEPLOYMENT_FIELDS
 _IDENTITY = ("sensor_id", *_DEVICE, *_LOCATION, *_DEPLOYMENT)
 _UNITS = {
     unit: {
@@ -171,7 +166,6 @@ class RowChecker:
         self._on_flag = rules.emergency.on_anomaly_flag
         self._exclude_anomalies = rules.filtered.exclude_anomalies
         self._exclude_emergencies = rules.filtered.exclude_emergencies
-        self._contract = rules.contract_version
 
     # -- per sensor identity -----------------------------------------------------------
 
@@ -287,7 +281,7 @@ class RowChecker:
         emergency = self._emergency(readings, pressure, unit, flag, anomaly_type)
         is_flagged = flag in (0, 1) and bool(flag)
         record = {
-            "contract_version": self._contract,
+            "contract_version": CONTRACT_VERSION,
             "reading_id": row_id,
             "sensor_id": key[0],
             "timestamp": ts,

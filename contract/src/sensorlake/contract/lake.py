@@ -1,0 +1,79 @@
+"""Where things live on one machine, and where a landed key lives in S3.
+
+The local lake mirrors the buckets: ``<lake>/<bucket role>/<key>``, the same keys as S3,
+so every consumer reads one layout whether the files are local or in the cloud. The
+default paths are relative to the working directory (``var/``), each with its variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from .pipelines import bucket_role
+
+__all__ = [
+    "LOCAL_PATHS",
+    "STATE_DB_NAME",
+    "LocalPath",
+    "lake_path",
+    "s3_url",
+    "table_dir",
+]
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    """One local directory setting: its option, its variable, its default."""
+
+    option: str
+    env: str
+    default: Path
+    help: str
+
+
+LOCAL_PATHS: Final[dict[str, LocalPath]] = {
+    "db": LocalPath(
+        "--db-path", "SENSOR_DB_PATH", Path("var/sensor_data.db"), "the sensor's SQLite database"
+    ),
+    "state": LocalPath(
+        "--state-dir",
+        "SENSORLAKE_STATE_DIR",
+        Path("var/state"),
+        "gateway landing state and spool",
+    ),
+    "lake": LocalPath(
+        "--lake-dir", "SENSORLAKE_LAKE_DIR", Path("var/lake"), "local lake (landed files)"
+    ),
+    "warehouse": LocalPath(
+        "--warehouse-dir",
+        "SENSORLAKE_WAREHOUSE_DIR",
+        Path("var/warehouse"),
+        "local Delta tables (<catalog>/<schema>/<table>)",
+    ),
+    "checkpoint": LocalPath(
+        "--checkpoint-dir",
+        "SENSORLAKE_CHECKPOINT_DIR",
+        Path("var/checkpoints"),
+        "local stream checkpoints",
+    ),
+}
+
+# The gateway's state database inside the state directory.
+STATE_DB_NAME: Final = "landing-state.db"
+
+
+def lake_path(lake_dir: Path, key: str) -> Path:
+    """Where a landed key lives in the local lake."""
+    return Path(lake_dir) / bucket_role(key.split("/", 1)[0]) / key
+
+
+def s3_url(bucket: str, key: str = "") -> str:
+    """The ``s3://`` URL of a key (or of the bucket root)."""
+    return f"s3://{bucket}/{key}"
+
+
+def table_dir(warehouse_dir: Path, catalog: str, schema: str, table: str) -> Path:
+    """Where the local runner keeps a table: the three-level UC name as folders."""
+    return Path(warehouse_dir) / catalog / schema / table

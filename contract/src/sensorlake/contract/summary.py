@@ -1,0 +1,116 @@
+"""A landing run's summary: what ``sensorlake land --json`` prints and the gateway state keeps.
+
+Landing fills it in; dashboards read the stored ones back (:func:`read_runs`) to show each
+gateway's freshness, backlog and rejections without touching the spool.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .lake import STATE_DB_NAME
+
+__all__ = ["RunRecord", "RunSummary", "TargetSummary", "read_runs"]
+
+
+@dataclass
+class TargetSummary:
+    """One target's files in a run (``shipped``/``pending`` count the whole spool)."""
+
+    records: int = 0
+    files: int = 0
+    bytes: int = 0
+    shipped_files: int = 0
+    shipped_bytes: int = 0
+    pending_files: int = 0
+    pending_bytes: int = 0
+
+
+@dataclass
+class RunSummary:
+    destination: str
+    gateway_id: str
+    db_path: str
+    dry_run: bool = False
+    rows_read: int = 0
+    epoch: int = 0
+    watermark: int = 0
+    new_epochs: list[str] = field(default_factory=list)
+    targets: dict[str, TargetSummary] = field(default_factory=dict)
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    replayed_objects: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    paused_spool_full: bool = False
+    would_land: list[str] = field(default_factory=list)
+    error: str | None = None
+    exit_code: int = 0
+
+    def target(self, name: str) -> TargetSummary:
+        return self.targets.setdefault(name, TargetSummary())
+
+    def account(
+        self, rows: int, reasons: dict[str, int], files: Iterable[tuple[str, int, int]]
+    ) -> None:
+        """Add one batch: its rows, its rejected rows by reason, and its files as
+        ``(target, records, bytes)``."""
+        self.rows_read += rows
+        for reason, n in reasons.items():
+            self.rejected_reasons[reason] = self.rejected_reasons.get(reason, 0) + n
+        for target, records, size in files:
+            entry = self.target(target)
+            entry.records += records
+            entry.files += 1
+            entry.bytes += size
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        """Read a stored summary back; fields a newer or older lander added are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        target_fields = {f.name for f in fields(TargetSummary)}
+        values["targets"] = {
+            name: TargetSummary(**{k: v for k, v in t.items() if k in target_fields})
+            for name, t in (data.get("targets") or {}).items()
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored run: when it started and finished (UTC ISO 8601), and its summary."""
+
+    run_id: int
+    started_at: str
+    finished_at: str
+    summary: RunSummary
+
+
+def read_runs(state_dir: Path, limit: int = 100) -> list[RunRecord]:
+    """The newest ``limit`` runs of a gateway, newest first ([] when it never ran).
+
+    Opened read-only, so a running lander is never blocked or changed.
+    """
+    path = Path(state_dir) / STATE_DB_NAME
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute(
+            "SELECT run_id, started_at, finished_at, summary FROM runs "
+            "ORDER BY run_id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    finally:
+        conn.close()
+    return [
+        RunRecord(run_id, started, finished, RunSummary.from_dict(json.loads(text)))
+        for run_id, started, finished, text in rows
+    ]

@@ -1,0 +1,42 @@
+"""Local paths and URLs: one layout for the local lake and S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sensorlake.contract.keys import LandingKey, source_glob, source_prefix
+from sensorlake.contract.lake import LOCAL_PATHS, lake_path, s3_url, table_dir
+
+pytestmark = pytest.mark.contract
+
+
+def test_lake_mirrors_the_buckets() -> None:
+    key = LandingKey("rejected", "2026-03-01", "gw-1", 1, 5, 9).format()
+    assert lake_path(Path("var/lake"), key) == Path("var/lake/schematized") / key
+    raw = LandingKey("raw", "2026-03-01", "gw-1", 1, 5, 9).format()
+    assert lake_path(Path("/l"), raw) == Path("/l/raw") / raw
+    assert s3_url("sensor-data-raw", raw) == f"s3://sensor-data-raw/{raw}"
+
+
+def test_a_source_glob_matches_exactly_its_targets_files() -> None:
+    from fnmatch import fnmatchcase
+
+    raw = LandingKey("raw", "2026-03-01", "gw-1", 1, 5, 9).format()
+    assert fnmatchcase(raw, source_glob("raw"))
+    assert not fnmatchcase(raw, source_glob("rejected"))
+    assert not fnmatchcase("raw/_sensorlake/probe/x", source_glob("raw"))
+    assert source_prefix("emergency") == "emergency/"
+
+
+def test_local_paths_have_one_default_and_one_variable_each() -> None:
+    assert {n: str(p.default) for n, p in LOCAL_PATHS.items()} == {
+        "db": "var/sensor_data.db",
+        "state": "var/state",
+        "lake": "var/lake",
+        "warehouse": "var/warehouse",
+        "checkpoint": "var/checkpoints",
+    }
+    assert len({p.env for p in LOCAL_PATHS.values()}) == len(LOCAL_PATHS)
+    assert table_dir(Path("w"), "c", "s", "t") == Path("w/c/s/t")

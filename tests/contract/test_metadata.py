@@ -1,0 +1,31 @@
+"""Object metadata: one shape for S3 user metadata and the local lake's sidecar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
+
+pytestmark = pytest.mark.contract
+
+META = ObjectMetadata(12, 1, 20, 2, "2026.11.1", "gw-1", "schematized", "ab" * 32)
+
+
+def test_round_trips_through_s3_metadata_and_json() -> None:
+    assert ObjectMetadata.from_s3(META.to_s3()) == META
+    assert ObjectMetadata.from_json(META.to_json()) == META
+    assert all(k == k.lower() and isinstance(v, str) for k, v in META.to_s3().items())
+
+
+@pytest.mark.parametrize("broken", [{}, {**META.to_s3(), "record-count": "many"}])
+def test_foreign_metadata_is_a_value_error(broken: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="not sensorlake object metadata"):
+        ObjectMetadata.from_s3(broken)
+
+
+def test_local_sidecar_sits_beside_the_file_and_outside_the_files_glob() -> None:
+    path = Path("lake/raw/raw/date=2026-03-01/gateway=g/x.ndjson.gz")
+    side = local_metadata_path(path)
+    assert side.parent == path.parent and not side.name.endswith(".ndjson.gz")
