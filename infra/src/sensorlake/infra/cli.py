@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from sensorlake.contract import pipelines
 from sensorlake.infra import naming
 from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
 from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
@@ -247,7 +248,7 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
         validate_env = gateway_env(settings, sts, {**env, "AWS_REGION": settings.aws.region})
     except InfraError as exc:
         _fail(exc)
-    validate_env.update({f"S3_BUCKET_{r.upper()}": settings.bucket(r) for r in naming.BUCKET_ROLES})
+    validate_env.update({env: settings.bucket(r) for r, env in pipelines.BUCKET_ENV.items()})
     exe = shutil.which("sensorlake") or "sensorlake"
     click.echo(f"$ sensorlake validate   # as the gateway role {settings.gateway.role_name}")
     sys.exit(subprocess.run([exe, "validate"], env=validate_env, check=False).returncode)

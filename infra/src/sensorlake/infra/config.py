@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from sensorlake.contract import pipelines as contract
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
@@ -62,11 +63,7 @@ PLACEHOLDER_WORKSPACE: Final = 1234567890123456
 ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "AWS_REGION": ("aws", "region"),
     "AWS_ACCOUNT_ID": ("aws", "account_id"),
-    "S3_BUCKET_RAW": ("buckets", "raw"),
-    "S3_BUCKET_SCHEMATIZED": ("buckets", "schematized"),
-    "S3_BUCKET_FILTERED": ("buckets", "filtered"),
-    "S3_BUCKET_EMERGENCY": ("buckets", "emergency"),
-    "S3_BUCKET_CHECKPOINTS": ("buckets", "checkpoints"),
+    **{env: ("buckets", role) for role, env in contract.BUCKET_ENV.items()},
     "DATABRICKS_HOST": ("databricks", "hostname"),
     "DATABRICKS_IAM_ROLE": ("unity_catalog", "iam_role_arn"),
     "UC_CATALOG": ("unity_catalog", "catalog"),
@@ -87,9 +84,15 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
 def _bucket(name: str) -> str:
-    problems = naming.bucket_name_problems(name)
+    problems = contract.bucket_name_problems(name)
     if problems:
         raise ValueError(f"bad bucket name {name!r}: " + "; ".join(problems))
+    return name
+
+
+def _pipeline(name: str) -> str:
+    if name not in contract.PIPELINES:
+        raise ValueError(f"unknown pipeline {name!r}: choose from {', '.join(contract.PIPELINES)}")
     return name
 
 
@@ -142,7 +145,7 @@ class BucketSettings(_Model):
     access_logs: BucketName | None = None
     # Buckets that already exist (e.g. from the old system): imported into the state on the
     # first apply (Terraform import blocks) instead of created; their settings are then ours.
-    adopt: tuple[Literal["raw", "schematized", "filtered", "emergency", "checkpoints"], ...] = ()
+    adopt: tuple[contract.BucketRole, ...] = ()
 
 
 class LifecycleSettings(_Model):
@@ -194,9 +197,7 @@ class GatewaySettings(_Model):
     # Certificate subject CNs (StringLike patterns, e.g. "gateway-*") Roles Anywhere accepts.
     roles_anywhere_subject_cns: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     trust_account_root: bool = False
-    pipelines: tuple[Literal["raw", "schematized", "filtered", "emergency"], ...] = (
-        naming.LANDING_ROLES
-    )
+    pipelines: tuple[Annotated[str, AfterValidator(_pipeline)], ...] = contract.LANDING_ROLES
     max_session_seconds: Annotated[int, Field(ge=900, le=43200)] = 3600
 
     @model_validator(mode="after")
@@ -332,7 +333,7 @@ class Settings(_Model):
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         unnamed = [
-            r for r in (*naming.BUCKET_ROLES, "access_logs") if getattr(self.buckets, r) is None
+            r for r in (*contract.BUCKET_ROLES, "access_logs") if getattr(self.buckets, r) is None
         ]
         if self.state.backend == "s3" and not self.state.bucket:
             unnamed.append("state.bucket")
@@ -342,11 +343,11 @@ class Settings(_Model):
                 f"of {', '.join(unnamed)}; set it, or name those buckets"
             )
         problems: list[str] = []
-        names = [self.bucket(r) for r in naming.BUCKET_ROLES] + [self.log_bucket]
+        names = [self.bucket(r) for r in contract.BUCKET_ROLES] + [self.log_bucket]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             problems.append(f"buckets: the same bucket is used twice: {', '.join(dupes)}")
-        by_url = {naming.location_url(self.bucket(r)): r for r in naming.BUCKET_ROLES}
+        by_url = {naming.location_url(self.bucket(r)): r for r in contract.BUCKET_ROLES}
         for loc in self.external_locations:
             if loc.s3_path.rstrip("/") + "/" not in by_url:
                 problems.append(
@@ -400,7 +401,7 @@ class Settings(_Model):
     def bucket(self, role: str) -> str:
         """The bucket name for a role: configured, else the account-unique default."""
         name = getattr(self.buckets, role)
-        return name or naming.default_bucket_name(role, self.aws.region, self.aws.account_id)
+        return name or contract.default_bucket_name(role, self.aws.region, self.aws.account_id)
 
     @property
     def log_bucket(self) -> str:
@@ -428,14 +429,14 @@ class Settings(_Model):
         """The bucket role whose external location covers the catalog's storage root."""
         root = self.catalog_storage_root
         return next(
-            r for r in naming.BUCKET_ROLES if root.startswith(naming.location_url(self.bucket(r)))
+            r for r in contract.BUCKET_ROLES if root.startswith(naming.location_url(self.bucket(r)))
         )
 
     @property
     def location_names(self) -> dict[str, str]:
         """External location name per bucket role (YAML names win over the defaults)."""
-        names = {r: naming.external_location_name(r) for r in naming.BUCKET_ROLES}
-        by_url = {naming.location_url(self.bucket(r)): r for r in naming.BUCKET_ROLES}
+        names = {r: naming.external_location_name(r) for r in contract.BUCKET_ROLES}
+        by_url = {naming.location_url(self.bucket(r)): r for r in contract.BUCKET_ROLES}
         for loc in self.external_locations:
             role = by_url.get(loc.s3_path.rstrip("/") + "/")
             if role:

@@ -31,7 +31,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from sensorlake.infra import naming
+from sensorlake.contract import pipelines
 from sensorlake.infra.config import Settings
 
 __all__ = [
@@ -84,9 +84,9 @@ class GatewayWriter(Construct):
         put_resources = [
             f"{arn}/{prefix}/*"
             for r, arn in buckets.items()
-            for prefix in naming.LANDING_PREFIXES[r]
+            for prefix in pipelines.LANDING_PREFIXES[r]
         ]
-        probe_resources = [f"{arn}/{naming.PROBE_PREFIX}/*" for arn in buckets.values()]
+        probe_resources = [f"{arn}/{pipelines.PROBE_PREFIX}/*" for arn in buckets.values()]
         self.policy_document = DataAwsIamPolicyDocument(
             self,
             "policy_document",
@@ -207,7 +207,7 @@ class UnityCatalogRole(Construct):
         uc = settings.unity_catalog
         region = settings.aws.region
         self.arn = uc.iam_role_arn or role_arn(account_id, uc.role_name)
-        landing = [f"arn:aws:s3:::{settings.bucket(r)}" for r in naming.LANDING_ROLES]
+        landing = [f"arn:aws:s3:::{settings.bucket(r)}" for r in pipelines.LANDING_ROLES]
         checkpoints = f"arn:aws:s3:::{settings.bucket('checkpoints')}"
         every_bucket = [*landing, checkpoints]
         queues = f"arn:aws:sqs:{region}:{account_id}:csms-*"

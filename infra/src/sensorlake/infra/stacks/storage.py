@@ -55,7 +55,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from sensorlake.infra import naming
+from sensorlake.contract import pipelines
 from sensorlake.infra.config import LifecycleSettings, Settings
 
 __all__ = ["KEEP", "KMS_ALIAS", "LandingStorage", "kms_only_statements", "tls_only_statement"]
@@ -148,7 +148,7 @@ def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycle
         S3BucketLifecycleConfigurationRule(
             id="expire-validate-probes",
             status="Enabled",
-            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{naming.PROBE_PREFIX}/")],
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{pipelines.PROBE_PREFIX}/")],
             expiration=[
                 S3BucketLifecycleConfigurationRuleExpiration(days=lc.probe_expiration_days)
             ],
@@ -160,7 +160,7 @@ def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycle
         S3BucketLifecycleConfigurationRule(
             id="expire-probe-delete-markers",
             status="Enabled",
-            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{naming.PROBE_PREFIX}/")],
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{pipelines.PROBE_PREFIX}/")],
             expiration=[
                 S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)
             ],
@@ -171,7 +171,7 @@ def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycle
             ],
         )
     )
-    for prefix in naming.LANDING_PREFIXES[role]:
+    for prefix in pipelines.LANDING_PREFIXES[role]:
         if lc.transition_days is None and lc.expiration_days is None:
             break
         rules.append(
@@ -240,7 +240,7 @@ class LandingStorage(Construct):
         self.public_access: dict[str, S3BucketPublicAccessBlock] = {}
         self.log_bucket = self._log_bucket()
         self.buckets: dict[str, S3Bucket] = {
-            role: self._bucket(role, settings.bucket(role)) for role in naming.BUCKET_ROLES
+            role: self._bucket(role, settings.bucket(role)) for role in pipelines.BUCKET_ROLES
         }
 
     # -- buckets -------------------------------------------------------------------------
@@ -331,7 +331,7 @@ class LandingStorage(Construct):
         lc = self.settings.lifecycle
         bucket = self._locked_down("access_logs", self.settings.log_bucket)
         self._encryption("access_logs", bucket, kms=False)
-        sources = [f"arn:aws:s3:::{self.settings.bucket(r)}" for r in naming.BUCKET_ROLES]
+        sources = [f"arn:aws:s3:::{self.settings.bucket(r)}" for r in pipelines.BUCKET_ROLES]
         self.log_bucket_policy = self._policy(
             "access_logs",
             bucket,
