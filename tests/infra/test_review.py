@@ -199,3 +199,23 @@ def test_policy_statements_are_compared_by_sid() -> None:
         "statement[New].actions",
         "statement[New].sid",
     }
+
+
+@pytest.mark.synth
+def test_a_widened_gateway_policy_is_the_first_security_change(synthesized: Synth) -> None:
+    """What `make plan-review` shows when a PR lets gateways read landed files."""
+    head = copy.deepcopy(synthesized.docs)
+    docs = head["sensorlake-storage"]["data"]["aws_iam_policy_document"]
+    (gw,) = [v for k, v in docs.items() if k.startswith("gateway_policy")]
+    land = next(st for st in gw["statement"] if st["sid"] == "LandFilesCreateOnly")
+    land["actions"] = ["s3:GetObject", *land["actions"]]
+    diffs = diff_stacks(synthesized.docs, head)
+    md = render_markdown(diffs, "main", "head")
+    section = md.split("### Security-relevant changes")[1].split("| stack |")[0]
+    first = section.strip().splitlines()[0]
+    assert "`aws_iam_policy.gateway_policy_" in first and "policy via" in first
+    assert (
+        '`statement[LandFilesCreateOnly].actions`: `["s3:PutObject"]` → `["s3:GetObject", "s3:PutObject"]`'
+        in section
+    )
+    assert "| `sensorlake-storage` | 0 | 1 | 0 | 0 |" in md

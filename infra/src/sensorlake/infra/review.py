@@ -124,7 +124,11 @@ class StackDiff:
     security: list[SecurityChange] = field(default_factory=list)
 
     def count(self, action: str) -> int:
-        return sum(1 for c in self.changes if c.action == action and c.kind == "resource")
+        n = sum(1 for c in self.changes if c.action == action and c.kind == "resource")
+        if action == "update":  # resources whose policy changed through a data source
+            direct = {c.address for c in self.changes if c.kind == "resource"}
+            n += len({s.address for s in self.security if s.why.startswith("policy via")} - direct)
+        return n
 
 
 def load_synth(outdir: Path) -> dict[str, dict[str, Any]]:
