@@ -92,3 +92,13 @@ def test_example_placeholders_cannot_be_deployed() -> None:
 def test_databricks_github_oidc_instead_of_token() -> None:
     env = {k: v for k, v in FULL_ENV.items() if k != "DATABRICKS_TOKEN"}
     assert _check({**env, "DATABRICKS_AUTH_TYPE": "github-oidc", "DATABRICKS_CLIENT_ID": "i"}) == []
+
+
+def test_the_example_alert_address_cannot_be_deployed() -> None:
+    settings = _settings()
+    jobs = settings.jobs.model_copy(update={"notification_email": "alerts@example.com"})
+    missing = missing_prerequisites(
+        settings.model_copy(update={"jobs": jobs}), FULL_ENV, which=lambda n: "/usr/bin/terraform",
+        exists=lambda p: True, cdktf_bin=Path("/cdktf"), version_of=lambda b: (1, 11),
+    )  # fmt: skip
+    assert [m.split(" ")[0] for m in missing] == ["SENSORLAKE_ALERT_EMAIL"]

@@ -232,7 +232,14 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
     if binary and Path(binary).name == "tofu":
         env["TERRAFORM_BINARY_NAME"] = binary
     root = Path(_git("rev-parse", "--show-toplevel"))
-    argv = [str(CDKTF_BIN), "deploy", naming.STORAGE_STACK, naming.CATALOG_STACK]
+    from sensorlake.infra.main import jobs_wheels
+
+    try:
+        with_jobs = jobs_wheels(settings, root) is not None
+    except InfraError as exc:
+        _fail(exc)
+    stacks = [s for s in naming.STACK_ORDER if with_jobs or s != naming.JOBS_STACK]
+    argv = [str(CDKTF_BIN), "deploy", *stacks]
     argv += ["--auto-approve"] if auto_approve else []
     click.echo("$ " + " ".join(argv))
     if subprocess.run(argv, cwd=root, env=env, check=False).returncode:

@@ -71,6 +71,7 @@ ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "UC_STORAGE_CREDENTIAL": ("unity_catalog", "storage_credential"),
     "DATA_TEAM_GROUP": ("unity_catalog", "data_team_group"),
     "UC_ADMIN_GROUP": ("unity_catalog", "admin_group"),
+    "SENSORLAKE_ALERT_EMAIL": ("jobs", "notification_email"),
     "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
 }
 
@@ -307,6 +308,64 @@ class StateSettings(_Model):
     region: Region | None = None
 
 
+class FileArrivalSettings(_Model):
+    """When a file-arrival trigger fires; Databricks' minimum for both is 60 s."""
+
+    min_time_between_triggers_seconds: Annotated[int, Field(ge=60)] = 300
+    wait_after_last_change_seconds: Annotated[int, Field(ge=60)] = 120
+
+
+# Emergency readings must reach their table fast: the shortest intervals Databricks allows.
+FASTEST_TRIGGER: Final = FileArrivalSettings(
+    min_time_between_triggers_seconds=60, wait_after_last_change_seconds=60
+)
+
+
+class JobClusterSettings(_Model):
+    """The job cluster used when ``jobs.compute`` is ``job_cluster`` (not serverless)."""
+
+    spark_version: str = "16.4.x-scala2.12"
+    node_type_id: str = "m6i.large"
+    num_workers: Annotated[int, Field(ge=0, le=100)] = 1
+
+
+class JobsSettings(_Model):
+    """The Auto Loader jobs (stack ``sensorlake-jobs``), one per target.
+
+    ``enabled: auto`` synthesizes the stack when the streams wheel exists in ``dist_dir`` or
+    can be built from ``streams/`` in this checkout, and leaves it out (saying so) otherwise;
+    ``true`` makes a missing wheel an error; ``false`` never synthesizes it.
+    """
+
+    enabled: Literal["auto", "true", "false"] = "auto"
+    compute: Literal["serverless", "job_cluster"] = "serverless"
+    environment_version: Annotated[str, Field(pattern=r"^\d+$")] = "3"  # serverless client
+    cluster: JobClusterSettings = JobClusterSettings()
+    notification_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    min_retry_interval_millis: Annotated[int, Field(ge=0, le=3_600_000)] = 60_000
+    triggers: dict[str, FileArrivalSettings] = Field(default_factory=dict)
+    checkpoints_volume: UcName = "autoloader_checkpoints"
+    schemas_volume: UcName = "autoloader_schemas"
+    dist_dir: str = "dist"
+    workspace_dir: Annotated[str, Field(pattern=r"^/[\w./-]+[^/]$")] = "/Shared/sensorlake/wheels"
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> JobsSettings:
+        unknown = sorted(set(self.triggers) - set(contract.TARGETS))
+        if unknown:
+            raise ValueError(
+                f"jobs.triggers: unknown target(s) {', '.join(unknown)} "
+                f"(targets: {', '.join(contract.TARGETS)})"
+            )
+        return self
+
+    def trigger(self, target: str) -> FileArrivalSettings:
+        """The configured trigger, else the default (emergency: the fastest allowed)."""
+        default = FASTEST_TRIGGER if target == "emergency" else FileArrivalSettings()
+        return self.triggers.get(target, default)
+
+
 DEFAULT_VOLUMES: Final = (
     VolumeSettings(
         name="autoloader_checkpoints", external_location="autoloader_checkpoints_location"
@@ -328,6 +387,7 @@ class Settings(_Model):
     external_locations: tuple[ExternalLocationSettings, ...] = ()
     uc_volumes: tuple[VolumeSettings, ...] = DEFAULT_VOLUMES
     state: StateSettings = StateSettings()
+    jobs: JobsSettings = JobsSettings()
     tags: dict[str, str] = Field(default_factory=lambda: {"project": "sensorlake"})
 
     @model_validator(mode="after")
@@ -371,6 +431,12 @@ class Settings(_Model):
         if len(set(vol_names)) != len(vol_names):
             problems.append("uc_volumes: volume names must be unique")
         problems += self._storage_root_problems(by_url)
+        for key in ("checkpoints_volume", "schemas_volume"):
+            if getattr(self.jobs, key) not in vol_names:
+                problems.append(
+                    f"jobs.{key}: {getattr(self.jobs, key)!r} is not one of uc_volumes "
+                    f"({', '.join(vol_names)})"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

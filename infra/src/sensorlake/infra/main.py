@@ -9,7 +9,9 @@
 
 State: an S3 backend with a lock file unless ``state.backend: local`` (sandbox).
 
-No jobs stack yet: the streams package that defines the Auto Loader jobs does not exist.
+- ``sensorlake-jobs`` (Databricks): the streams wheels as workspace files and one Auto Loader
+  job per target (stacks/jobs.py). Synthesized when the wheels exist in ``dist/`` or can be
+  built from this checkout (``jobs.enabled: auto``); deploy order: after catalog.
 
 Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cdktf.json runs).
 """
@@ -17,6 +19,7 @@ Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cd
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +34,25 @@ from constructs import Construct
 
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings, load_settings
+from sensorlake.infra.errors import InfraError
 from sensorlake.infra.stacks.access import GatewayWriter, UnityCatalogRole, role_arn
 from sensorlake.infra.stacks.catalog import UnityCatalog, storage_credential
+from sensorlake.infra.stacks.jobs import StreamJobs
 from sensorlake.infra.stacks.storage import KMS_ALIAS, LandingStorage
+from sensorlake.infra.wheels import Wheel, WheelsMissing, find_or_build_wheels
 
-__all__ = ["STACKS", "CatalogStack", "InfraApp", "StorageStack", "build_app", "main"]
+__all__ = [
+    "STACKS",
+    "CatalogStack",
+    "InfraApp",
+    "JobsStack",
+    "StorageStack",
+    "build_app",
+    "jobs_wheels",
+    "main",
+]
 
-STACKS = (naming.STORAGE_STACK, naming.CATALOG_STACK)  # deploy order
+STACKS = naming.STACK_ORDER  # deploy order
 
 
 # use_lockfile (S3-native state locking) needs Terraform 1.10; import blocks need 1.5.
@@ -165,6 +180,23 @@ class CatalogStack(TerraformStack):
             )
 
 
+class JobsStack(TerraformStack):
+    """The Auto Loader jobs and the wheels they run."""
+
+    def __init__(self, scope: Construct, settings: Settings, wheels: list[Wheel]) -> None:
+        super().__init__(scope, naming.JOBS_STACK)
+        _backend(self, settings, naming.JOBS_STACK)
+        DatabricksProvider(self, "databricks")  # host and token from DATABRICKS_* env vars
+        self.add_override("terraform.required_providers.databricks.version", DATABRICKS_PROVIDER)
+        self.streams = StreamJobs(self, "streams", settings=settings, wheels=wheels)
+        for target, job in self.streams.jobs.items():
+            TerraformOutput(self, f"job_id_{target}", value=job.id, static_id=True)
+        for dist, file in self.streams.files.items():
+            TerraformOutput(
+                self, f"wheel_{dist.replace('-', '_')}", value=file.workspace_path, static_id=True
+            )
+
+
 @dataclass(frozen=True)
 class InfraApp:
     """The app and its stacks, so tests can synthesize each stack with Testing.synth."""
@@ -172,15 +204,38 @@ class InfraApp:
     app: App
     storage: StorageStack
     catalog: CatalogStack
+    jobs: JobsStack | None = None
 
 
-def build_app(settings: Settings, outdir: Path | str = "cdktf.out") -> InfraApp:
-    """Build (not synthesize) the app; stack traces off so the JSON is deterministic."""
+def build_app(
+    settings: Settings, outdir: Path | str = "cdktf.out", wheels: list[Wheel] | None = None
+) -> InfraApp:
+    """Build (not synthesize) the app; stack traces off so the JSON is deterministic.
+
+    The jobs stack is built when ``wheels`` are given (see :func:`jobs_wheels`)."""
     app = App(outdir=str(outdir), stack_traces=False)
     storage = StorageStack(app, settings)
     catalog = CatalogStack(app, settings)
     catalog.add_dependency(storage)
-    return InfraApp(app=app, storage=storage, catalog=catalog)
+    jobs = None
+    if wheels is not None:
+        jobs = JobsStack(app, settings, wheels)
+        jobs.add_dependency(catalog)
+    return InfraApp(app=app, storage=storage, catalog=catalog, jobs=jobs)
+
+
+def jobs_wheels(settings: Settings, root: Path) -> list[Wheel] | None:
+    """The wheels for the jobs stack, or None when it is not synthesized (jobs.enabled)."""
+    mode = settings.jobs.enabled
+    if mode == "false":
+        return None
+    try:
+        return find_or_build_wheels(root, settings.jobs.dist_dir)
+    except WheelsMissing as exc:
+        if mode == "true":
+            raise
+        print(f"note: {naming.JOBS_STACK} not synthesized: {exc.problems[0]}", file=sys.stderr)
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,8 +244,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=None, help="unity_catalog_config.yaml")
     parser.add_argument("--outdir", type=Path, default=Path("cdktf.out"))
     args = parser.parse_args(argv)
-    settings = load_settings(args.config)
-    build_app(settings, args.outdir).app.synth()
+    try:
+        settings = load_settings(args.config)
+        wheels = jobs_wheels(settings, Path.cwd())
+        build_app(settings, args.outdir, wheels).app.synth()
+    except InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

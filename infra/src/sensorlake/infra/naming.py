@@ -15,6 +15,7 @@ from sensorlake.contract import pipelines
 
 __all__ = [
     "CATALOG_STACK",
+    "JOBS_STACK",
     "MANAGED_STORAGE_FOLDER",
     "STACK_ORDER",
     "STORAGE_STACK",
@@ -27,7 +28,8 @@ __all__ = [
 
 STORAGE_STACK: Final = "sensorlake-storage"
 CATALOG_STACK: Final = "sensorlake-catalog"
-STACK_ORDER: Final = (STORAGE_STACK, CATALOG_STACK)  # deploy order
+JOBS_STACK: Final = "sensorlake-jobs"
+STACK_ORDER: Final = (STORAGE_STACK, CATALOG_STACK, JOBS_STACK)  # deploy order
 
 # The catalog's managed storage folder in the checkpoints bucket (next to the volumes).
 MANAGED_STORAGE_FOLDER: Final = "uc-managed"

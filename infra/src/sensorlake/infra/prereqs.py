@@ -129,6 +129,12 @@ def missing_prerequisites(
             "AWS_ACCOUNT_ID (aws.account_id: your account; the example's 123456789012 is a "
             "placeholder)"
         )
+    email = settings.jobs.notification_email or ""
+    if settings.jobs.enabled != "false" and email.endswith("@example.com"):
+        missing.append(
+            "SENSORLAKE_ALERT_EMAIL (jobs.notification_email: where job failures are mailed; "
+            "the example's address is a placeholder)"
+        )
     if PLACEHOLDER_WORKSPACE in settings.unity_catalog.workspace_ids:
         missing.append(
             "DATABRICKS_WORKSPACE_ID (unity_catalog.workspace_ids: the workspace(s) bound to the "

@@ -73,6 +73,7 @@ FORCE_NEW: dict[str, frozenset[str]] = {
         {"binding_type", "catalog_name", "securable_name", "securable_type", "workspace_id"}
     ),
     "databricks_entity_tag_assignment": frozenset({"entity_name", "entity_type", "tag_key"}),
+    "databricks_workspace_file": frozenset({"path"}),
     "time_sleep": frozenset({"create_duration", "destroy_duration", "triggers"}),
 }
 
