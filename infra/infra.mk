@@ -2,7 +2,6 @@
 # it is tested locally; .github/workflows/infra-plan-review.yml only calls these targets.
 
 INFRA_CLI = $(RUN) python -m sensorlake.infra.cli
-INFRA_STACKS := sensorlake-storage sensorlake-catalog
 BASE ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
 export CHECKPOINT_DISABLE := 1
