@@ -173,3 +173,13 @@ def test_notification_address_is_required(tmp_path: Path) -> None:
     s = s.model_copy(update={"jobs": s.jobs.model_copy(update={"notification_email": None})})
     with pytest.raises(ConfigError, match="SENSORLAKE_ALERT_EMAIL"):
         JobsStack(App(stack_traces=False), s, fixture_wheels(tmp_path))
+
+
+def test_a_stack_left_out_is_removed_from_cdktf_out(tmp_path: Path) -> None:
+    from sensorlake.infra.main import _drop_stale_stacks
+
+    for stack in ("sensorlake-storage", "sensorlake-jobs"):
+        (tmp_path / "stacks" / stack).mkdir(parents=True)
+        (tmp_path / "stacks" / stack / "cdk.tf.json").write_text("{}")
+    _drop_stale_stacks(tmp_path, {"sensorlake-storage", "sensorlake-catalog"})
+    assert [p.name for p in (tmp_path / "stacks").iterdir()] == ["sensorlake-storage"]

@@ -19,6 +19,7 @@ Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cd
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +239,14 @@ def jobs_wheels(settings: Settings, root: Path) -> list[Wheel] | None:
         return None
 
 
+def _drop_stale_stacks(outdir: Path, stacks: set[str]) -> None:
+    """Remove stacks a previous synth wrote but this one does not (e.g. jobs left out), so
+    scan, plan-review and deploy never see a stale stack. State is never in cdktf.out."""
+    for old in (outdir / "stacks").glob("*"):
+        if old.is_dir() and old.name not in stacks:
+            shutil.rmtree(old)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of cdktf.json's ``app``: load the config once, synthesize every stack."""
     parser = argparse.ArgumentParser(prog="python -m sensorlake.infra.main")
@@ -247,7 +256,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = load_settings(args.config)
         wheels = jobs_wheels(settings, Path.cwd())
-        build_app(settings, args.outdir, wheels).app.synth()
+        infra = build_app(settings, args.outdir, wheels)
+        _drop_stale_stacks(
+            args.outdir, {s.node.id for s in (infra.storage, infra.catalog, infra.jobs) if s}
+        )
+        infra.app.synth()
     except InfraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
