@@ -121,3 +121,32 @@ def test_plan_says_which_state_it_plans_against(tmp_path) -> None:
     (tmp_path.parent / "state").mkdir(exist_ok=True)
     (tmp_path.parent / "state" / "s.tfstate").write_text("{}")
     assert "(sandbox)" in cli.describe_state(tmp_path, local)
+
+
+def test_base_is_synthesized_with_the_same_config_or_its_base_version(tmp_path) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+            cwd=repo, check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+
+    (repo / "tracked.yaml").write_text("a: 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    sha = git("rev-parse", "--short", "HEAD")
+    (repo / "tracked.yaml").write_text("a: 2\n")  # a config change in the PR
+    (repo / "local.yaml").write_text("a: 3\n")  # untracked: the same file for both
+    tree = tmp_path / "base-tree"
+    base_cfg, note = cli._base_config(repo, tree, sha, repo / "tracked.yaml")
+    assert base_cfg == tree / "tracked.yaml" and f"its version at {sha}" in note
+    base_cfg, note = cli._base_config(repo, tree, sha, repo / "local.yaml")
+    assert base_cfg == (repo / "local.yaml").resolve() and "same file" in note
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("a: 4\n")
+    assert cli._base_config(repo, tree, sha, outside)[0] == outside.resolve()
