@@ -100,12 +100,12 @@ def recorded(synthesized: Synth, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     """A moto S3 client with the stack's buckets that records (operation, bucket, key, headers)."""
     from moto import mock_aws
 
-    from sensorlake.landing.sink import make_s3_client
+    from sensorlake.landing.s3 import make_client
 
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(k, v)
     with mock_aws():
-        client = make_s3_client("us-east-1", None)
+        client = make_client("s3", "us-east-1", None)
         for role in ("raw", "schematized", "filtered", "emergency"):
             client.create_bucket(Bucket=synthesized.settings.bucket(role))
         calls: list[dict[str, Any]] = []
@@ -127,20 +127,29 @@ def recorded(synthesized: Synth, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
         yield client
 
 
-def _landing_put(client: Any, bucket: str, key: str, tmp_path: Path) -> None:
-    from sensorlake.landing.sink import ObjectInfo, PutOutcome, S3Sink
+def _landing_put(client: Any, bucket: str, tmp_path: Path) -> str:
+    """Landing's real create-only put of one file; returns the key it wrote."""
+    from sensorlake.contract.keys import LandingKey
+    from sensorlake.landing.landed import LandedFile
+    from sensorlake.landing.s3 import S3Sink
+    from sensorlake.landing.sink import PutOutcome
 
+    data = b'{"sensor": 1}\n'
     path = tmp_path / "part.ndjson"
-    path.write_bytes(b'{"sensor": 1}\n')
-    info = ObjectInfo(hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
-    assert S3Sink(client).put_if_absent(bucket, key, path, info) is PutOutcome.CREATED
+    path.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    key = LandingKey("raw", "2026-03-01", "gw-1", 1, 1, 10)
+    file = LandedFile(key, bucket, path, len(data), sha, sha, 1, "v1")
+    assert S3Sink(client).put_if_absent(file) is PutOutcome.CREATED
+    return file.name
 
 
 def test_what_landing_sends_is_allowed_and_create_only(
     recorded: Any, policies: Policies, synthesized: Synth, tmp_path: Path
 ) -> None:
     bucket = synthesized.settings.bucket("raw")
-    _landing_put(recorded, bucket, "raw/date=2026-01-01/gw-1/part-0.ndjson", tmp_path)
+    key = _landing_put(recorded, bucket, tmp_path)
+    assert key.startswith("raw/")
     (put,) = [c for c in recorded.calls if c["op"] == "PutObject"]
     assert put["headers"]["if-none-match"] == "*"
     assert "x-amz-server-side-encryption" not in put["headers"]  # bucket default: the key
@@ -150,8 +159,8 @@ def test_what_landing_sends_is_allowed_and_create_only(
 def test_what_validate_sends_is_allowed(
     recorded: Any, policies: Policies, synthesized: Synth, tmp_path: Path
 ) -> None:
+    from sensorlake.landing.checks import run_checks
     from sensorlake.landing.config import load_config
-    from sensorlake.landing.probe import run_checks
 
     s = synthesized.settings
     env = {
