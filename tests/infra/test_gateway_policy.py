@@ -180,7 +180,7 @@ def test_what_validate_sends_is_allowed(
     for call in recorded.calls:
         verdict = policies.allows(call["op"], call["bucket"], call["key"], call["headers"])
         # HeadBucket needs s3:ListBucket, which gateways do not get; validate reads the
-        # region from the 403's headers instead (landing/probe.py).
+        # region from the 403's headers instead (landing/checks.py).
         assert verdict is (call["op"] != "HeadBucket"), call
 
 
