@@ -95,7 +95,10 @@ def test_setup_runs_validate_with_the_gateway_session(
     cfg.write_text(
         "aws: {account_id: '210987654321'}\n"
         f"gateway: {{trusted_principal_arns: ['arn:aws:iam::{ACCOUNT}:user/deployer']}}\n"
-        f"unity_catalog: {{service_principal: '{SP}', workspace_ids: [42]}}\n",
+        f"unity_catalog: {{service_principal: '{SP}', workspace_ids: [42]}}\n"
+        # This test fakes every subprocess, so it cannot build the jobs' wheels (with
+        # streams/ in the checkout, `auto` would build them): the jobs are not its subject.
+        "jobs: {enabled: 'false'}\n",
         encoding="utf-8",
     )
     runs: list[tuple[list[str], dict[str, str]]] = []
