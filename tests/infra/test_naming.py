@@ -9,7 +9,6 @@ from sensorlake.infra.config import ENV_OVERRIDES
 
 def test_names_used_by_other_packages() -> None:
     assert naming.location_url("b") == "s3://b/"
-    assert naming.volume_path("c", "s", "v") == "/Volumes/c/s/v"
     assert naming.external_location_name("checkpoints") == "autoloader_checkpoints_location"
     assert naming.external_location_name("raw") == "sensor_data_raw_location"
 

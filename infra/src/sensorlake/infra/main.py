@@ -33,6 +33,7 @@ from cdktf_cdktf_provider_time.provider import TimeProvider
 from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct
 
+from sensorlake.contract.pipelines import volume_path
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings, load_settings
 from sensorlake.infra.errors import InfraError
@@ -176,7 +177,7 @@ class CatalogStack(TerraformStack):
             TerraformOutput(
                 self,
                 f"volume_path_{name}",
-                value=naming.volume_path(uc.catalog, uc.schema_name, name),
+                value=volume_path(uc.catalog, uc.schema_name, name),
                 static_id=True,
             )
 

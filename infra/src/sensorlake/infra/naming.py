@@ -4,7 +4,7 @@ The pipelines, bucket roles, landing prefixes, ``S3_BUCKET_*`` variables and buc
 are shared facts and live in :mod:`sensorlake.contract.pipelines`; what is named here exists
 only in infra. Kept in one place so the buckets, the IAM policies, the external locations and
 the outputs can never disagree about a name (the original system's names drifted, see
-original-system §9).
+the system this replaces).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = [
     "location_url",
     "log_bucket_name",
     "state_bucket_name",
-    "volume_path",
 ]
 
 STORAGE_STACK: Final = "sensorlake-storage"
@@ -55,8 +54,3 @@ def external_location_name(role: str) -> str:
 def location_url(bucket: str) -> str:
     """External locations cover whole buckets, because landing writes at bucket roots."""
     return f"s3://{bucket}/"
-
-
-def volume_path(catalog: str, schema: str, volume: str) -> str:
-    """The /Volumes path Auto Loader uses for a UC volume."""
-    return f"/Volumes/{catalog}/{schema}/{volume}"

@@ -35,6 +35,7 @@ from cdktf_cdktf_provider_databricks.workspace_file import WorkspaceFile
 from constructs import Construct
 
 from sensorlake.contract import pipelines as contract
+from sensorlake.contract.pipelines import volume_path
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings
 from sensorlake.infra.errors import ConfigError
@@ -62,8 +63,8 @@ def job_parameters(settings: Settings, target: str) -> list[str]:
         "--target", target,
         "--catalog", catalog,
         "--schema", schema,
-        "--checkpoints", naming.volume_path(catalog, schema, jobs.checkpoints_volume),
-        "--schemas", naming.volume_path(catalog, schema, jobs.schemas_volume),
+        "--checkpoints", volume_path(catalog, schema, jobs.checkpoints_volume),
+        "--schemas", volume_path(catalog, schema, jobs.schemas_volume),
         "--source", source_url(settings, target),
         "--file-events" if uc.file_events else "--no-file-events",
     ]  # fmt: skip
