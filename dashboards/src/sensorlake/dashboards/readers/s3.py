@@ -1,0 +1,163 @@
+"""The landing buckets in S3: paginated listings, record counts from object metadata.
+
+Listing returns no user metadata, so each object's ``record-count`` comes from one HEAD,
+once: landed objects are create-only and never change, so a count is kept for as long as
+the object keeps its ETag, and a refresh only asks about new keys. boto3's standard
+credential chain and ``AWS_ENDPOINT_URL`` apply; every botocore failure becomes one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sensorlake.contract.keys import LandingKey, source_prefix
+from sensorlake.contract.lake import s3_url
+from sensorlake.contract.metadata import ObjectMetadata
+from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_PREFIXES, TARGETS
+
+from ..errors import BackendUnavailable
+from ..settings import S3Settings
+from .base import LandedObject, LandingListing
+
+__all__ = ["S3LandingReader", "describe_s3_error", "make_client"]
+
+log = logging.getLogger(__name__)
+
+HEAD_WORKERS = 16
+PAGE_SIZE = 1000
+
+
+def make_client(settings: S3Settings) -> Any:
+    """A boto3 S3 client: standard chain, bounded retries and timeouts (a page must not hang)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=settings.region,
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=15,
+        max_pool_connections=HEAD_WORKERS + 4,
+    )
+    return boto3.session.Session().client("s3", endpoint_url=settings.endpoint_url, config=config)
+
+
+def describe_s3_error(exc: Exception, bucket: str) -> str:
+    """One line for a botocore failure, naming what to check (never credentials)."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError):
+        return f"cannot reach S3 for bucket {bucket} ({type(exc).__name__}): check the network or AWS_ENDPOINT_URL"
+    if isinstance(exc, bx.ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code == "NoSuchBucket":
+            return f"bucket {bucket} does not exist: check S3_BUCKET_* or deploy the infrastructure"
+        if code in ("AccessDenied", "403", "Forbidden"):
+            return f"access denied listing s3://{bucket}: the monitor needs s3:ListBucket and s3:GetObject"
+        return f"S3 refused to list {bucket}: {code or 'error'}"
+    if isinstance(exc, bx.BotoCoreError):
+        return f"S3 request for {bucket} failed ({type(exc).__name__})"
+    return f"S3 request for {bucket} failed ({type(exc).__name__})"
+
+
+class S3LandingReader:
+    kind = "s3"
+
+    def __init__(self, settings: S3Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.client = client if client is not None else make_client(settings)
+        self._counts: dict[tuple[str, str], tuple[str, int]] = {}  # (bucket, key) -> (etag, n)
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="s3-head")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def list_landed(self) -> LandingListing:
+        objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
+        location: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        unknown = 0
+        failures = 0
+        for role, prefixes in LANDING_PREFIXES.items():
+            bucket = self.settings.buckets.get(role)
+            for target in prefixes:
+                if bucket is None:
+                    location[target] = f"not configured ({BUCKET_ENV[role]} unset)"
+                    continue
+                location[target] = s3_url(bucket, source_prefix(target))
+                try:
+                    found, bad = self._list(bucket, target)
+                except Exception as exc:
+                    if not _is_boto(exc):
+                        raise
+                    failures += 1
+                    errors[target] = describe_s3_error(exc, bucket)
+                    continue
+                objects[target] = found
+                unknown += bad
+        tried = sum(1 for t in TARGETS if not location[t].startswith("not configured"))
+        if tried and failures == tried and len(set(errors.values())) == 1:
+            raise BackendUnavailable(next(iter(errors.values())))
+        return LandingListing(objects, location, errors, unknown)
+
+    def _list(self, bucket: str, target: str) -> tuple[tuple[LandedObject, ...], int]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        listed: list[tuple[LandingKey, int, float, str]] = []
+        unknown = 0
+        for page in paginator.paginate(
+            Bucket=bucket, Prefix=source_prefix(target), PaginationConfig={"PageSize": PAGE_SIZE}
+        ):
+            for item in page.get("Contents", ()):
+                try:
+                    key = LandingKey.parse(item["Key"])
+                except ValueError:
+                    unknown += 1
+                    continue
+                listed.append(
+                    (key, int(item["Size"]), item["LastModified"].timestamp(), item["ETag"])
+                )
+        self._count_new(bucket, listed)
+        with self._lock:
+            counts = dict(self._counts)
+        out = tuple(
+            LandedObject(key, size, modified, counts.get((bucket, key.format()), ("", 0))[1])
+            for key, size, modified, _etag in listed
+        )
+        return out, unknown
+
+    def _count_new(self, bucket: str, listed: list[tuple[LandingKey, int, float, str]]) -> None:
+        with self._lock:
+            todo = [
+                (key.format(), etag)
+                for key, _s, _m, etag in listed
+                if self._counts.get((bucket, key.format()), ("",))[0] != etag
+            ]
+        if not todo:
+            return
+        log.info("reading metadata of %d new object(s) in %s", len(todo), bucket)
+        for key, etag, records in self._pool.map(lambda kv: self._head(bucket, *kv), todo):
+            with self._lock:
+                self._counts[(bucket, key)] = (etag, records)
+
+    def _head(self, bucket: str, key: str, etag: str) -> tuple[str, str, int]:
+        head = self.client.head_object(Bucket=bucket, Key=key)
+        try:
+            records = ObjectMetadata.from_s3(head.get("Metadata", {})).record_count
+        except ValueError:
+            log.warning("s3://%s/%s has no sensorlake metadata; counted as 0 records", bucket, key)
+            records = 0
+        return key, head.get("ETag", etag), records
+
+
+def _is_boto(exc: Exception) -> bool:
+    from botocore import exceptions as bx
+
+    return isinstance(exc, bx.BotoCoreError | bx.ClientError)
