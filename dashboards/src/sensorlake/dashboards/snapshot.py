@@ -398,8 +398,6 @@ def _status(
             reason = (
                 f"{reason}; last stream job run failed: {failed_job.message or failed_job.result}"
             )
-        if state != "unknown" and last_landed is not None:
-            reason = f"{reason}; last file landed {_age(now - last_landed)} ago"
         ingested = None
         if stats is not None:
             ingested = stats.rows - sum(stats.gateway_duplicates.values())

@@ -40,18 +40,25 @@ function clock(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+function backlog(p) {
+  if (p.backlog_files === null) return "–";
+  if (p.backlog_files === 0) return "none";
+  return `${num(p.backlog_files)} files · ${num(p.backlog_records)} rec`;
+}
+
 function card(p, metrics) {
   const node = el("article", { class: "card", "data-pipeline": p.pipeline, "data-state": p.state });
   if (p.pipeline === "emergency") node.classList.add("emergency");
   const head = el("h3");
   head.append(el("span", { class: "name" }, p.pipeline));
   head.append(el("span", { class: "pill state", "data-state": p.state }, p.state));
-  node.append(head, el("div", { class: "table-name" }, p.table));
+  const short = p.table.split(".").pop();
+  node.append(head, el("div", { class: "table-name", title: p.table }, short));
   const dl = el("dl");
   const rows = [
     ["landed", "landed", num(p.landed_records)],
     ["ingested", "ingested", num(p.ingested_records)],
-    ["backlog", "backlog", p.backlog_files === null ? "–" : `${num(p.backlog_files)} files · ${num(p.backlog_records)}`],
+    ["backlog", "backlog", backlog(p)],
     ["lag", "lag", duration(p.lag_seconds)],
     ["last landed", "last-landed", ago(p.last_landed)],
   ];
@@ -89,6 +96,11 @@ function chart(series, buckets, emergency) {
     const last = svg("text", { x: W - R, y: H - 3, "text-anchor": "end" });
     last.textContent = "now";
     plot.append(first, last);
+  }
+  if (series.landed.length) {
+    const area = series.landed.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+    area.push(`${x(series.landed.length - 1).toFixed(1)},${H - B}`, `${L},${H - B}`);
+    plot.append(svg("polygon", { class: "landed-area", points: area.join(" ") }));
   }
   for (const [name, values] of [["landed", series.landed], ["ingested", series.ingested]]) {
     const points = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
