@@ -104,8 +104,9 @@ class S3LandingReader:
                 objects[target] = found
                 unknown += bad
         tried = sum(1 for t in TARGETS if not location[t].startswith("not configured"))
-        if tried and failures == tried and len(set(errors.values())) == 1:
-            raise BackendUnavailable(next(iter(errors.values())))
+        if tried and failures == tried:
+            first = next(iter(errors.values()))
+            raise BackendUnavailable(first if tried == 1 else f"{first} (every bucket failed)")
         return LandingListing(objects, location, errors, unknown)
 
     def _list(self, bucket: str, target: str) -> tuple[tuple[LandedObject, ...], int]:
@@ -148,7 +149,14 @@ class S3LandingReader:
                 self._counts[(bucket, key)] = (etag, records)
 
     def _head(self, bucket: str, key: str, etag: str) -> tuple[str, str, int]:
-        head = self.client.head_object(Bucket=bucket, Key=key)
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return key, "", 0  # deleted since the listing: asked again next time
+            raise
         try:
             records = ObjectMetadata.from_s3(head.get("Metadata", {})).record_count
         except ValueError:
