@@ -128,7 +128,7 @@ class DatabricksReader:
                 version=int(r["version"]),
                 timestamp=_ts(r["timestamp"]) or 0.0,
                 operation=str(r.get("operation") or ""),
-                rows_written=_int((r.get("operationMetrics") or {}).get("numOutputRows")),
+                rows_written=_int(_map(r.get("operationMetrics")).get("numOutputRows")),
             )
             for r in history_rows.rows
         )
@@ -235,6 +235,15 @@ def _enum(value: Any) -> str:
     if value is None:
         return ""
     return str(getattr(value, "value", value))
+
+
+def _map(value: Any) -> dict[str, Any]:
+    """A SQL map as the connector returns it: a dict, or (key, value) pairs from Arrow."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return value
+    return {k: v for k, v in value}
 
 
 def _int(value: Any) -> int | None:
