@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from databricks.sql.exc import RequestError, ServerOperationError
@@ -188,9 +188,9 @@ def test_partial_settings_say_what_is_missing() -> None:
 class _Jobs(BaseHTTPRequestHandler):
     body = b""
     status = 200
-    seen: list[tuple[str, str]] = []
+    seen: ClassVar[list[tuple[str, str]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization", "")))
         if not self.path.startswith("/api/2.2/jobs/runs/list"):
             self.send_response(
