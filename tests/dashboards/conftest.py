@@ -215,6 +215,25 @@ class Flow:
         return Monitor(settings, make_readers(settings))
 
 
+@pytest.fixture(autouse=True)
+def _no_dashboard_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Databricks workspace or local setting may leak in from the developer's shell."""
+    for name in (
+        "DATABRICKS_HOST",
+        "DATABRICKS_HTTP_PATH",
+        "DATABRICKS_TOKEN",
+        "SENSORLAKE_DATABRICKS_CHECKPOINTS",
+        "SENSORLAKE_WAREHOUSE_DIR",
+        "SENSORLAKE_CHECKPOINT_DIR",
+        "SENSORLAKE_CATALOG",
+        "SENSORLAKE_SCHEMA",
+        "SENSORLAKE_LAG_SECONDS",
+        "SENSORLAKE_STALL_SECONDS",
+        "SENSORLAKE_MONITOR_TTL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def _landed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("flow")

@@ -24,7 +24,8 @@ NEWEST_SHOWN = 20
 # A landed file counts as missing (not pending) once the table committed this long after it,
 # when no stream checkpoint says which files were processed.
 MISSING_GRACE_SECONDS = 60.0
-_BUCKET_LADDER = (60, 300, 900, 3600, 6 * 3600, 86400)
+_BUCKET_LADDER = (15, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
+MIN_CHART_SPAN = 15 * 60.0
 MAX_BUCKETS = 60
 
 
@@ -578,8 +579,9 @@ def _per_minute(objs: Iterable[LandedObject]) -> dict[int, int]:
 
 def chart_buckets(first: float | None, now: float) -> tuple[int, float]:
     """Bucket width and start: at most :data:`MAX_BUCKETS` buckets from the first event (or
-    an hour ago) to now, at most a week back, on a round width."""
-    start = now - HOUR if first is None else max(min(first, now - HOUR), now - 7 * DAY)
+    a quarter of an hour ago) to now, at most a week back, on a round width."""
+    earliest = now - MIN_CHART_SPAN
+    start = earliest if first is None else max(min(first, earliest), now - 7 * DAY)
     span = now - start
     width = next((w for w in _BUCKET_LADDER if span / w <= MAX_BUCKETS), _BUCKET_LADDER[-1])
     return width, (start // width) * width

@@ -43,7 +43,8 @@ function clock(iso) {
 function backlog(p) {
   if (p.backlog_files === null) return "–";
   if (p.backlog_files === 0) return "none";
-  return `${num(p.backlog_files)} files · ${num(p.backlog_records)} rec`;
+  const files = p.backlog_files === 1 ? "1 file" : `${num(p.backlog_files)} files`;
+  return `${num(p.backlog_records)} in ${files}`;
 }
 
 function card(p, metrics) {
@@ -76,7 +77,7 @@ function card(p, metrics) {
 function chart(series, buckets, emergency) {
   const box = el("div", { class: emergency ? "chart emergency" : "chart", "data-pipeline": series.pipeline });
   box.append(el("h4", {}, series.pipeline));
-  const W = 300, H = 120, L = 44, B = 16, T = 6, R = 6;
+  const W = 220, H = 110, L = 40, B = 16, T = 6, R = 6;
   const plot = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
     "aria-label": `${series.pipeline}: records landed and ingested over time` });
   const max = Math.max(1, ...series.landed, ...series.ingested);
