@@ -23,7 +23,7 @@ import pytest
 from deltalake import write_deltalake
 
 from sensorlake.contract.keys import LandingKey
-from sensorlake.contract.lake import table_dir
+from sensorlake.contract.lake import checkpoint_path, table_dir
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS, table_name
 from sensorlake.contract.records import RESCUED_COLUMN, Field, shape, table_columns
 from sensorlake.dashboards.monitor import Monitor, make_readers
@@ -165,7 +165,7 @@ class Flow:
         written = {}
         for target in targets:
             path = table_dir(self.warehouse, DEFAULT_CATALOG, DEFAULT_SCHEMA, table_name(target))
-            log_dir = self.checkpoints / table_name(target) / "sources" / "0"
+            log_dir = checkpoint_path(self.checkpoints, table_name(target)) / "sources" / "0"
             log_dir.mkdir(parents=True, exist_ok=True)
             done = {
                 json.loads(line)["path"]

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
-from sensorlake.contract.lake import table_dir
+from sensorlake.contract.lake import checkpoint_path, table_dir
 from sensorlake.contract.pipelines import table_name
 from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 
@@ -85,7 +85,7 @@ class LocalWarehouseReader:
         path = self.path(target)
         if not DeltaTable.is_deltatable(str(path)):
             return None
-        processed = read_file_source_log(self.checkpoint_dir / table_name(target))
+        processed = read_file_source_log(checkpoint_path(self.checkpoint_dir, table_name(target)))
         try:
             table = DeltaTable(str(path))
             version = table.version()
