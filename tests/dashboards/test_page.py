@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,23 +35,31 @@ FLAGS = [
 ]
 
 
-@pytest.fixture
-def served(flow: Flow) -> Iterator[tuple[str, Flow]]:
-    flow.ingest()
-    app = create_app(flow.monitor(cache_ttl_seconds=0.5))
+@contextmanager
+def serve(app: object) -> Iterator[str]:
+    """The app on a real uvicorn server in a thread; yields its base URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", flow
-    server.should_exit = True
-    thread.join(timeout=20)
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture
+def served(flow: Flow) -> Iterator[tuple[str, Flow]]:
+    flow.ingest()
+    with serve(create_app(flow.monitor(cache_ttl_seconds=0.5))) as url:
+        yield url, flow
 
 
 @pytest.fixture
@@ -131,10 +139,8 @@ def test_page_shows_every_pipeline_and_updates_in_place(served, browser) -> None
     assert problems == [] and outside == []
 
 
-def test_page_says_not_configured_instead_of_failing(flow: Flow, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_page_says_not_configured_instead_of_failing(flow: Flow, browser) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
-
-    from fastapi.testclient import TestClient  # noqa: F401  (same app, served for real below)
 
     from sensorlake.dashboards.monitor import Monitor, make_readers
     from sensorlake.dashboards.settings import DatabricksSettings
@@ -142,20 +148,11 @@ def test_page_says_not_configured_instead_of_failing(flow: Flow, browser, tmp_pa
     settings = replace(
         flow.settings(), databricks=DatabricksSettings("example.cloud.databricks.com", None)
     )
-    app = create_app(Monitor(settings, make_readers(settings)))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serve(create_app(Monitor(settings, make_readers(settings)))) as url:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(f"{url}/")
         page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
         row = page.locator("#components tr[data-component=tables]")
         assert "not configured" in row.inner_text()
@@ -163,7 +160,3 @@ def test_page_says_not_configured_instead_of_failing(flow: Flow, browser, tmp_pa
         assert page.locator("#verdict").get_attribute("data-verdict") == "not checked"
         assert page.locator("article.card[data-pipeline=raw] .state").inner_text() == "unknown"
         assert errors == []
-        shutil.rmtree(tmp_path, ignore_errors=True)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)

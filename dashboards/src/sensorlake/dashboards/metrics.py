@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -14,6 +15,71 @@ __all__ = ["SnapshotCollector", "render"]
 
 STATES = ("healthy", "lagging", "stalled", "unknown")
 COMPONENT_STATES = ("healthy", "degraded", "unavailable", "not configured")
+
+# (metric name, help, model field), per kind of row
+LANDED = (
+    ("sensorlake_landed_objects", "landed files", "objects"),
+    ("sensorlake_landed_bytes", "landed bytes", "bytes"),
+    ("sensorlake_landed_records", "landed records, from object metadata", "records"),
+    ("sensorlake_landed_records_last_hour", "records landed in the last hour", "records_last_hour"),
+)
+TABLES = (
+    ("sensorlake_table_rows", "rows in the table", "rows"),
+    ("sensorlake_table_version", "latest Delta version", "latest_version"),
+    ("sensorlake_table_rescued_rows", "rows with _rescued_data", "rescued_data_rows"),
+)
+PIPELINES = (
+    ("sensorlake_backlog_files", "files landed, not yet ingested", "backlog_files"),
+    ("sensorlake_backlog_records", "records landed, not yet ingested", "backlog_records"),
+    ("sensorlake_ingestion_lag_seconds", "age of the oldest file not ingested", "lag_seconds"),
+)
+RECONCILIATION = (
+    (
+        "sensorlake_reconciliation_missing_records",
+        "landed, missing from the table",
+        "missing_records",
+    ),
+    (
+        "sensorlake_reconciliation_duplicate_rows",
+        "rows beyond the first per _lineage id",
+        "duplicate_rows",
+    ),
+    ("sensorlake_reconciliation_pending_records", "landed records on their way", "pending_records"),
+)
+
+
+def _gauges(
+    rows: Iterable[Any],
+    labels: Sequence[str],
+    specs: Sequence[tuple[str, str, str]],
+) -> Iterator[Metric]:
+    """One gauge per spec, one sample per row whose field is known."""
+    rows = list(rows)
+    for name, doc, field in specs:
+        gauge = GaugeMetricFamily(name, doc, labels=list(labels))
+        for row in rows:
+            value = getattr(row, field)
+            if value is not None:
+                gauge.add_metric([str(getattr(row, label)) for label in labels], value)
+        yield gauge
+
+
+def _one_hot(
+    name: str,
+    doc: str,
+    rows: Iterable[Any],
+    labels: dict[str, str],
+    field: str,
+    states: Sequence[str],
+) -> Metric:
+    """1 for the state each row is in, 0 for the others (Prometheus' enum idiom); ``labels``
+    maps each label name to the row's field."""
+    gauge = GaugeMetricFamily(name, doc, labels=[*labels, "state"])
+    for row in rows:
+        for state in states:
+            values = [str(getattr(row, attr)) for attr in labels.values()]
+            gauge.add_metric([*values, state], 1 if getattr(row, field) == state else 0)
+    return gauge
 
 
 class SnapshotCollector(Collector):
@@ -28,113 +94,36 @@ class SnapshotCollector(Collector):
         yield up
         if snap is None:
             return
-        age = GaugeMetricFamily(
-            "sensorlake_monitor_snapshot_age_seconds", "how old the figures are"
-        )
+        age = GaugeMetricFamily("sensorlake_monitor_snapshot_age_seconds", "age of the figures")
         age.add_metric([], max(0.0, self.clock() - snap.at))
         yield age
-
-        component = GaugeMetricFamily(
+        yield _one_hot(
             "sensorlake_component_state",
             "1 for the state a component is in",
-            labels=["component", "backend", "state"],
+            snap.health.components,
+            {"component": "name", "backend": "backend"},
+            "status",
+            COMPONENT_STATES,
         )
-        for c in snap.health.components:
-            for state in COMPONENT_STATES:
-                component.add_metric([c.name, c.backend, state], 1 if c.status == state else 0)
-        yield component
-
-        landed = {
-            name: GaugeMetricFamily(f"sensorlake_landed_{name}", doc, labels=["pipeline"])
-            for name, doc in (
-                ("objects", "landed files"),
-                ("bytes", "landed bytes"),
-                ("records", "landed records, from object metadata"),
-                ("records_last_hour", "records landed in the last hour"),
-            )
-        }
+        yield from _gauges(snap.metrics.pipelines, ("pipeline",), LANDED)
         newest = GaugeMetricFamily(
             "sensorlake_landed_newest_timestamp_seconds", "newest landed file", labels=["pipeline"]
         )
         for p in snap.metrics.pipelines:
-            landed["objects"].add_metric([p.pipeline], p.objects)
-            landed["bytes"].add_metric([p.pipeline], p.bytes)
-            landed["records"].add_metric([p.pipeline], p.records)
-            landed["records_last_hour"].add_metric([p.pipeline], p.records_last_hour)
             if p.newest_object is not None:
                 newest.add_metric([p.pipeline], p.newest_object.timestamp())
-        yield from landed.values()
         yield newest
-
-        rows = GaugeMetricFamily(
-            "sensorlake_table_rows", "rows in the table", labels=["pipeline", "table"]
-        )
-        version = GaugeMetricFamily(
-            "sensorlake_table_version", "latest Delta version", labels=["pipeline", "table"]
-        )
-        rescued = GaugeMetricFamily(
-            "sensorlake_table_rescued_rows", "rows with _rescued_data", labels=["pipeline", "table"]
-        )
-        for t in snap.tables.tables:
-            if t.rows is not None:
-                rows.add_metric([t.pipeline, t.table], t.rows)
-            if t.latest_version is not None:
-                version.add_metric([t.pipeline, t.table], t.latest_version)
-            if t.rescued_data_rows is not None:
-                rescued.add_metric([t.pipeline, t.table], t.rescued_data_rows)
-        yield from (rows, version, rescued)
-
-        state = GaugeMetricFamily(
+        yield from _gauges(snap.tables.tables, ("pipeline", "table"), TABLES)
+        yield _one_hot(
             "sensorlake_pipeline_state",
             "1 for the state a pipeline is in",
-            labels=["pipeline", "state"],
+            snap.status.pipelines,
+            {"pipeline": "pipeline"},
+            "state",
+            STATES,
         )
-        backlog = GaugeMetricFamily(
-            "sensorlake_backlog_files", "files landed, not yet ingested", labels=["pipeline"]
-        )
-        backlog_records = GaugeMetricFamily(
-            "sensorlake_backlog_records", "records landed, not yet ingested", labels=["pipeline"]
-        )
-        lag = GaugeMetricFamily(
-            "sensorlake_ingestion_lag_seconds",
-            "age of the oldest file not yet ingested",
-            labels=["pipeline"],
-        )
-        for p in snap.status.pipelines:
-            for s in STATES:
-                state.add_metric([p.pipeline, s], 1 if p.state == s else 0)
-            if p.backlog_files is not None:
-                backlog.add_metric([p.pipeline], p.backlog_files)
-            if p.backlog_records is not None:
-                backlog_records.add_metric([p.pipeline], p.backlog_records)
-            if p.lag_seconds is not None:
-                lag.add_metric([p.pipeline], p.lag_seconds)
-        yield from (state, backlog, backlog_records, lag)
-
-        labels = ["pipeline", "gateway"]
-        missing = GaugeMetricFamily(
-            "sensorlake_reconciliation_missing_records",
-            "landed records missing from the table",
-            labels=labels,
-        )
-        dups = GaugeMetricFamily(
-            "sensorlake_reconciliation_duplicate_rows",
-            "rows beyond the first per _lineage id",
-            labels=labels,
-        )
-        pending = GaugeMetricFamily(
-            "sensorlake_reconciliation_pending_records",
-            "landed records on their way",
-            labels=labels,
-        )
-        for r in snap.reconciliation.rows:
-            if r.missing_records is not None:
-                missing.add_metric([r.pipeline, r.gateway], r.missing_records)
-            if r.duplicate_rows is not None:
-                dups.add_metric([r.pipeline, r.gateway], r.duplicate_rows)
-            if r.pending_records is not None:
-                pending.add_metric([r.pipeline, r.gateway], r.pending_records)
-        yield from (missing, dups, pending)
+        yield from _gauges(snap.status.pipelines, ("pipeline",), PIPELINES)
+        yield from _gauges(snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION)
         ok = GaugeMetricFamily(
             "sensorlake_reconciliation_exactly_once", "1 when nothing is missing or doubled"
         )

@@ -485,52 +485,60 @@ def _reconciliation(inputs: Inputs, backlog: Mapping[str, Backlog]) -> m.Reconci
         gateways = set(landed) | (set(stats.gateway_rows) if stats else set())
         for gw in sorted(gateways):
             if not checked or error:
-                rows.append(
-                    m.ReconciliationRow(
-                        pipeline=target,
-                        gateway=gw,
-                        landed_records=landed.get(gw, 0),
-                        table_rows=None,
-                        distinct_records=None,
-                        pending_records=None,
-                        missing_records=None,
-                        duplicate_rows=None,
-                        extra_records=None,
-                        verdict="not checked",
-                    )
-                )
+                rows.append(_row(target, gw, landed.get(gw, 0)))
                 continue
             table_rows = stats.gateway_rows.get(gw, 0) if stats else 0
             dups = stats.gateway_duplicates.get(gw, 0) if stats else 0
-            distinct = table_rows - dups
-            waiting = pending.get(gw, 0)
-            expected = landed.get(gw, 0) - waiting
-            missing = max(0, expected - distinct)
-            extra = max(0, distinct - landed.get(gw, 0))
-            verdict: m.RowVerdict = "ok"
-            if dups:
-                verdict = "duplicates"
-            elif missing:
-                verdict = "missing"
-            elif extra:
-                verdict = "extra"
-            elif waiting:
-                verdict = "pending"
-            rows.append(
-                m.ReconciliationRow(
-                    pipeline=target,
-                    gateway=gw,
-                    landed_records=landed.get(gw, 0),
-                    table_rows=table_rows,
-                    distinct_records=distinct,
-                    pending_records=waiting,
-                    missing_records=missing,
-                    duplicate_rows=dups,
-                    extra_records=extra,
-                    verdict=verdict,
-                )
-            )
+            rows.append(_row(target, gw, landed.get(gw, 0), table_rows, dups, pending.get(gw, 0)))
     return _verdict(inputs, rows, checked)
+
+
+def _row(
+    target: str,
+    gateway: str,
+    landed: int,
+    table_rows: int | None = None,
+    dups: int = 0,
+    waiting: int = 0,
+) -> m.ReconciliationRow:
+    """One pipeline and gateway; ``table_rows`` None means the table could not be checked."""
+    if table_rows is None:
+        return m.ReconciliationRow(
+            pipeline=target,
+            gateway=gateway,
+            landed_records=landed,
+            table_rows=None,
+            distinct_records=None,
+            pending_records=None,
+            missing_records=None,
+            duplicate_rows=None,
+            extra_records=None,
+            verdict="not checked",
+        )
+    distinct = table_rows - dups
+    missing = max(0, landed - waiting - distinct)
+    extra = max(0, distinct - landed)
+    verdict: m.RowVerdict = "ok"
+    if dups:
+        verdict = "duplicates"
+    elif missing:
+        verdict = "missing"
+    elif extra:
+        verdict = "extra"
+    elif waiting:
+        verdict = "pending"
+    return m.ReconciliationRow(
+        pipeline=target,
+        gateway=gateway,
+        landed_records=landed,
+        table_rows=table_rows,
+        distinct_records=distinct,
+        pending_records=waiting,
+        missing_records=missing,
+        duplicate_rows=dups,
+        extra_records=extra,
+        verdict=verdict,
+    )
 
 
 def _verdict(inputs: Inputs, rows: list[m.ReconciliationRow], checked: bool) -> m.Reconciliation:
