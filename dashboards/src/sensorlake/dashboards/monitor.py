@@ -173,7 +173,8 @@ class Monitor:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            # A refresh in the middle of a listing is abandoned (the thread is a daemon).
+            self._thread.join(timeout=5)
             self._thread = None
         close = getattr(self.readers.landing, "close", None)
         if close is not None:

@@ -26,7 +26,7 @@ __all__ = ["S3LandingReader", "describe_s3_error", "make_client"]
 
 log = logging.getLogger(__name__)
 
-HEAD_WORKERS = 16
+HEAD_WORKERS = 32
 PAGE_SIZE = 1000
 
 
