@@ -99,18 +99,26 @@ def report(snap: Snapshot) -> Report:
                 ),
             }
         )
-    landing: list[dict[str, Any]] = [
-        {
-            "item": p.pipeline,
-            "state": "error" if p.error else ("empty" if not p.objects else "landed"),
-            "detail": p.error
-            or (
-                f"{p.objects:,} files, {p.records:,} records, {p.bytes / 1e6:,.1f} MB; "
-                f"newest {_age(p.newest_object, now)}; last hour {p.records_last_hour:,} records"
-            ),
-        }
-        for p in snap.metrics.pipelines
-    ]
+    errors = {p.error for p in snap.metrics.pipelines}
+    if len(errors) == 1 and None not in errors:
+        # One failure for every pipeline (the lake or S3 unreadable): say it once.
+        landing: list[dict[str, Any]] = [
+            {"item": "every pipeline", "state": "error", "detail": errors.pop()}
+        ]
+    else:
+        landing = [
+            {
+                "item": p.pipeline,
+                "state": "error" if p.error else ("empty" if not p.objects else "landed"),
+                "detail": p.error
+                or (
+                    f"{p.objects:,} files, {p.records:,} records, {p.bytes / 1e6:,.1f} MB; "
+                    f"newest {_age(p.newest_object, now)}; "
+                    f"last hour {p.records_last_hour:,} records"
+                ),
+            }
+            for p in snap.metrics.pipelines
+        ]
     gw = snap.status.gateway
     if gw.available and gw.last_run is not None:
         run = gw.last_run
@@ -128,10 +136,9 @@ def report(snap: Snapshot) -> Report:
         {
             "item": p.pipeline,
             "state": p.state,
-            "detail": (
-                f"backlog {p.backlog_files if p.backlog_files is not None else '-'} file(s), "
-                f"lag {p.lag_seconds if p.lag_seconds is not None else '-'} s; {p.reason}"
-            ),
+            "detail": p.reason
+            if p.backlog_files is None
+            else f"backlog {p.backlog_files:,} file(s), lag {p.lag_seconds or 0:,.0f} s; {p.reason}",
         }
         for p in snap.status.pipelines
     ]
