@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -80,21 +81,35 @@ def fill(client, env: dict[str, str]) -> dict[str, dict[str, int]]:  # type: ign
     return expected
 
 
-def s3_monitor(env: dict[str, str], tmp_path: Path) -> Monitor:
+@pytest.fixture
+def monitors() -> Iterator[list[Monitor]]:
+    """Monitors made by a test, stopped after it (their HEAD pools must not outlive moto)."""
+    made: list[Monitor] = []
+    yield made
+    for monitor in made:
+        monitor.stop()
+
+
+def s3_monitor(env: dict[str, str], tmp_path: Path, monitors: list[Monitor]) -> Monitor:
     settings = load_settings(env={**env, "SENSORLAKE_STATE_DIR": str(tmp_path / "no-state")})
-    return Monitor(settings, make_readers(settings))
+    monitor = Monitor(settings, make_readers(settings))
+    monitors.append(monitor)
+    return monitor
 
 
 @mock_aws
-def test_many_objects_counted_from_metadata_and_cached(aws: None, tmp_path: Path) -> None:
+def test_many_objects_counted_from_metadata_and_cached(
+    aws: None, tmp_path: Path, monitors: list[Monitor]
+) -> None:
     env = bucket_env(uuid.uuid4().hex[:6])
     expected = fill(boto3.client("s3", region_name="us-east-1"), env)
-    monitor = s3_monitor(env, tmp_path)
+    monitor = s3_monitor(env, tmp_path, monitors)
     heads: list[str] = []
     monitor.readers.landing.client.meta.events.register(  # type: ignore[attr-defined]
         "provide-client-params.s3.HeadObject", lambda **kw: heads.append(kw["params"]["Key"])
     )
-    monitor.refresh()
+    first = monitor.refresh_complete()
+    assert first.complete
     assert len(heads) == sum(e["objects"] for e in expected.values())
     client = TestClient(create_app(monitor, start_monitor=False))
 
@@ -137,12 +152,12 @@ def test_many_objects_counted_from_metadata_and_cached(aws: None, tmp_path: Path
 
 
 @mock_aws
-def test_a_missing_bucket_is_named(aws: None, tmp_path: Path) -> None:
+def test_a_missing_bucket_is_named(aws: None, tmp_path: Path, monitors: list[Monitor]) -> None:
     env = bucket_env(uuid.uuid4().hex[:6])
     s3 = boto3.client("s3", region_name="us-east-1")
     for role in ("raw", "schematized", "filtered"):
         s3.create_bucket(Bucket=env[BUCKET_ENV[role]])
-    monitor = s3_monitor(env, tmp_path)
+    monitor = s3_monitor(env, tmp_path, monitors)
     monitor.refresh()
     client = TestClient(create_app(monitor, start_monitor=False))
     health = client.get("/api/health").json()
@@ -162,12 +177,14 @@ def endpoint() -> Iterator[str]:
     server.stop()
 
 
-def test_unreachable_s3_is_a_clear_reason_not_a_stack_trace(aws: None, tmp_path: Path) -> None:
+def test_unreachable_s3_is_a_clear_reason_not_a_stack_trace(
+    aws: None, tmp_path: Path, monitors: list[Monitor]
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     env = {**bucket_env("gone"), "AWS_ENDPOINT_URL": closed}
-    monitor = s3_monitor(env, tmp_path)
+    monitor = s3_monitor(env, tmp_path, monitors)
     monitor.refresh()
     client = TestClient(create_app(monitor, start_monitor=False))
     health = client.get("/api/health")
@@ -227,3 +244,49 @@ def test_status_over_a_real_lander_and_moto_server(
     assert f"{summary.targets['emergency'].records:,} records" in landing["emergency"]["detail"]
     assert landing["gateway gw-s3"]["state"] == "ok"
     assert "testing" not in out.stdout + out.stderr
+
+
+@mock_aws
+def test_a_first_scan_publishes_before_every_count_is_read(
+    aws: None, tmp_path: Path, monitors: list[Monitor]
+) -> None:
+    """A big bucket's first scan answers early, says what it is still counting, and
+    completes in the background; the reconciliation waits for complete counts."""
+    env = bucket_env(uuid.uuid4().hex[:6])
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for role in LANDING_ROLES:
+        s3.create_bucket(Bucket=env[BUCKET_ENV[role]])
+    for i in range(60):
+        key = LandingKey("raw", "2026-11-26", "gw-a", 1, 10 * i + 1, 10 * i + 10)
+        meta = ObjectMetadata(10, key.first_row, key.last_row, 1, "r", "gw-a", "raw", "0" * 64)
+        s3.put_object(
+            Bucket=env["S3_BUCKET_RAW"], Key=key.format(), Body=b"x", Metadata=meta.to_s3()
+        )
+    from sensorlake.dashboards.monitor import Readers
+    from sensorlake.dashboards.readers.gateway import LocalGatewayReader
+    from sensorlake.dashboards.readers.warehouse import LocalWarehouseReader
+
+    s3_only = s3_monitor(env, tmp_path, monitors)
+    tables = LocalWarehouseReader(
+        tmp_path / "w", tmp_path / "c", "cat", "sch"
+    )  # empty: no tables yet
+    monitor = Monitor(
+        s3_only.settings,
+        Readers(
+            s3_only.readers.landing, tables, LocalGatewayReader(tmp_path), tables_kind=tables.kind
+        ),
+    )
+    reader = monitor.readers.landing
+    reader.count_budget_seconds = 0.01  # type: ignore[attr-defined]
+    reader.client.meta.events.register(  # type: ignore[attr-defined]
+        "before-call.s3.HeadObject", lambda **_: time.sleep(0.05)
+    )
+    early = monitor.refresh()
+    raw = next(p for p in early.metrics.pipelines if p.pipeline == "raw")
+    assert raw.objects == 60 and raw.uncounted_objects > 0 and not early.complete
+    assert raw.records == 10 * (60 - raw.uncounted_objects)
+    assert early.reconciliation.summary.startswith("still reading the record counts of")
+    done = monitor.refresh_complete(timeout=60)
+    raw = next(p for p in done.metrics.pipelines if p.pipeline == "raw")
+    assert done.complete and raw.records == 600 and raw.uncounted_objects == 0
+    assert done.reconciliation.verdict == "in flight"  # landed, no table yet

@@ -85,7 +85,7 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
     except DashboardError as exc:
         _fail(exc)
     try:
-        snap = mon.refresh()
+        snap = mon.refresh_complete()
     finally:
         mon.stop()
     rep = report(snap)

@@ -72,6 +72,9 @@ class PipelineMetrics(BaseModel):
     records_last_hour: int
     objects_last_day: int
     records_last_day: int
+    uncounted_objects: int = Field(
+        0, description="objects whose record count is still being read (first scan)"
+    )
     error: str | None = Field(None, description="why this prefix could not be listed")
 
 

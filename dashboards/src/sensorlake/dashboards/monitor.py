@@ -27,6 +27,9 @@ __all__ = ["Monitor", "Readers", "make_readers"]
 
 log = logging.getLogger(__name__)
 
+# While a first scan is still counting records, publish progress this often.
+INCOMPLETE_RETRY_SECONDS = 1.0
+
 
 class Readers:
     """The three sources, chosen from the settings once."""
@@ -184,11 +187,21 @@ class Monitor:
         """Refresh now instead of at the end of the current wait."""
         self._wake.set()
 
+    def refresh_complete(self, timeout: float = 3600.0) -> Snapshot:
+        """Refresh until every record count is read (what a one-shot report needs)."""
+        deadline = time.monotonic() + timeout
+        snapshot = self.refresh()
+        while not snapshot.complete and time.monotonic() < deadline:
+            snapshot = self.refresh()
+        return snapshot
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            ttl = self.settings.cache_ttl_seconds
             try:
-                self.refresh()
+                if not self.refresh().complete:
+                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts still arriving
             except Exception:
                 log.exception("refresh failed; keeping the previous figures")
-            self._wake.wait(self.settings.cache_ttl_seconds)
+            self._wake.wait(ttl)
             self._wake.clear()

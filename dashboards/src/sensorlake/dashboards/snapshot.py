@@ -60,6 +60,11 @@ class Snapshot:
     # target -> (location, partitions, newest objects, objects, bytes, records)
     landed_per_minute: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
 
+    @property
+    def complete(self) -> bool:
+        """False while record counts of some objects are still being read."""
+        return not any(p.uncounted_objects for p in self.metrics.pipelines)
+
     def health_at(self, now: float) -> m.Health:
         return self.health.model_copy(update={"age_seconds": round(max(0.0, now - self.at), 3)})
 
@@ -272,6 +277,7 @@ def _metrics(inputs: Inputs, now: float) -> m.S3Metrics:
                 records_last_hour=sum(o.records for o in hour),
                 objects_last_day=len(day),
                 records_last_day=sum(o.records for o in day),
+                uncounted_objects=listing.uncounted.get(target, 0) if listing else 0,
                 error=error,
             )
         )
@@ -546,6 +552,15 @@ def _verdict(inputs: Inputs, rows: list[m.ReconciliationRow], checked: bool) -> 
     if not checked or any(r.verdict == "not checked" for r in rows):
         why = inputs.tables_not_configured or inputs.landing_error or "some tables unreadable"
         return m.Reconciliation(as_of=at, verdict="not checked", summary=why, rows=rows)
+    uncounted = sum(inputs.landing.uncounted.values()) if inputs.landing else 0
+    if uncounted:
+        return m.Reconciliation(
+            as_of=at,
+            verdict="not checked",
+            summary=f"still reading the record counts of {uncounted:,} object(s); "
+            "the check runs once they are all read",
+            rows=rows,
+        )
     missing = sum(r.missing_records or 0 for r in rows)
     dups = sum(r.duplicate_rows or 0 for r in rows)
     extra = sum(r.extra_records or 0 for r in rows)

@@ -52,6 +52,12 @@ class LandingListing:
     location: Mapping[str, str]  # target -> bucket or directory, for people
     errors: Mapping[str, str] = field(default_factory=dict)
     unknown_keys: int = 0  # files under a target prefix that are not landing keys
+    # target -> objects whose record count is still being read (counted as 0 meanwhile)
+    uncounted: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not any(self.uncounted.values())
 
 
 class LandingReader(Protocol):

@@ -2,7 +2,9 @@
 
 Listing returns no user metadata, so each object's ``record-count`` comes from one HEAD,
 once: landed objects are create-only and never change, so a count is kept for as long as
-the object keeps its ETag, and a refresh only asks about new keys. boto3's standard
+the object keeps its ETag, and a refresh only asks about new keys. HEADs run in a pool in
+the background: a refresh waits a few seconds for them, then publishes what it has and
+says how many objects are not counted yet (the first scan of a big bucket). boto3's standard
 credential chain and ``AWS_ENDPOINT_URL`` apply; every botocore failure becomes one line.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from sensorlake.contract.keys import LandingKey, source_prefix
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 HEAD_WORKERS = 32
 PAGE_SIZE = 1000
+# How long a refresh waits for new objects' counts before publishing what it has.
+COUNT_BUDGET_SECONDS = 5.0
 
 
 def make_client(settings: S3Settings) -> Any:
@@ -70,8 +74,16 @@ def describe_s3_error(exc: Exception, bucket: str) -> str:
 class S3LandingReader:
     kind = "s3"
 
-    def __init__(self, settings: S3Settings, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        settings: S3Settings,
+        client: Any | None = None,
+        *,
+        count_budget_seconds: float = COUNT_BUDGET_SECONDS,
+    ) -> None:
         self.settings = settings
+        self.count_budget_seconds = count_budget_seconds
+        self._inflight: set[tuple[str, str]] = set()
         self.client = client if client is not None else make_client(settings)
         self._counts: dict[tuple[str, str], tuple[str, int]] = {}  # (bucket, key) -> (etag, n)
         self._lock = threading.Lock()
@@ -84,6 +96,7 @@ class S3LandingReader:
         objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
+        uncounted: dict[str, int] = {}
         unknown = 0
         failures = 0
         for role, prefixes in LANDING_PREFIXES.items():
@@ -94,7 +107,7 @@ class S3LandingReader:
                     continue
                 location[target] = s3_url(bucket, source_prefix(target))
                 try:
-                    found, bad = self._list(bucket, target)
+                    found, bad, uncounted[target] = self._list(bucket, target)
                 except Exception as exc:
                     if not _is_boto(exc):
                         raise
@@ -107,9 +120,9 @@ class S3LandingReader:
         if tried and failures == tried:
             first = next(iter(errors.values()))
             raise BackendUnavailable(first if tried == 1 else f"{first} (every bucket failed)")
-        return LandingListing(objects, location, errors, unknown)
+        return LandingListing(objects, location, errors, unknown, uncounted)
 
-    def _list(self, bucket: str, target: str) -> tuple[tuple[LandedObject, ...], int]:
+    def _list(self, bucket: str, target: str) -> tuple[tuple[LandedObject, ...], int, int]:
         paginator = self.client.get_paginator("list_objects_v2")
         listed: list[tuple[LandingKey, int, float, str]] = []
         unknown = 0
@@ -128,25 +141,49 @@ class S3LandingReader:
         self._count_new(bucket, listed)
         with self._lock:
             counts = dict(self._counts)
-        out = tuple(
-            LandedObject(key, size, modified, counts.get((bucket, key.format()), ("", 0))[1])
-            for key, size, modified, _etag in listed
-        )
-        return out, unknown
+        out = []
+        uncounted = 0
+        for key, size, modified, etag in listed:
+            known = counts.get((bucket, key.format()))
+            if known is None or known[0] != etag:
+                uncounted += 1
+            out.append(LandedObject(key, size, modified, known[1] if known else 0))
+        return tuple(out), unknown, uncounted
 
     def _count_new(self, bucket: str, listed: list[tuple[LandingKey, int, float, str]]) -> None:
+        """Start a HEAD for every object not counted yet, and wait for them a little: a
+        refresh with a few new objects gets all their counts, the very first scan of a big
+        bucket returns early and keeps counting in the background."""
         with self._lock:
             todo = [
                 (key.format(), etag)
                 for key, _s, _m, etag in listed
                 if self._counts.get((bucket, key.format()), ("",))[0] != etag
+                and (bucket, key.format()) not in self._inflight
             ]
-        if not todo:
-            return
-        log.info("reading metadata of %d new object(s) in %s", len(todo), bucket)
-        for key, etag, records in self._pool.map(lambda kv: self._head(bucket, *kv), todo):
+            self._inflight.update((bucket, key) for key, _etag in todo)
+        if todo:
+            log.info("reading metadata of %d new object(s) in %s", len(todo), bucket)
+        futures = [self._pool.submit(self._count_one, bucket, *kv) for kv in todo]
+        if futures and self.count_budget_seconds > 0:
+            wait(futures, timeout=self.count_budget_seconds)
+
+    def _count_one(self, bucket: str, key: str, etag: str) -> None:
+        try:
+            _key, found_etag, records = self._head(bucket, key, etag)
+            if found_etag:
+                with self._lock:
+                    self._counts[(bucket, key)] = (found_etag, records)
+        except Exception as exc:  # counted again at the next refresh
+            log.warning(
+                "cannot read the metadata of s3://%s/%s: %s",
+                bucket,
+                key,
+                describe_s3_error(exc, bucket),
+            )
+        finally:
             with self._lock:
-                self._counts[(bucket, key)] = (etag, records)
+                self._inflight.discard((bucket, key))
 
     def _head(self, bucket: str, key: str, etag: str) -> tuple[str, str, int]:
         from botocore.exceptions import ClientError
