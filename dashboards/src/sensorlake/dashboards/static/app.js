@@ -70,6 +70,10 @@ function card(p, metrics) {
   if (p.pipeline === "emergency" && metrics && metrics.records_last_hour > 0) {
     node.append(el("div", { class: "alert" }, `${num(metrics.records_last_hour)} emergency readings in the last hour`));
   }
+  if (metrics && metrics.uncounted_objects > 0) {
+    node.append(el("div", { class: "counting" },
+      `still reading the record counts of ${num(metrics.uncounted_objects)} files`));
+  }
   node.append(el("div", { class: "reason" }, p.reason));
   return node;
 }
