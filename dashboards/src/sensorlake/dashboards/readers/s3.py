@@ -32,6 +32,8 @@ HEAD_WORKERS = 32
 PAGE_SIZE = 1000
 # How long a refresh waits for new objects' counts before publishing what it has.
 COUNT_BUDGET_SECONDS = 5.0
+# A listed object: its key, size, modification time (epoch seconds) and ETag.
+_Listed = tuple[LandingKey, int, float, str]
 
 
 def make_client(settings: S3Settings) -> Any:
@@ -93,12 +95,10 @@ class S3LandingReader:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def list_landed(self) -> LandingListing:
-        objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
-        uncounted: dict[str, int] = {}
+        listed: dict[str, tuple[str, list[_Listed]]] = {}
         unknown = 0
-        failures = 0
         for role, prefixes in LANDING_PREFIXES.items():
             bucket = self.settings.buckets.get(role)
             for target in prefixes:
@@ -107,24 +107,38 @@ class S3LandingReader:
                     continue
                 location[target] = s3_url(bucket, source_prefix(target))
                 try:
-                    found, bad, uncounted[target] = self._list(bucket, target)
+                    found, bad = self._list(bucket, target)
                 except Exception as exc:
                     if not _is_boto(exc):
                         raise
-                    failures += 1
                     errors[target] = describe_s3_error(exc, bucket)
                     continue
-                objects[target] = found
+                listed[target] = (bucket, found)
                 unknown += bad
         tried = sum(1 for t in TARGETS if not location[t].startswith("not configured"))
-        if tried and failures == tried:
+        if tried and len(errors) == tried:
             first = next(iter(errors.values()))
             raise BackendUnavailable(first if tried == 1 else f"{first} (every bucket failed)")
+        self._count_new([(bucket, item) for bucket, items in listed.values() for item in items])
+        with self._lock:
+            counts = dict(self._counts)
+        objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
+        uncounted: dict[str, int] = {}
+        for target, (bucket, items) in listed.items():
+            out = []
+            missing = 0
+            for key, size, modified, etag in items:
+                known = counts.get((bucket, key.format()))
+                if known is None or known[0] != etag:
+                    missing += 1
+                out.append(LandedObject(key, size, modified, known[1] if known else 0))
+            objects[target] = tuple(out)
+            uncounted[target] = missing
         return LandingListing(objects, location, errors, unknown, uncounted)
 
-    def _list(self, bucket: str, target: str) -> tuple[tuple[LandedObject, ...], int, int]:
+    def _list(self, bucket: str, target: str) -> tuple[list[_Listed], int]:
         paginator = self.client.get_paginator("list_objects_v2")
-        listed: list[tuple[LandingKey, int, float, str]] = []
+        listed: list[_Listed] = []
         unknown = 0
         for page in paginator.paginate(
             Bucket=bucket, Prefix=source_prefix(target), PaginationConfig={"PageSize": PAGE_SIZE}
@@ -138,33 +152,23 @@ class S3LandingReader:
                 listed.append(
                     (key, int(item["Size"]), item["LastModified"].timestamp(), item["ETag"])
                 )
-        self._count_new(bucket, listed)
-        with self._lock:
-            counts = dict(self._counts)
-        out = []
-        uncounted = 0
-        for key, size, modified, etag in listed:
-            known = counts.get((bucket, key.format()))
-            if known is None or known[0] != etag:
-                uncounted += 1
-            out.append(LandedObject(key, size, modified, known[1] if known else 0))
-        return tuple(out), unknown, uncounted
+        return listed, unknown
 
-    def _count_new(self, bucket: str, listed: list[tuple[LandingKey, int, float, str]]) -> None:
+    def _count_new(self, listed: list[tuple[str, _Listed]]) -> None:
         """Start a HEAD for every object not counted yet, and wait for them a little: a
         refresh with a few new objects gets all their counts, the very first scan of a big
         bucket returns early and keeps counting in the background."""
         with self._lock:
             todo = [
-                (key.format(), etag)
-                for key, _s, _m, etag in listed
+                (bucket, key.format(), etag)
+                for bucket, (key, _s, _m, etag) in listed
                 if self._counts.get((bucket, key.format()), ("",))[0] != etag
                 and (bucket, key.format()) not in self._inflight
             ]
-            self._inflight.update((bucket, key) for key, _etag in todo)
+            self._inflight.update((bucket, key) for bucket, key, _etag in todo)
         if todo:
-            log.info("reading metadata of %d new object(s) in %s", len(todo), bucket)
-        futures = [self._pool.submit(self._count_one, bucket, *kv) for kv in todo]
+            log.info("reading the metadata of %d new object(s)", len(todo))
+        futures = [self._pool.submit(self._count_one, *job) for job in todo]
         if futures and self.count_budget_seconds > 0:
             wait(futures, timeout=self.count_budget_seconds)
 
