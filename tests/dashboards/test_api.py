@@ -297,3 +297,21 @@ def test_missing_lake_is_unavailable_with_a_hint(tmp_path) -> None:  # type: ign
     assert "make land" in landing["reason"]
     gateway = next(c for c in health["components"] if c["name"] == "gateway")
     assert gateway["status"] == "not configured"
+
+
+def test_a_failed_landing_run_degrades_the_gateway_and_the_pipelines(flow: Flow) -> None:
+    from sensorlake.landing.errors import LandingError
+
+    flow.ingest()
+    flow.db.unlink()  # the sensor's database is gone: the next landing run fails
+    with pytest.raises(LandingError):
+        flow.land()
+    client = client_for(flow)
+    health = client.get("/api/health").json()
+    gateway = next(c for c in health["components"] if c["name"] == "gateway")
+    assert health["status"] == "degraded" and gateway["status"] == "degraded"
+    assert gateway["reason"].startswith("last landing run failed (exit 3)")
+    status = client.get("/api/pipelines/status").json()
+    assert status["gateway"]["last_run"]["exit_code"] == 3
+    assert {p["state"] for p in status["pipelines"]} == {"lagging"}
+    assert all("last landing run failed" in p["reason"] for p in status["pipelines"])

@@ -220,37 +220,26 @@ def _tables_health(inputs: Inputs) -> m.ComponentHealth:
 
 
 def _gateway_health(inputs: Inputs) -> m.ComponentHealth:
-    if inputs.gateway_error:
-        return m.ComponentHealth(
-            name="gateway",
-            backend="gateway state",
-            status="unavailable",
-            reason=inputs.gateway_error,
-        )
     state = inputs.gateway
-    if state is None:
-        return m.ComponentHealth(
-            name="gateway",
-            backend="gateway state",
-            status="not configured",
-            reason="no gateway state on this machine",
-        )
-    last = state.runs[0].summary if state.runs else None
-    if last is not None and last.error:
-        return m.ComponentHealth(
-            name="gateway",
-            backend="gateway state",
-            status="degraded",
-            reason=f"last landing run failed (exit {last.exit_code}): {last.error}",
-        )
-    if last is not None and last.conflicts:
-        return m.ComponentHealth(
-            name="gateway",
-            backend="gateway state",
-            status="degraded",
-            reason=f"{len(last.conflicts)} object(s) exist with different content",
-        )
-    return m.ComponentHealth(name="gateway", backend="gateway state", status="healthy")
+    last = state.runs[0].summary if state is not None and state.runs else None
+    status: str = "healthy"
+    reason = None
+    if inputs.gateway_error:
+        status, reason = "unavailable", inputs.gateway_error
+    elif state is None:
+        status, reason = "not configured", "no gateway state on this machine"
+    elif last is not None and last.error:
+        status = "degraded"
+        reason = f"last landing run failed (exit {last.exit_code}): {last.error}"
+    elif last is not None and last.conflicts:
+        status = "degraded"
+        reason = f"{len(last.conflicts)} object(s) exist with different content"
+    return m.ComponentHealth(
+        name="gateway",
+        backend="gateway state",
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+    )
 
 
 # -- landing metrics -----------------------------------------------------------------------
