@@ -160,3 +160,17 @@ def test_page_says_not_configured_instead_of_failing(flow: Flow, browser) -> Non
         assert page.locator("#verdict").get_attribute("data-verdict") == "not checked"
         assert page.locator("article.card[data-pipeline=raw] .state").inner_text() == "unknown"
         assert errors == []
+
+
+def test_api_docs_render_offline(served, browser) -> None:  # type: ignore[no-untyped-def]
+    url, _ = served
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(url) else outside.append(r.url))
+    page.goto(f"{url}/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    paths = {p.strip() for p in page.locator(".opblock-summary-path").all_inner_texts()}
+    assert {"/api/health", "/api/reconciliation", "/api/bucket-details/{pipeline}"} <= {
+        p.replace("\u200b", "") for p in paths
+    }
+    assert outside == []

@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,7 +59,9 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
             if start_monitor:
                 monitor.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc from the package's copies of Swagger UI and ReDoc,
+    # not from a CDN (the monitor must work on a machine without internet).
+    app = FastAPIOffline(
         title="sensorlake monitor",
         summary="Is every sensor reading in its table? Landing zone, tables, gateway, reconciliation.",
         version="0.1.0",
