@@ -12,9 +12,11 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 TYPE ?= all
 ARGS ?=
+LIVE_ARGS ?=
 PYTEST_ARGS ?=
+LIVE_ARGS ?=
 
-.PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench clean
+.PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench bench-live clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,8 +58,11 @@ fmt: setup ## ruff fix and format
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: setup ## Benchmarks: landing throughput and memory at 1M and 5M rows
+bench: setup bench-live ## Benchmarks: landing throughput and memory at 1M and 5M rows, live sensor, infra
 	$(RUN) python -m benchmarks.landing $(ARGS)
+
+bench-live: setup ## Benchmark: objects per million readings and emergency latency, live sensor at 10 and 100/s
+	$(RUN) python -m benchmarks.live $(LIVE_ARGS)
 
 clean: ## Remove local state, lake, spool and build output (not the source)
 	rm -rf var .pytest_cache .ruff_cache

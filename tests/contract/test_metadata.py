@@ -29,3 +29,11 @@ def test_local_sidecar_sits_beside_the_file_and_outside_the_files_glob() -> None
     path = Path("lake/raw/raw/date=2026-03-01/gateway=g/x.ndjson.gz")
     side = local_metadata_path(path)
     assert side.parent == path.parent and not side.name.endswith(".ndjson.gz")
+
+
+def test_content_checksum_is_optional_and_round_trips() -> None:
+    with_content = ObjectMetadata(1, 1, 1, 1, "v", "gw", "raw", "aa" * 32, "cc" * 32)
+    assert with_content.to_s3()["content-sha256"] == "cc" * 32
+    assert ObjectMetadata.from_json(with_content.to_json()) == with_content
+    assert "content-sha256" not in META.to_s3()  # an older object's metadata stays as it was
+    assert ObjectMetadata.from_s3(META.to_s3()).content_sha256 == ""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from sensorlake.contract.cli import main
 from sensorlake.landing.simulate import simulate_bulk
 
-SENSORLAKE = str(Path(sys.executable).parent / "sensorlake")
+from .conftest import SENSORLAKE, child_env, read_lake, s3_env, source_ids
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -108,29 +109,99 @@ def test_simulate_command(tmp_path: Path) -> None:
     assert invoke("simulate", "--db-path", str(db)).exit_code == 2
 
 
+def sigterm_when(
+    args: list[str], env: dict[str, str], ready: Callable[[], bool], *, poll: float = 0.1
+) -> tuple[int, str, str]:
+    """Start a lander, send SIGTERM once ``ready()`` (or after 60 s): (exit code, out, err)."""
+    proc = subprocess.Popen(
+        [SENSORLAKE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not ready():
+            time.sleep(poll)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return proc.returncode, out, err
+
+
+def summaries(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
 def test_continuous_mode_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     simulate_bulk(db, 200, seed=5)
-    env = {**os.environ, "SENSORLAKE_BATCH_ROWS": "50"}
-    proc = subprocess.Popen(
-        [SENSORLAKE, *land_args(tmp_path, db, "--continuous", "--interval", "0.2", "--json")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        lake = tmp_path / "lake"
-        while time.monotonic() < deadline and len(list(lake.rglob("raw/**/*.gz"))) < 4:
-            time.sleep(0.1)
+    lake = tmp_path / "lake"
+
+    def idle_after_new_rows() -> bool:
+        if len(list(lake.rglob("raw/**/*.gz"))) < 4:
+            return False
         simulate_bulk(db, 100, seed=6)  # arrives while it runs
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+        return True
+
+    code, out, err = sigterm_when(
+        land_args(tmp_path, db, "--continuous", "--interval", "0.2", "--json"),
+        child_env(SENSORLAKE_BATCH_ROWS="50"),
+        idle_after_new_rows,
+    )
+    assert code == 0, err
     assert "stopped cleanly" in err
-    landed = sum(json.loads(line)["rows_read"] for line in out.splitlines() if line.startswith("{"))
-    assert landed == 300
+    assert sum(s["rows_read"] for s in summaries(out)) == 300
+
+
+def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> None:
+    """SIGTERM while a batch is being written: that batch is completed and committed (never
+    half kept), the lander exits 0, and the next run lands the rest, each row once."""
+    db = tmp_path / "big.db"
+    simulate_bulk(db, 40_000, seed=9)
+    spool_tmp = tmp_path / "state" / "spool" / "tmp"
+
+    def second_batch_being_written() -> bool:  # its files are open in tmp/
+        return any(spool_tmp.glob("*.part")) and any((tmp_path / "lake").rglob("raw/**/*.gz"))
+
+    code, out, err = sigterm_when(
+        land_args(tmp_path, db, "--continuous", "--interval", "60", "--json"),
+        child_env(SENSORLAKE_BATCH_ROWS="5000", SENSORLAKE_WORKERS="1"),
+        second_batch_being_written,
+        poll=0.005,
+    )
+    assert code == 0, err
+    assert "stopped cleanly" in err
+    (first,) = summaries(out)
+    assert first["exit_code"] == 0
+    assert 0 < first["rows_read"] < 40_000 and first["rows_read"] % 5_000 == 0
+    assert first["watermark"] == first["rows_read"]
+    assert list(spool_tmp.iterdir()) == []  # no half-written batch left behind
+
+    rest = invoke(*land_args(tmp_path, db, "--json"))
+    assert json.loads(rest.stdout)["rows_read"] == 40_000 - first["rows_read"]
+    raw = read_lake(tmp_path / "lake")["raw"]
+    assert sorted(r["id"] for r in raw) == source_ids(db)
+
+
+def test_a_run_with_nothing_to_ship_never_loads_boto3(tmp_path: Path) -> None:
+    """Cron runs on a quiet gateway stay cheap: buckets are configured, but with no new rows
+    and nothing pending no AWS client is made (and none of boto3 is imported)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    empty = tmp_path / "empty.db"
+    simulate_bulk(empty, 0, seed=1)
+    code = (
+        "import sys\n"
+        "from sensorlake.contract.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'boto3' in sys.modules, 'botocore' in sys.modules)\n"
+    )
+    buckets = {role: f"sl-lazy-{role}" for role in ("raw", "schematized", "filtered", "emergency")}
+    env = child_env(**s3_env("http://127.0.0.1:9", buckets))
+    args = ["land", "--db-path", str(empty), "--state-dir", str(state), "--gateway-id", "g"]
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split()[-4:] == ["exit", "0", "False", "False"], result.stderr

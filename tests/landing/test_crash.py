@@ -2,8 +2,12 @@
 
 Each scenario arms one failpoint (``SENSORLAKE_FAILPOINTS=<point>:<n>``), checks that the
 process really died by SIGKILL, reruns without failpoints until it exits 0, and compares
-the lake with a clean, uninterrupted run over a copy of the same database: every source
+what landed with a clean, uninterrupted run over a copy of the same database: every source
 row is in raw exactly once, and every pipeline's objects (keys and bytes) are identical.
+
+The matrix runs twice: into the local lake, and into S3 (a moto server over HTTP, reached
+through ``AWS_ENDPOINT_URL``), where ``during-upload`` dies with half of a PUT's body on the
+wire and ``after-upload`` makes the rerun take the 412-then-compare path.
 
 "Before the state commit" is ``after-spool``; "after the state commit" is ``after-commit``.
 """
@@ -17,11 +21,10 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -33,11 +36,21 @@ from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.failpoints import POINTS
 from sensorlake.landing.simulate import simulate_bulk
 
-from .conftest import FIXED_START, lake_files, read_lake
+from .conftest import (
+    FIXED_START,
+    SENSORLAKE,
+    bucket_files,
+    child_env,
+    lake_files,
+    make_buckets,
+    moto_client,
+    records_by_target,
+    s3_env,
+    source_ids,
+)
 
 pytestmark = pytest.mark.crash
 
-SENSORLAKE = Path(sys.executable).parent / "sensorlake"
 GATEWAY = "gw-crash"
 ROWS = 2_000
 BATCH_ROWS = 500  # 4 batches: 1-500, 501-1000, 1001-1500, 1501-2000
@@ -62,10 +75,40 @@ SCENARIOS = [
 ]
 
 
-def _env(failpoints: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENSORLAKE_", "S3_BUCKET"))}
-    env.pop("SENSOR_DB_PATH", None)
-    env.update(LIMITS)
+@dataclass
+class Destination:
+    """Where a run lands: a local lake directory, or buckets on the moto server."""
+
+    lake: Path | None = None
+    endpoint: str | None = None
+    buckets: dict[str, str] = field(default_factory=dict)
+
+    def args(self) -> list[str]:
+        return ["--lake-dir", str(self.lake)] if self.lake is not None else []
+
+    def env(self) -> dict[str, str]:
+        return s3_env(self.endpoint, self.buckets) if self.endpoint else {}
+
+    def files(self) -> dict[str, bytes]:
+        """``<bucket role>/<key>`` -> bytes of everything landed."""
+        if self.endpoint:
+            return bucket_files(moto_client(self.endpoint), self.buckets)
+        return lake_files(self.lake) if self.lake and self.lake.exists() else {}
+
+    def role(self, bucket: str) -> str:
+        return {name: role for role, name in self.buckets.items()}.get(bucket, bucket)
+
+
+@pytest.fixture(params=["local", "s3"])
+def dest(request: pytest.FixtureRequest, tmp_path: Path) -> Destination:
+    if request.param == "local":
+        return Destination(lake=tmp_path / "lake")
+    endpoint = request.getfixturevalue("moto_endpoint")
+    return Destination(endpoint=endpoint, buckets=make_buckets(moto_client(endpoint), "sl-crash"))
+
+
+def _env(dest: Destination, failpoints: str | None = None) -> dict[str, str]:
+    env = child_env(**LIMITS, **dest.env())
     if failpoints:
         env["SENSORLAKE_FAILPOINTS"] = failpoints
     return env
@@ -79,25 +122,24 @@ class Landed:
     survivors: bool  # processes of the run still alive after it ended (reaped here)
 
 
-def land(db: Path, state: Path, lake: Path, *, failpoints: str | None = None) -> Landed:
+def land(db: Path, state: Path, dest: Destination, *, failpoints: str | None = None) -> Landed:
     """Run ``sensorlake land`` in its own process group; output goes to files, not pipes,
     so that a killed lander's surviving workers cannot hold the test up."""
     args = [
-        str(SENSORLAKE),
+        SENSORLAKE,
         "land",
         "--db-path",
         str(db),
         "--state-dir",
         str(state),
-        "--lake-dir",
-        str(lake),
+        *dest.args(),
         "--gateway-id",
         GATEWAY,
         "--json",
     ]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            args, env=_env(failpoints), stdout=out, stderr=err, start_new_session=True
+            args, env=_env(dest, failpoints), stdout=out, stderr=err, start_new_session=True
         )
         try:
             returncode = proc.wait(timeout=120)
@@ -131,11 +173,13 @@ def _reap_group(proc: subprocess.Popen[bytes]) -> bool:
     return True
 
 
-def land_until_done(db: Path, state: Path, lake: Path, *, tries: int = 2) -> list[dict[str, Any]]:
+def land_until_done(
+    db: Path, state: Path, dest: Destination, *, tries: int = 2
+) -> list[dict[str, Any]]:
     """Rerun without failpoints until exit 0; returns every run's JSON summary."""
     summaries = []
     for _ in range(tries):
-        proc = land(db, state, lake)
+        proc = land(db, state, dest)
         if proc.stdout.strip():
             summaries.append(json.loads(proc.stdout))
         if proc.returncode == 0:
@@ -149,15 +193,7 @@ def copy_db(src: Path, dest: Path) -> Path:
     return dest
 
 
-def source_ids(db: Path) -> list[int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [r[0] for r in conn.execute("SELECT id FROM sensor_readings ORDER BY id")]
-    finally:
-        conn.close()
-
-
-def assert_settled(state: Path, lake: Path) -> tuple[int, int]:
+def assert_settled(state: Path, dest: Destination) -> tuple[int, int]:
     """Nothing left behind: spool empty, every state file shipped and in the lake."""
     spool = state / "spool"
     assert [p for p in (spool / "ready").rglob("*") if p.is_file()] == []
@@ -169,12 +205,12 @@ def assert_settled(state: Path, lake: Path) -> tuple[int, int]:
     finally:
         conn.close()
     assert {status for _, _, status in rows} == {"shipped"}, Counter(s for *_, s in rows)
-    assert sorted(f"{bucket}/{key}" for bucket, key, _ in rows) == sorted(lake_files(lake))
+    assert sorted(f"{dest.role(bucket)}/{key}" for bucket, key, _ in rows) == sorted(dest.files())
     return position
 
 
-def assert_raw_exactly_once(lake: Path, ids: list[int], epoch: int = 1) -> None:
-    raw = read_lake(lake)["raw"]
+def assert_raw_exactly_once(dest: Destination, ids: list[int], epoch: int = 1) -> None:
+    raw = records_by_target(dest.files())["raw"]
     seen = Counter((r["_lineage"]["epoch"], r["_lineage"]["row_id"]) for r in raw)
     duplicated = {k: n for k, n in seen.items() if n > 1}
     assert duplicated == {}
@@ -183,11 +219,12 @@ def assert_raw_exactly_once(lake: Path, ids: list[int], epoch: int = 1) -> None:
     assert all(r["id"] == r["_lineage"]["row_id"] for r in raw)
 
 
-def assert_no_key_overlap(lake: Path) -> None:
+def assert_no_key_overlap(dest: Destination) -> None:
     """Within a target and date partition, no two objects cover overlapping row ranges,
     and no source row appears in two objects of the same target."""
     ranges: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
-    for rel in lake_files(lake):
+    files = dest.files()
+    for rel in files:
         key = LandingKey.parse(rel.split("/", 1)[1])
         assert key.first_row <= key.last_row
         ranges.setdefault((key.target, key.date, key.epoch), []).append(
@@ -197,7 +234,7 @@ def assert_no_key_overlap(lake: Path) -> None:
         spans.sort()
         for (_, last), (first, _) in pairwise(spans):
             assert first > last, f"overlapping row ranges in {group}: {spans}"
-    for target, records in read_lake(lake).items():
+    for target, records in records_by_target(files).items():
         ids = Counter((r["_lineage"]["epoch"], r["_lineage"]["row_id"]) for r in records)
         assert max(ids.values()) == 1, f"{target}: a row landed twice"
 
@@ -214,44 +251,50 @@ def clean_run(source_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     """One uninterrupted run over a copy of the source database."""
     work = tmp_path_factory.mktemp("crash-clean")
     db = copy_db(source_db, work / "sensor_data.db")
-    proc = land(db, work / "state", work / "lake")
+    clean = Destination(lake=work / "lake")
+    proc = land(db, work / "state", clean)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["rows_read"] == ROWS
-    files = lake_files(work / "lake")
+    files = clean.files()
     targets = {rel.split("/")[1] for rel in files}
     assert targets == {"raw", "schematized", "filtered", "emergency", "rejected"}
-    assert_raw_exactly_once(work / "lake", source_ids(db))
-    assert_settled(work / "state", work / "lake")
+    assert_raw_exactly_once(clean, source_ids(db))
+    assert_settled(work / "state", clean)
     return files
 
 
 @pytest.mark.parametrize(("point", "count"), SCENARIOS, ids=[f"{p}:{c}" for p, c in SCENARIOS])
 def test_kill_at_point_then_rerun_matches_clean_run(
-    point: str, count: int, source_db: Path, clean_run: dict[str, bytes], tmp_path: Path
+    point: str,
+    count: int,
+    source_db: Path,
+    clean_run: dict[str, bytes],
+    tmp_path: Path,
+    dest: Destination,
 ) -> None:
     db = copy_db(source_db, tmp_path / "sensor_data.db")
-    state, lake = tmp_path / "state", tmp_path / "lake"
+    state = tmp_path / "state"
 
-    crashed = land(db, state, lake, failpoints=f"{point}:{count}")
+    crashed = land(db, state, dest, failpoints=f"{point}:{count}")
     assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
     assert crashed.stdout == ""  # it died before it could report
-    before = lake_files(lake) if lake.exists() else {}
+    before = dest.files()
     # whatever landed before the crash is a subset of the clean run, byte for byte
     assert {k: clean_run[k] for k in before if k in clean_run} == before
 
-    summaries = land_until_done(db, state, lake)
+    summaries = land_until_done(db, state, dest)
     assert summaries[-1]["exit_code"] == 0
     assert summaries[-1]["conflicts"] == []
 
     ids = source_ids(db)
-    assert_raw_exactly_once(lake, ids)
-    landed = lake_files(lake)
+    assert_raw_exactly_once(dest, ids)
+    landed = dest.files()
     assert sorted(landed) == sorted(clean_run)
     mismatched = [k for k in landed if landed[k] != clean_run[k]]
     assert mismatched == []
-    assert_settled(state, lake)
-    assert_no_key_overlap(lake)
+    assert_settled(state, dest)
+    assert_no_key_overlap(dest)
 
     replays = sum(s["replayed_objects"] for s in summaries)
     if point == "after-upload":
@@ -270,54 +313,55 @@ def test_kill_at_point_then_rerun_matches_clean_run(
 
 
 def test_crash_during_recovery_still_converges(
-    source_db: Path, clean_run: dict[str, bytes], tmp_path: Path
+    source_db: Path, clean_run: dict[str, bytes], tmp_path: Path, dest: Destination
 ) -> None:
     """Killed twice in a row at different steps (the second time while recovering)."""
     db = copy_db(source_db, tmp_path / "sensor_data.db")
-    state, lake = tmp_path / "state", tmp_path / "lake"
-    first = land(db, state, lake, failpoints="after-spool:2")
+    state = tmp_path / "state"
+    first = land(db, state, dest, failpoints="after-spool:2")
     assert first.returncode == -signal.SIGKILL
     # the rerun is killed after its 3rd upload, leaving most of a batch pending
-    second = land(db, state, lake, failpoints="after-upload:3")
+    second = land(db, state, dest, failpoints="after-upload:3")
     assert second.returncode == -signal.SIGKILL
     # the next one ships that backlog, then dies encoding the following batch
-    third = land(db, state, lake, failpoints="after-encode:1")
+    third = land(db, state, dest, failpoints="after-encode:1")
     assert third.returncode == -signal.SIGKILL
-    land_until_done(db, state, lake)
-    assert_raw_exactly_once(lake, source_ids(db))
-    assert lake_files(lake) == clean_run
-    assert_settled(state, lake)
+    land_until_done(db, state, dest)
+    assert_raw_exactly_once(dest, source_ids(db))
+    assert dest.files() == clean_run
+    assert_settled(state, dest)
 
 
 @pytest.mark.parametrize("point", ["after-spool", "after-commit", "after-upload"])
-def test_new_rows_appended_before_rerun(point: str, tmp_path: Path) -> None:
+def test_new_rows_appended_before_rerun(point: str, tmp_path: Path, dest: Destination) -> None:
     """The sensor keeps writing while the lander is down: old and new rows, each once."""
     db = tmp_path / "sensor_data.db"
     start = datetime.fromisoformat(FIXED_START)
     # not a multiple of the batch size, so the rerun's batches differ from a clean run's
     simulate_bulk(db, 1_300, seed=7, start=start)
-    state, lake = tmp_path / "state", tmp_path / "lake"
+    state = tmp_path / "state"
 
     count = 3 if point != "after-upload" else 25
-    crashed = land(db, state, lake, failpoints=f"{point}:{count}")
+    crashed = land(db, state, dest, failpoints=f"{point}:{count}")
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
 
     simulate_bulk(db, 900, seed=8, start=datetime.fromisoformat("2026-03-02T00:30:00+00:00"))
     ids = source_ids(db)
     assert len(ids) == 2_200 and ids == list(range(1, 2_201))
 
-    summaries = land_until_done(db, state, lake)
+    summaries = land_until_done(db, state, dest)
     assert summaries[-1]["exit_code"] == 0
     assert summaries[-1]["epoch"] == 1 and summaries[-1]["new_epochs"] == []
-    assert_raw_exactly_once(lake, ids)
-    assert_no_key_overlap(lake)
-    assert_settled(state, lake)
+    assert_raw_exactly_once(dest, ids)
+    assert_no_key_overlap(dest)
+    assert_settled(state, dest)
 
     # content equals one clean run over the final database, record for record
     clean_db = copy_db(db, tmp_path / "clean.db")
-    proc = land(clean_db, tmp_path / "clean-state", tmp_path / "clean-lake")
+    clean = Destination(lake=tmp_path / "clean-lake")
+    proc = land(clean_db, tmp_path / "clean-state", clean)
     assert proc.returncode == 0, proc.stderr
-    crashed_lake, clean_lake = read_lake(lake), read_lake(tmp_path / "clean-lake")
+    crashed_lake, clean_lake = records_by_target(dest.files()), records_by_target(clean.files())
     assert set(crashed_lake) == set(clean_lake)
     for target in clean_lake:
 
@@ -329,6 +373,7 @@ def test_new_rows_appended_before_rerun(point: str, tmp_path: Path) -> None:
 
 def test_killed_lander_leaves_no_processes_behind(source_db: Path, tmp_path: Path) -> None:
     db = copy_db(source_db, tmp_path / "sensor_data.db")
-    crashed = land(db, tmp_path / "state", tmp_path / "lake", failpoints="after-encode:2")
+    local = Destination(lake=tmp_path / "lake")
+    crashed = land(db, tmp_path / "state", local, failpoints="after-encode:2")
     assert crashed.returncode == -signal.SIGKILL
     assert not crashed.survivors

@@ -25,12 +25,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensorlake.contract.keys import UNKNOWN_DATE, LandingKey
-from sensorlake.landing.encode import GzipAssembler, deflate_part, encode_lines, encode_records
+from sensorlake.landing.batch import BatchFiles
+from sensorlake.landing.encode import GzipAssembler, encode_lines, encode_part, encode_records
 from sensorlake.landing.route import Lineage, Router
 from sensorlake.landing.rules import load_rules
 from sensorlake.landing.segments import SegmentEncoder, SegmentJob, plan_segments
 from sensorlake.landing.simulate import SCHEMA_COLUMNS
-from sensorlake.landing.spool import BatchWriter, Spool
+from sensorlake.landing.spool import Spool
 from sensorlake.landing.validate import Validator
 
 PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -143,8 +144,8 @@ def stream(chunks: list[Sequence[Any]], level: int) -> tuple[bytes, GzipAssemble
     writer = GzipAssembler(out)
     for chunk in chunks:
         if chunk:
-            writer.append(*deflate_part(encode_lines(chunk), level=level), len(chunk))
-    sha = writer.finish()
+            writer.append(encode_part(encode_lines(chunk), len(chunk), 0, 0, level=level))
+    sha, _ = writer.finish()
     return out.getvalue(), writer, sha
 
 
@@ -307,18 +308,21 @@ def spool_once(
         part_rows=limits,
         level=2,
     )
-    encoder = SegmentEncoder(job, RowsSource(rows))  # type: ignore[arg-type]
-    writer = BatchWriter(
+    encoder = SegmentEncoder(job, RowsSource(rows))
+    writer = BatchFiles(
         spool,
         gateway="gw-prop",
         epoch=epoch,
+        rules_version=RULES.version,
         buckets=BUCKETS,
         max_rows=limits,
         max_bytes=max_bytes,
+        level=2,
     )
     watermark = rows[0][0] - 1
-    for lo, hi in plan_segments(watermark, rows[-1][0], segment_rows):
-        result = encoder.encode(lo, hi)
+    batch = (watermark, rows[-1][0])
+    for lo, hi in plan_segments(*batch, segment_rows):
+        result = encoder.encode(lo, hi, batch)
         for target, date, parts in result.parts:
             for part in parts:
                 writer.add(target, date, part)
@@ -327,8 +331,8 @@ def spool_once(
     for f in files:
         data = f.path.read_bytes()
         assert hashlib.sha256(data).hexdigest() == f.sha256 and len(data) == f.size
-        assert f.path == spool.path_for(f.bucket, f.key)
-        out.append((f.bucket, f.key, f.sha256, f.records, f.first_row, f.last_row, data))
+        assert f.path == spool.path_for(f.bucket, f.name)
+        out.append((f.bucket, f.name, f.sha256, f.records, f.key.first_row, f.key.last_row, data))
     assert list(spool.tmp.iterdir()) == []
     return out
 
@@ -392,3 +396,95 @@ def test_timestamp_at_the_end_of_the_datetime_range_does_not_stop_routing() -> N
     router = Router(Validator(RULES), COLUMNS, Lineage("gw-prop", 1, RULES.version), TARGETS)
     routed = router.route([row])
     assert ("raw", UNKNOWN_DATE) in routed or any(t == "raw" for t, _ in routed)
+
+
+# -- bytes depend on the rows only -----------------------------------------------------------
+
+
+def spool_batches(
+    root: Path,
+    rows: list[tuple[Any, ...]],
+    *,
+    targets: tuple[str, ...],
+    segment_rows: int,
+    cuts: list[int],
+    max_rows: int,
+) -> dict[str, bytes]:
+    """Land ``rows`` as consecutive batches ending at the given row ids (as successive runs
+    with different batch sizes would); ``bucket/key`` -> bytes of every file."""
+    spool = Spool(root / "spool")
+    spool.prepare()
+    limits = {t: 3 if t == "emergency" else max_rows for t in targets}
+    job = SegmentJob(
+        db_path=str(root / "unused.db"),
+        busy_timeout=1.0,
+        rules=RULES,
+        columns=COLUMNS,
+        lineage=Lineage("gw-prop", 1, RULES.version),
+        targets=targets,
+        part_rows=limits,
+        level=2,
+    )
+    encoder = SegmentEncoder(job, RowsSource(rows))
+    first, last = rows[0][0] - 1, rows[-1][0]
+    ends = sorted({c for c in cuts if first < c < last} | {last})
+    out: dict[str, bytes] = {}
+    for after, upto in zip([first, *ends], ends, strict=False):
+        writer = BatchFiles(
+            spool,
+            gateway="gw-prop",
+            epoch=1,
+            rules_version=RULES.version,
+            buckets={t: BUCKETS[t] for t in targets},
+            max_rows=limits,
+            max_bytes=64 * 1024 * 1024,
+            level=2,
+        )
+        for lo, hi in plan_segments(after, upto, segment_rows):
+            for target, date, parts in encoder.encode(lo, hi, (after, upto)).parts:
+                for part in parts:
+                    writer.add(target, date, part)
+        for f in writer.finish():
+            out[f"{f.bucket}/{f.name}"] = f.path.read_bytes()
+    return out
+
+
+@st.composite
+def long_source_rows(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    """Rows whose ids cross several chunks (625 ids), so parts are cut by chunk."""
+    start = draw(st.integers(0, 5_000))
+    gaps = draw(st.lists(st.integers(1, 120), min_size=2, max_size=30))
+    rows, row_id = [], start
+    for gap in gaps:
+        row_id += gap
+        rows.append((row_id, *draw(rows_values)))
+    return rows
+
+
+@pytest.mark.raw
+@pytest.mark.partitioning
+@PROPERTY
+@given(
+    long_source_rows(),
+    st.sampled_from([1, 7, 100, 625, 1_250, 10_000]),
+    st.sampled_from([1, 7, 100, 625, 1_250, 10_000]),
+    st.lists(st.integers(0, 9_000), max_size=3),
+    st.sampled_from([2, 5, 100_000]),
+)
+def test_bytes_do_not_depend_on_segments_pipelines_or_batches(
+    rows: list[tuple[Any, ...]], seg_a: int, seg_b: int, cuts: list[int], max_rows: int
+) -> None:
+    """A file's bytes are a function of its rows and the rules: not of the segment size (so
+    not of the worker count either), not of which other pipelines were chosen, not of where
+    batches ended (a file with the same key, landed in another batch layout, is identical)."""
+    options = {"cuts": cuts, "max_rows": max_rows}
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        every = spool_batches(Path(a), rows, targets=TARGETS, segment_rows=seg_a, **options)
+        raw_only = spool_batches(Path(b), rows, targets=("raw",), segment_rows=seg_b, **options)
+    assert {k: v for k, v in every.items() if k.startswith("raw/")} == raw_only
+    with tempfile.TemporaryDirectory() as c:
+        one_batch = spool_batches(
+            Path(c), rows, targets=TARGETS, segment_rows=seg_b, cuts=[], max_rows=max_rows
+        )
+    common = set(every) & set(one_batch)
+    assert {k: every[k] for k in common} == {k: one_batch[k] for k in common}

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gzip
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.config import LandingConfig
 from sensorlake.landing.errors import (
     ConfigError,
@@ -25,19 +28,14 @@ from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import FakeSink, LocalLakeSink
 from sensorlake.landing.state import State
 
-from .conftest import read_lake
+from .conftest import lake_files, read_lake, sensor_table, source_ids
 
 MakeConfig = Callable[..., LandingConfig]
 
 
-def small(config: LandingConfig, **limits: int) -> LandingConfig:
+def small(config: LandingConfig, **limits: float) -> LandingConfig:
     values = {"batch_rows": 1_000, "segment_rows": 250, "workers": 1, **limits}
     return dataclasses.replace(config, limits=dataclasses.replace(config.limits, **values))
-
-
-def source_ids(db: Path) -> list[int]:
-    with sqlite3.connect(db) as conn:
-        return [r[0] for r in conn.execute("SELECT id FROM sensor_readings ORDER BY id")]
 
 
 @pytest.mark.raw
@@ -88,20 +86,27 @@ def test_parallel_workers_give_identical_files(
 
 
 @pytest.mark.emergency
-def test_emergency_files_ship_first_and_stay_small(
+def test_emergency_files_ship_first_in_every_batch_and_stay_small(
     sensor_db: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
     config = small(make_config(sensor_db), emergency_file_rows=20)
-    order: list[str] = []
-    sink = FakeSink(fail=lambda bucket, key: order.append(key.split("/")[0]) and None)  # type: ignore[func-returns-value]
+    order: list[LandingKey] = []
+    sink = FakeSink(fail=lambda bucket, key: order.append(LandingKey.parse(key)) and None)  # type: ignore[func-returns-value]
     summary = Lander(config, rules, sink).run_once()
     assert summary.exit_code == 0
-    # within every batch's shipment, emergency files come before the others
-    first_other = next(i for i, target in enumerate(order) if target != "emergency")
-    assert order[0] == "emergency" and first_other > 0
+    # each batch (1,000 rows) ships right after its commit: its files are one run of calls
+    batches: list[list[str]] = []
+    for key in order:
+        batch = (key.first_row - 1) // 1_000
+        if not batches or batch != batches[-1][0]:
+            batches.append([batch])
+        batches[-1].append(key.target)
+    assert [b[0] for b in batches] == [0, 1, 2], "three batches, each shipped once, in order"
+    for batch, *targets in batches:
+        emergency = targets.count("emergency")
+        assert emergency > 0 and targets[:emergency] == ["emergency"] * emergency, batch
+        assert "emergency" not in targets[emergency:], batch
     for body in (v for (_, k), v in sink.objects.items() if k.startswith("emergency/")):
-        import gzip
-
         assert gzip.decompress(body).count(b"\n") <= 20
 
 
@@ -223,7 +228,7 @@ def test_database_locked_forever(tmp_path: Path, make_config: MakeConfig, rules:
     holder.execute("PRAGMA journal_mode=DELETE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        config = dataclasses.replace(make_config(db), busy_timeout_seconds=0.3)
+        config = small(make_config(db), busy_timeout_seconds=0.3)
         with pytest.raises(SourceError, match="stayed locked"):
             Lander(config, rules, FakeSink()).run_once()
     finally:
@@ -259,14 +264,13 @@ def test_full_disk_loses_nothing(
 
 
 def test_one_lander_per_state_dir(sensor_db: Path, make_config: MakeConfig, rules: Rules) -> None:
-    import fcntl
-
     config = make_config(sensor_db)
-    config.state_dir.mkdir(parents=True)
-    with open(config.state_dir / "landing.lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    running = State.open(config.state_dir)
+    try:
         with pytest.raises(LocalStorageError, match="already running"):
             Lander(config, rules, FakeSink()).run_once()
+    finally:
+        running.close()
 
 
 def test_pipelines_subset_lands_only_those(
@@ -304,14 +308,11 @@ def test_missing_contract_columns_are_reported_and_rows_rejected(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
     db = tmp_path / "old-sensor.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "CREATE TABLE sensor_readings (id INTEGER PRIMARY KEY, timestamp TEXT, sensor_id TEXT, temperature REAL, firmware_extra TEXT)"
-        )
-        conn.executemany(
-            "INSERT INTO sensor_readings (timestamp, sensor_id, temperature, firmware_extra) VALUES (?, ?, ?, ?)",
-            [(f"2026-03-01T00:00:0{i}.000+00:00", "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
-        )
+    sensor_table(
+        db,
+        "timestamp TEXT, sensor_id TEXT, temperature REAL, firmware_extra TEXT",
+        [(f"2026-03-01T00:00:0{i}.000+00:00", "CHIC_A1B2C3", 60.0, "x") for i in range(5)],
+    )
     recorder = Recorder()
     config = make_config(db)
     summary = Lander(config, rules, LocalLakeSink(config.lake_dir), reporter=recorder).run_once()
@@ -356,3 +357,99 @@ def test_never_writes_to_the_sensor_database(
     assert summary.rows_read == 2_001
     assert fingerprint() == before
     writer.close()
+
+
+# -- bytes depend on the rows only ----------------------------------------------------------
+
+
+@pytest.mark.raw
+def test_same_rows_same_bytes_whatever_the_pipelines_workers_or_segments(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    """2,000 rows under the same raw key: the same bytes with all four pipelines and with
+    raw only, with one process and with two, with any segment size."""
+    db = tmp_path / "sensor.db"
+    simulate_bulk(db, 2_000, seed=5)
+    lakes = []
+    for i, (pipelines, workers, segment_rows) in enumerate(
+        [(None, 1, 0), ("raw", 1, 0), ("raw", 2, 300), ("raw,emergency", 2, 0)]
+    ):
+        config = small(
+            make_config(
+                db,
+                pipelines=pipelines,
+                state_dir=tmp_path / f"s{i}",
+                lake_dir=tmp_path / f"l{i}",
+            ),
+            batch_rows=2_000,
+            workers=workers,
+            segment_rows=segment_rows,
+        )
+        assert Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once().exit_code == 0
+        lakes.append({k: v for k, v in lake_files(config.lake_dir).items() if "/raw/" in k})
+    assert len(lakes[0]) == 1 and all(lake == lakes[0] for lake in lakes)
+
+
+@pytest.mark.s3_access
+def test_relanding_other_compression_after_a_lost_state_counts_as_landed(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules, tmp_path: Path
+) -> None:
+    """The state is lost and the files come again with another gzip level: the objects
+    differ only in compression (same content checksum), so they count as landed, not 6."""
+    config = small(make_config(sensor_db))
+    assert Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once().exit_code == 0
+    before = lake_files(config.lake_dir)
+    again = small(make_config(sensor_db, state_dir=tmp_path / "lost"), compress_level=3)
+    summary = Lander(again, rules, LocalLakeSink(again.lake_dir)).run_once()
+    assert summary.exit_code == 0 and summary.conflicts == []
+    assert summary.replayed_objects == len(before)
+    assert lake_files(config.lake_dir) == before  # the objects already there are kept
+
+
+# -- readings from the future -----------------------------------------------------------------
+
+
+@pytest.mark.schematized
+def test_far_future_readings_are_rejected_once_and_never_revisited(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    """Whether a reading is too far ahead is decided by the run that commits its batch; a
+    later run (with a later clock) lands only new rows and never changes a committed file."""
+    db = tmp_path / "sensor.db"
+    sensor_table(
+        db,
+        "timestamp TEXT, sensor_id TEXT",
+        [
+            ("2026-03-01T12:00:00.000+00:00", "CHIC_A1B2C3"),
+            ("2026-03-02T11:59:59.000+00:00", "CHIC_A1B2C3"),  # within a day
+            ("2026-03-02T12:00:01.000+00:00", "CHIC_A1B2C3"),  # a day and a second
+            ("2099-06-01T00:00:00.000+00:00", "CHIC_A1B2C3"),
+        ],
+    )
+    config = make_config(db)
+    first_clock = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    first = Lander(
+        config, rules, LocalLakeSink(config.lake_dir), clock=lambda: first_clock
+    ).run_once()
+    assert first.rejected_reasons.get("timestamp.in_future") == 2
+    landed = lake_files(config.lake_dir)
+    in_future = [
+        r["id"]
+        for r in read_lake(config.lake_dir)["rejected"]
+        if "timestamp.in_future" in r["_rejected_reasons"]
+    ]
+    assert in_future == [3, 4]
+    assert len(read_lake(config.lake_dir)["raw"]) == 4  # raw keeps every row
+
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO sensor_readings (timestamp, sensor_id)"
+            " VALUES ('2026-03-03T00:00:00.000+00:00', 'CHIC_A1B2C3')"
+        )
+    later = datetime(2099, 6, 1, tzinfo=UTC)  # now row 4 would be in time: too late for it
+    second = Lander(config, rules, LocalLakeSink(config.lake_dir), clock=lambda: later).run_once()
+    assert second.rows_read == 1 and second.exit_code == 0
+    after = lake_files(config.lake_dir)
+    assert {k: after[k] for k in landed} == landed
+    raw_ids = sorted(r["id"] for r in read_lake(config.lake_dir)["raw"])
+    assert raw_ids == [1, 2, 3, 4, 5]

@@ -10,25 +10,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
 import socket
-import sqlite3
 import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from sensorlake.contract.keys import LandingKey
-from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES
 from sensorlake.landing.simulate import simulate_bulk
+
+from .conftest import SENSORLAKE, child_env, make_buckets, moto_client, s3_env, source_ids
 
 pytestmark = pytest.mark.s3_access
 
@@ -37,23 +30,9 @@ START = datetime.fromisoformat("2026-03-01T23:55:00+00:00")  # 2,000 rows run pa
 GATEWAY = "gw-e2e"
 
 
-def _sensorlake() -> str:
-    found = Path(sys.executable).parent / "sensorlake"
-    if found.exists():
-        return str(found)
-    which = shutil.which("sensorlake")
-    if which is None:
-        pytest.fail("the sensorlake console script is not installed (uv sync --all-packages)")
-    return which
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+@pytest.fixture
+def endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture
@@ -65,23 +44,13 @@ def closed_endpoint() -> str:
 
 
 @pytest.fixture
-def buckets() -> dict[str, str]:
-    run = uuid.uuid4().hex[:8]
-    return {pipeline: f"sl-e2e-{run}-{pipeline}" for pipeline in LANDING_ROLES}
+def s3(endpoint: str) -> Any:
+    return moto_client(endpoint)
 
 
 @pytest.fixture
-def s3(endpoint: str, buckets: dict[str, str]) -> Any:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for name in buckets.values():
-        client.create_bucket(Bucket=name)
-    return client
+def buckets(s3: Any) -> dict[str, str]:
+    return make_buckets(s3, "sl-e2e")
 
 
 @pytest.fixture
@@ -92,27 +61,12 @@ def sample_db(tmp_path: Path) -> Path:
 
 
 def _env(tmp_path: Path, endpoint: str, buckets: dict[str, str]) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "COLUMNS": "250",  # so rich does not fold the validate table's details
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    env.update({BUCKET_ENV[pipeline]: name for pipeline, name in buckets.items()})
-    return env
+    # COLUMNS: so rich does not fold the validate table's details
+    return child_env(HOME=str(tmp_path), COLUMNS="250", **s3_env(endpoint, buckets))
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_sensorlake(), *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([SENSORLAKE, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def _land(env: dict[str, str], db: Path, state: Path) -> subprocess.CompletedProcess[str]:
@@ -143,11 +97,6 @@ def _objects(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _source_ids(db: Path) -> list[int]:
-    with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT id FROM sensor_readings ORDER BY id")]
-
-
 def _assert_raw_exactly_once(s3: Any, buckets: dict[str, str], db: Path) -> None:
     raw = _objects(s3, buckets["raw"])
     assert raw, "nothing landed in raw"
@@ -159,7 +108,7 @@ def _assert_raw_exactly_once(s3: Any, buckets: dict[str, str], db: Path) -> None
         ids = [r["_lineage"]["row_id"] for r in records]
         assert (min(ids), max(ids)) == (parsed.first_row, parsed.last_row), key
         row_ids.extend(ids)
-    assert sorted(row_ids) == _source_ids(db), "every source row in raw exactly once"
+    assert sorted(row_ids) == source_ids(db), "every source row in raw exactly once"
 
 
 def _assert_objects_explain_themselves(s3: Any, buckets: dict[str, str]) -> int:

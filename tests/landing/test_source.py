@@ -42,7 +42,7 @@ def test_busy_gives_up_at_the_deadline(tmp_path: Path) -> None:
 
 def test_other_errors_are_not_retried(tmp_path: Path) -> None:
     sleeps: list[float] = []
-    source = Source(tmp_path / "x.db", sleep=sleeps.append)
+    source = Source(tmp_path / "x.db", busy_timeout=60, sleep=sleeps.append)
 
     def broken() -> None:
         raise sqlite3.OperationalError("no such column: nope")
@@ -55,7 +55,7 @@ def test_other_errors_are_not_retried(tmp_path: Path) -> None:
 def test_snapshot_reports_max_id_and_reopens_a_recreated_file(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     simulate_bulk(db, 50, seed=1)
-    with Source(db) as source:
+    with Source(db, busy_timeout=60) as source:
         with source.snapshot() as snap:
             assert snap.max_id == 50
             anchor = source.anchor(50)
@@ -70,10 +70,13 @@ def test_snapshot_reports_max_id_and_reopens_a_recreated_file(tmp_path: Path) ->
 def test_read_only(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     simulate_bulk(db, 5, seed=1)
-    with Source(db) as source, pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with (
+        Source(db, busy_timeout=60) as source,
+        pytest.raises(sqlite3.OperationalError, match="readonly"),
+    ):
         source._connection().execute("DELETE FROM sensor_readings")
 
 
 def test_directory_is_not_a_database(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="is a directory"):
-        Source(tmp_path).open()
+        Source(tmp_path, busy_timeout=60).open()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from sensorlake.contract.records import CONTRACT_VERSION
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.validate import Validator, utc_timestamp
+from sensorlake.landing.validate import Validator, future_limit, utc_timestamp
 
 
 def good_row(**overrides: Any) -> dict[str, Any]:
@@ -205,3 +206,132 @@ def test_missing_columns_are_reasons_not_crashes(validator: Validator) -> None:
     checked = validator.for_columns(tuple(row)).check(tuple(row.values()))
     assert "humidity.missing" in checked.reasons
     assert "manufacturer.missing" in checked.reasons
+
+
+# -- every threshold, on both sides of its boundary -------------------------------------------
+#
+# The original's emergency rules are strict (above / below, never equal); ranges and the
+# timestamp bounds are inclusive. A reading on a boundary and the next float past it pin each
+# comparison, so `>` turned into `>=` (or the reverse) fails here.
+
+_EMERGENCY_BOUNDARIES = [
+    # (field, threshold, direction, reason)
+    ("temperature", 75.0, "above", "temperature.above"),
+    ("temperature", 52.0, "below", "temperature.below"),
+    ("humidity", 95.0, "above", "humidity.above"),
+    ("humidity", 1.0, "below", "humidity.below"),
+    ("voltage", 12.4, "above", "voltage.above"),
+    ("voltage", 11.6, "below", "voltage.below"),
+    ("pressure", 14.5, "above", "pressure_bar.above"),
+    ("pressure", 10.5, "below", "pressure_bar.below"),
+    ("pressure", 107_000.0, "above", "pressure_pa.above"),
+    ("pressure", 95_000.0, "below", "pressure_pa.below"),
+]
+
+
+@pytest.mark.emergency
+@pytest.mark.parametrize(("name", "threshold", "direction", "reason"), _EMERGENCY_BOUNDARIES)
+def test_emergency_thresholds_are_strict(
+    validator: Validator, name: str, threshold: float, direction: str, reason: str
+) -> None:
+    beyond = math.nextafter(threshold, math.inf if direction == "above" else -math.inf)
+    inside = math.nextafter(threshold, -math.inf if direction == "above" else math.inf)
+    assert reason not in validator.check(good_row(**{name: threshold})).emergency
+    assert reason not in validator.check(good_row(**{name: inside})).emergency
+    assert reason in validator.check(good_row(**{name: beyond})).emergency
+
+
+def test_every_emergency_threshold_of_the_rules_is_pinned(rules: Rules) -> None:
+    pinned = {(r.split(".")[0], d) for _, _, d, r in _EMERGENCY_BOUNDARIES}
+    configured = {
+        (name, side)
+        for name, t in rules.emergency.thresholds.items()
+        for side in ("above", "below")
+        if getattr(t, side) is not None
+    }
+    assert configured == pinned
+    for _, threshold, direction, reason in _EMERGENCY_BOUNDARIES:
+        assert getattr(rules.emergency.thresholds[reason.split(".")[0]], direction) == threshold
+
+
+_RANGE_FIELDS = [
+    "temperature",
+    "humidity",
+    "pressure",
+    "voltage",
+    "latitude",
+    "longitude",
+    "height_meters",
+    "orientation_degrees",
+]
+
+
+@pytest.mark.schematized
+@pytest.mark.parametrize("name", _RANGE_FIELDS)
+def test_ranges_are_inclusive(validator: Validator, rules: Rules, name: str) -> None:
+    low, high = rules.ranges[name]
+    reason = f"{name}.out_of_range"
+    for edge, outward in ((low, -math.inf), (high, math.inf)):
+        assert reason not in validator.check(good_row(**{name: edge})).reasons
+        assert reason in validator.check(good_row(**{name: math.nextafter(edge, outward)})).reasons
+
+
+@pytest.mark.schematized
+def test_ranges_of_the_rules_are_all_pinned(rules: Rules) -> None:
+    assert set(rules.ranges) == {*_RANGE_FIELDS, "vibration"}  # vibration: [0, inf], below
+
+
+@pytest.mark.schematized
+def test_vibration_range_starts_at_zero(validator: Validator) -> None:
+    assert validator.check(good_row(vibration=0.0)).valid
+    assert "vibration.out_of_range" in validator.check(good_row(vibration=-5e-324)).reasons
+
+
+@pytest.mark.schematized
+def test_pascal_conversion_starts_strictly_above_its_threshold(validator: Validator) -> None:
+    at = validator.check(good_row(pressure=1000.0))
+    past = validator.check(good_row(pressure=math.nextafter(1000.0, math.inf)))
+    assert at.record["units"]["pressure_reported"] == "bar"
+    assert past.record["units"]["pressure_reported"] == "Pa"
+
+
+@pytest.mark.schematized
+@pytest.mark.parametrize(
+    ("timestamp", "valid"),
+    [
+        ("2000-01-01T00:00:00.000+00:00", True),
+        ("1999-12-31T23:59:59.999+00:00", False),
+        ("2100-01-01T00:00:00.000+00:00", True),
+        ("2100-01-01T00:00:00.001+00:00", False),
+    ],
+)
+def test_timestamp_bounds_are_inclusive(validator: Validator, timestamp: str, valid: bool) -> None:
+    reasons = validator.check(good_row(timestamp=timestamp)).reasons
+    assert ("timestamp.out_of_bounds" not in reasons) is valid
+
+
+# -- readings from the future ---------------------------------------------------------------
+
+
+@pytest.mark.schematized
+def test_future_limit_is_the_run_start_plus_the_tolerance() -> None:
+    landed_at = datetime(2026, 3, 1, 12, 0, 0, 123_456, tzinfo=UTC)
+    assert future_limit(landed_at, 86_400) == "2026-03-02T12:00:00.123Z"
+    assert future_limit(landed_at, 0) == "2026-03-01T12:00:00.123Z"
+
+
+@pytest.mark.schematized
+def test_readings_past_the_future_limit_are_rejected(rules: Rules) -> None:
+    validator = Validator(rules, future_limit="2026-03-02T12:00:00.000Z")
+    at = validator.check(good_row(timestamp="2026-03-02T12:00:00.000+00:00"))
+    past = validator.check(good_row(timestamp="2026-03-02T12:00:00.001+00:00"))
+    far = validator.check(good_row(timestamp="2099-01-01T00:00:00.000+00:00"))
+    assert at.valid
+    assert past.reasons == ("timestamp.in_future",) and far.reasons == ("timestamp.in_future",)
+    # the far-future reading is still an emergency if it trips a rule: alarms are kept
+    hot = validator.check(good_row(timestamp="2099-01-01T00:00:00.000+00:00", temperature=80.0))
+    assert "temperature.above" in hot.emergency
+
+
+def test_default_rules_tolerate_one_day(rules: Rules) -> None:
+    assert rules.timestamp.future_tolerance_seconds == 86_400

@@ -101,3 +101,7 @@ def main(verbose: int) -> None:
     )
     for noisy in ("botocore", "urllib3", "py4j"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+if __name__ == "__main__":  # python -m sensorlake.contract.cli
+    main()

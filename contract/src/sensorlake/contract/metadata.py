@@ -3,6 +3,11 @@
 In S3 these are the object's user metadata (``x-amz-meta-*``); in the local lake they sit
 beside the file as ``<file>.metadata.json``. Dashboards count records and reconcile
 gateways from them; landing compares a replayed object with them.
+
+``sha256`` is the object's bytes; ``content_sha256`` its records (the uncompressed NDJSON,
+hashed per chunk of row ids, then the chunk digests in order), so two objects that differ
+only in compression have the same content checksum. Objects landed before it existed
+have none (``""``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ class ObjectMetadata:
     gateway_id: str
     pipeline: str
     sha256: str
+    content_sha256: str = ""
 
     def to_s3(self) -> dict[str, str]:
         """S3 user metadata: lower-case names, string values."""
+        content = {"content-sha256": self.content_sha256} if self.content_sha256 else {}
         return {
             "record-count": str(self.record_count),
             "first-row-id": str(self.first_row_id),
@@ -39,6 +46,7 @@ class ObjectMetadata:
             "gateway-id": self.gateway_id,
             "pipeline": self.pipeline,
             "sha256": self.sha256,
+            **content,
         }
 
     @classmethod
@@ -54,6 +62,7 @@ class ObjectMetadata:
                 gateway_id=metadata["gateway-id"],
                 pipeline=metadata["pipeline"],
                 sha256=metadata["sha256"],
+                content_sha256=metadata.get("content-sha256", ""),
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"not sensorlake object metadata ({exc})") from None

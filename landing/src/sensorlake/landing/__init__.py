@@ -5,47 +5,48 @@ The public surface is small: build a :class:`LandingConfig` (``load_config``), l
 
     config = load_config(db_path=Path("var/sensor_data.db"))
     summary = Lander(config, load_rules(config.rules_path), LocalLakeSink(config.lake_dir)).run_once()
+
+Names are imported on first use, so ``sensorlake --help`` or a run with nothing to do does
+not pay for the whole flow.
 """
 
-from sensorlake.contract.keys import LandingKey
-from sensorlake.contract.pipelines import PIPELINES
+from __future__ import annotations
 
-from .config import LandingConfig, load_config
-from .errors import (
-    ConfigError,
-    DestinationError,
-    DestinationUnavailable,
-    LandingError,
-    LocalStorageError,
-    ObjectConflict,
-    SourceError,
-    TerminalError,
-    TransientError,
-)
-from .rules import Rules, load_rules
-from .runner import Lander, RunSummary
-from .sink import FakeSink, LocalLakeSink, S3Sink, Sink
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "PIPELINES",
-    "ConfigError",
-    "DestinationError",
-    "DestinationUnavailable",
-    "FakeSink",
-    "Lander",
-    "LandingConfig",
-    "LandingError",
-    "LandingKey",
-    "LocalLakeSink",
-    "LocalStorageError",
-    "ObjectConflict",
-    "Rules",
-    "RunSummary",
-    "S3Sink",
-    "Sink",
-    "SourceError",
-    "TerminalError",
-    "TransientError",
-    "load_config",
-    "load_rules",
-]
+_EXPORTS = {
+    "PIPELINES": "sensorlake.contract.pipelines",
+    "LandingKey": "sensorlake.contract.keys",
+    "RunSummary": "sensorlake.contract.summary",
+    "LandingConfig": ".config",
+    "load_config": ".config",
+    "ConfigError": ".errors",
+    "DestinationError": ".errors",
+    "DestinationUnavailable": ".errors",
+    "LandingError": ".errors",
+    "LocalStorageError": ".errors",
+    "ObjectConflict": ".errors",
+    "SourceError": ".errors",
+    "TerminalError": ".errors",
+    "TransientError": ".errors",
+    "LandedFile": ".landed",
+    "Rules": ".rules",
+    "load_rules": ".rules",
+    "Lander": ".runner",
+    "S3Sink": ".s3",
+    "FakeSink": ".sink",
+    "LocalLakeSink": ".sink",
+    "NullSink": ".sink",
+    "Sink": ".sink",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value

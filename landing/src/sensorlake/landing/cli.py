@@ -125,11 +125,17 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _make_sink(config: LandingConfig) -> Any:
-    from .sink import LocalLakeSink, S3Sink, make_s3_client
-
     if config.s3 is None:
-        return LocalLakeSink(config.lake_dir)
-    return S3Sink(make_s3_client(config.s3.region, config.s3.endpoint_url))
+        from .sink import LocalLakeSink
+
+        return LocalLakeSink(config.lake_dir, failpoints=config.failpoints)
+    from .s3 import S3Sink, make_client
+
+    s3 = config.s3
+    return S3Sink(
+        connect=lambda: make_client("s3", s3.region, s3.endpoint_url),
+        failpoints=config.failpoints,
+    )
 
 
 def _ensure_sample(config: LandingConfig, console: Console) -> None:
@@ -158,8 +164,10 @@ def _land(
     as_json: bool,
     sample_if_missing: bool,
 ) -> None:
+    from sensorlake.contract.summary import RunSummary
+
     from .report import LogReporter, RichReporter, render_summary
-    from .runner import Lander, RunSummary
+    from .runner import Lander
 
     out = Console(stderr=as_json)
     err = Console(stderr=True)
@@ -252,7 +260,7 @@ def validate(pipelines: str | None, as_json: bool) -> None:
     """Check every configured bucket: credentials and identity, bucket and region,
     a put/get/delete probe under the reserved prefix _sensorlake/probe/, versioning and
     default encryption."""
-    from .probe import render_checks, run_checks
+    from .checks import render_checks, run_checks
 
     def go() -> int:
         config = load_config(pipelines=pipelines)

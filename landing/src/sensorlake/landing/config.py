@@ -24,6 +24,7 @@ from sensorlake.contract.pipelines import (
 )
 
 from .errors import ConfigError
+from .failpoints import Failpoints
 
 __all__ = [
     "LandingConfig",
@@ -37,12 +38,17 @@ DEFAULT_DB_PATH = LOCAL_PATHS["db"].default
 DEFAULT_STATE_DIR = LOCAL_PATHS["state"].default
 DEFAULT_LAKE_DIR = LOCAL_PATHS["lake"].default
 
+_MB = 1024 * 1024
 _GATEWAY_RE = re.compile(rf"^{GATEWAY_PATTERN}$")
+
+
+def _default_workers() -> int:
+    return min(os.cpu_count() or 1, 4)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Sizes that bound memory, file size and the spool.
+    """Sizes that bound memory, file size and the spool; each default is written here only.
 
     ``batch_rows`` is the commit unit: the watermark moves once per batch, after its
     files are durable. Files rotate at ``file_rows`` records or ``file_bytes``
@@ -50,15 +56,17 @@ class Limits:
     """
 
     batch_rows: int = 100_000
-    # Rows per segment (the unit of parallel work); 0 means "about 2,500 records": 2,500
-    # rows for raw alone, 625 with all four pipelines. It bounds each worker's memory.
+    # Rows per segment (the unit of parallel work); 0 means "about 2,500 records"
+    # (see segments.segment_size). It bounds each worker's memory.
     segment_rows: int = 0
     file_rows: int = 100_000
     file_bytes: int = 64 * 1024 * 1024
     emergency_file_rows: int = 1_000
     spool_max_bytes: int = 1024 * 1024 * 1024
-    compress_level: int = 2
-    workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
+    compress_level: int = 2  # ISA-L deflate levels are 0-3
+    workers: int = field(default_factory=_default_workers)
+    busy_timeout_seconds: float = 60.0  # how long a locked sensor database is waited for
+    ship_attempts: int = 4  # tries per file and run before it waits for the next run
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,7 @@ class LandingConfig:
     s3: S3Settings | None = None
     rules_path: Path | None = None
     limits: Limits = field(default_factory=Limits)
-    busy_timeout_seconds: float = 60.0
-    ship_attempts: int = 4
+    failpoints: Failpoints = field(default_factory=Failpoints)
 
     @property
     def destination(self) -> str:
@@ -92,12 +99,6 @@ class LandingConfig:
         if self.s3 is not None:
             return self.s3.buckets[owner]
         return owner
-
-    @property
-    def segment_rows(self) -> int:
-        if self.limits.segment_rows:
-            return self.limits.segment_rows
-        return max(100, 2_500 // len(self.pipelines))
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -127,17 +128,18 @@ def _int_env(env: Mapping[str, str], name: str, default: int, *, scale: int = 1)
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    example = default // scale or 1_000
     try:
         value = int(raw)
     except ValueError:
         raise ConfigError(
             f"{name}={raw!r} is not a whole number",
-            hint=f"unset it or set e.g. {name}={default // scale}",
+            hint=f"unset it or set e.g. {name}={example}",
         ) from None
     if value <= 0:
         raise ConfigError(
             f"{name}={raw!r} must be positive",
-            hint=f"unset it or set e.g. {name}={default // scale}",
+            hint=f"unset it or set e.g. {name}={example}",
         )
     return value * scale
 
@@ -203,22 +205,25 @@ def load_config(
             hint="use up to 63 letters, digits, '.', '_' or '-' (set --gateway-id or SENSORLAKE_GATEWAY_ID)",
         )
     s3 = None if lake_dir is not None else _s3_settings(env, chosen)
+    default = Limits()
     limits = Limits(
-        batch_rows=_int_env(env, "SENSORLAKE_BATCH_ROWS", Limits.batch_rows),
-        file_rows=_int_env(env, "SENSORLAKE_FILE_MAX_ROWS", Limits.file_rows),
-        file_bytes=_int_env(env, "SENSORLAKE_FILE_MAX_MB", Limits.file_bytes, scale=1024 * 1024),
+        batch_rows=_int_env(env, "SENSORLAKE_BATCH_ROWS", default.batch_rows),
+        segment_rows=_int_env(env, "SENSORLAKE_SEGMENT_ROWS", default.segment_rows),
+        file_rows=_int_env(env, "SENSORLAKE_FILE_MAX_ROWS", default.file_rows),
+        file_bytes=_int_env(env, "SENSORLAKE_FILE_MAX_MB", default.file_bytes, scale=_MB),
         emergency_file_rows=_int_env(
-            env, "SENSORLAKE_EMERGENCY_FILE_MAX_ROWS", Limits.emergency_file_rows
+            env, "SENSORLAKE_EMERGENCY_FILE_MAX_ROWS", default.emergency_file_rows
         ),
         spool_max_bytes=_int_env(
-            env, "SENSORLAKE_SPOOL_MAX_MB", Limits.spool_max_bytes, scale=1024 * 1024
+            env, "SENSORLAKE_SPOOL_MAX_MB", default.spool_max_bytes, scale=_MB
         ),
-        segment_rows=_int_env(env, "SENSORLAKE_SEGMENT_ROWS", 0)
-        if env.get("SENSORLAKE_SEGMENT_ROWS")
-        else 0,
-        compress_level=min(3, _int_env(env, "SENSORLAKE_GZIP_LEVEL", Limits.compress_level)),
-        workers=_int_env(env, "SENSORLAKE_WORKERS", min(os.cpu_count() or 1, 4)),
+        compress_level=min(3, _int_env(env, "SENSORLAKE_GZIP_LEVEL", default.compress_level)),
+        workers=_int_env(env, "SENSORLAKE_WORKERS", default.workers),
     )
+    try:
+        failpoints = Failpoints.parse(env.get("SENSORLAKE_FAILPOINTS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"SENSORLAKE_FAILPOINTS: {exc}", hint="unset it (tests only)") from None
     rules = rules_path or (Path(env["SENSORLAKE_RULES"]) if env.get("SENSORLAKE_RULES") else None)
     return LandingConfig(
         db_path=Path(db_path or env.get(LOCAL_PATHS["db"].env) or DEFAULT_DB_PATH),
@@ -229,4 +234,5 @@ def load_config(
         s3=s3,
         rules_path=rules,
         limits=limits,
+        failpoints=failpoints,
     )

@@ -5,8 +5,13 @@ whichever process encoded the segment, into a raw deflate chunk ending on a byte
 (a sync flush). A file is then assembled the way pigz does it: a gzip header with no
 timestamp and no name, the parts' chunks in order, a final empty block, and a trailer with
 the CRC-32 combined from the parts' CRCs. The result is one ordinary gzip member that any
-reader opens, and its bytes depend only on the records and how they were cut into parts,
-which the watermark and the configured limits fix: a retry writes the same object.
+reader opens.
+
+Where parts are cut decides the bytes, so parts are cut where the rows alone say: at every
+multiple of :data:`CHUNK_ROWS` in row id (and where a file is full). Pipeline selection,
+worker count, segment and batch size never move a cut, so the same rows always give the
+same bytes. Each part also carries the SHA-256 of its NDJSON; a file's *content checksum*
+is the SHA-256 of its parts' digests in order: it names the records, not their compression.
 
 Compression is ISA-L's deflate (``isal``): standard deflate at several times zlib's speed.
 """
@@ -14,6 +19,7 @@ Compression is ISA-L's deflate (``isal``): standard deflate at several times zli
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 from collections.abc import Sequence
 from typing import Any, BinaryIO
@@ -21,15 +27,47 @@ from typing import Any, BinaryIO
 import msgspec
 from isal import isal_zlib
 
-__all__ = ["DEFAULT_LEVEL", "GzipAssembler", "deflate_part", "encode_lines", "encode_records"]
+__all__ = [
+    "CHUNK_ROWS",
+    "GzipAssembler",
+    "Part",
+    "chunk_of",
+    "encode_lines",
+    "encode_part",
+    "encode_records",
+    "join_pieces",
+    "raw_part",
+]
 
-DEFAULT_LEVEL = 2  # ISA-L levels are 0-3
+# Row ids per chunk: parts never span a multiple of this. 625 is what a worker encodes at
+# once with all four pipelines; below a few hundred rows deflate loses ratio fast.
+CHUNK_ROWS = 625
 # ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown): nothing that varies.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-_FINAL_BLOCK = isal_zlib.compressobj(DEFAULT_LEVEL, isal_zlib.DEFLATED, -15).flush(
-    isal_zlib.Z_FINISH
-)
+# An empty final deflate block (fixed Huffman): what every ISA-L level >= 1 ends a stream with.
+_FINAL_BLOCK = b"\x03\x00"
 _ENCODER = msgspec.json.Encoder()
+
+
+class Part(msgspec.Struct, frozen=True, array_like=True):
+    """Consecutive records of one (target, date), at most a file's worth: a deflate chunk
+    with its CRC-32, uncompressed size and SHA-256, or, while ``raw``, the NDJSON itself
+    (a piece of a chunk that another segment finishes)."""
+
+    data: bytes
+    crc: int
+    raw_size: int
+    records: int
+    first_row: int
+    last_row: int
+    digest: bytes = b""
+    raw: bool = False
+    row_ids: list[int] = []  # only while raw: where a file-sized cut may fall
+
+
+def chunk_of(row_id: int) -> int:
+    """The chunk a row id belongs to: rows ``(k * CHUNK_ROWS, (k + 1) * CHUNK_ROWS]``."""
+    return (row_id - 1) // CHUNK_ROWS
 
 
 def encode_lines(records: Sequence[Any]) -> bytes:
@@ -37,38 +75,70 @@ def encode_lines(records: Sequence[Any]) -> bytes:
     return _ENCODER.encode_lines(records)
 
 
-def deflate_part(ndjson: bytes, *, level: int = DEFAULT_LEVEL) -> tuple[bytes, int, int]:
-    """A raw deflate chunk of ``ndjson`` that can be concatenated with others, its CRC-32 and
-    its uncompressed size."""
+def encode_part(ndjson: bytes, records: int, first_row: int, last_row: int, *, level: int) -> Part:
+    """A part of ``ndjson``: deflated so that it can be concatenated with other parts."""
     compressor = isal_zlib.compressobj(min(max(level, 0), 3), isal_zlib.DEFLATED, -15)
     chunk = compressor.compress(ndjson) + compressor.flush(isal_zlib.Z_SYNC_FLUSH)
-    return chunk, isal_zlib.crc32(ndjson), len(ndjson)
+    return Part(
+        chunk,
+        isal_zlib.crc32(ndjson),
+        len(ndjson),
+        records,
+        first_row,
+        last_row,
+        hashlib.sha256(ndjson).digest(),
+    )
+
+
+def raw_part(ndjson: bytes, row_ids: list[int]) -> Part:
+    """A piece of a chunk, left uncompressed until the rest of its chunk is there."""
+    return Part(
+        ndjson, 0, len(ndjson), len(row_ids), row_ids[0], row_ids[-1], raw=True, row_ids=row_ids
+    )
+
+
+def join_pieces(pieces: Sequence[Part], limit: int, *, level: int) -> list[Part]:
+    """The pieces of one chunk, joined and deflated as parts of at most ``limit`` records:
+    the same parts the chunk gives when one segment holds it whole."""
+    lines = b"".join(p.data for p in pieces).split(b"\n")[:-1]
+    row_ids = [i for p in pieces for i in p.row_ids]
+    parts = []
+    for start in range(0, len(lines), limit):
+        ndjson = b"\n".join(lines[start : start + limit]) + b"\n"
+        ids = row_ids[start : start + limit]
+        parts.append(encode_part(ndjson, len(ids), ids[0], ids[-1], level=level))
+    return parts
 
 
 class GzipAssembler:
-    """Writes one gzip file from deflate chunks, hashing every byte it writes."""
+    """Writes one gzip file from deflated parts, hashing every byte and every part digest."""
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self._sha = hashlib.sha256()
+        self._content = hashlib.sha256()
         self._crc = 0
         self._raw_size = 0
         self.records = 0
         self.size = 0
         self._emit(GZIP_HEADER)
 
-    def append(self, chunk: bytes, crc: int, raw_size: int, records: int) -> None:
-        self._emit(chunk)
-        self._crc = isal_zlib.crc32_combine(self._crc, crc, raw_size)
-        self._raw_size += raw_size
-        self.records += records
+    def append(self, part: Part) -> None:
+        if part.raw:
+            raise ValueError("a raw piece must be deflated before it is written")
+        self._emit(part.data)
+        self._crc = isal_zlib.crc32_combine(self._crc, part.crc, part.raw_size)
+        self._raw_size += part.raw_size
+        self._content.update(part.digest)
+        self.records += part.records
 
-    def finish(self) -> str:
-        """Close the deflate stream and write the trailer; returns the file's sha256 (hex)."""
+    def finish(self) -> tuple[str, str]:
+        """Close the deflate stream and write the trailer; returns the file's SHA-256 and its
+        content checksum (hex)."""
         self._emit(
             _FINAL_BLOCK + struct.pack("<II", self._crc & 0xFFFFFFFF, self._raw_size & 0xFFFFFFFF)
         )
-        return self._sha.hexdigest()
+        return self._sha.hexdigest(), self._content.hexdigest()
 
     def _emit(self, data: bytes) -> None:
         self._out.write(data)
@@ -76,13 +146,11 @@ class GzipAssembler:
         self.size += len(data)
 
 
-def encode_records(records: Sequence[Any], *, level: int = DEFAULT_LEVEL) -> bytes:
+def encode_records(records: Sequence[Any], *, level: int) -> bytes:
     """A whole file holding ``records`` as one part (tools and tests)."""
-    import io
-
     buffer = io.BytesIO()
     assembler = GzipAssembler(buffer)
     if records:
-        assembler.append(*deflate_part(encode_lines(records), level=level), len(records))
+        assembler.append(encode_part(encode_lines(records), len(records), 0, 0, level=level))
     assembler.finish()
     return buffer.getvalue()

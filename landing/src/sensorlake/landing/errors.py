@@ -15,6 +15,9 @@ Every error renders as one line: what happened, then what to do.
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 __all__ = [
     "ConfigError",
     "DestinationError",
@@ -25,6 +28,7 @@ __all__ = [
     "SourceError",
     "TerminalError",
     "TransientError",
+    "storage_error",
 ]
 
 
@@ -76,3 +80,19 @@ class ObjectConflict(DestinationError):
 
 class DestinationUnavailable(TransientError):
     """The destination could not be reached (network, throttling, 5xx)."""
+
+
+def storage_error(exc: OSError, where: Path) -> LocalStorageError:
+    """Translate a disk problem (spool, state, lake) into one actionable line."""
+    if exc.errno == errno.ENOSPC:
+        return LocalStorageError(
+            f"disk full while writing {where}",
+            hint="free space on that disk or lower SENSORLAKE_SPOOL_MAX_MB; nothing accepted "
+            "is lost and the next run resumes",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return LocalStorageError(
+            f"cannot write {where} ({exc.strerror})",
+            hint="give the landing user write access or choose another --state-dir",
+        )
+    return LocalStorageError(f"local storage error at {where}: {exc}", hint="check the disk")

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .runner import RunSummary
+from sensorlake.contract.summary import RunSummary
 
 __all__ = ["LogReporter", "RichReporter", "render_summary"]
 

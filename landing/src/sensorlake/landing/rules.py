@@ -27,6 +27,8 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class TimestampRules(_Strict):
     not_before: str = "2000-01-01T00:00:00.000Z"
     not_after: str = "2100-01-01T00:00:00.000Z"
+    # How far ahead of the landing run's start a reading may be dated (clock drift).
+    future_tolerance_seconds: float = 86_400.0
 
 
 class PatternRule(_Strict):
@@ -85,6 +87,8 @@ class Rules(_Strict):
         for field, (low, high) in self.ranges.items():
             if low > high:
                 raise ValueError(f"[ranges] {field}: lower bound {low} is above upper {high}")
+        if self.timestamp.future_tolerance_seconds < 0:
+            raise ValueError("[timestamp] future_tolerance_seconds must not be negative")
         if not 0 <= self.filtered.location_decimals <= 10:
             raise ValueError("[filtered] location_decimals must be between 0 and 10")
 

@@ -1,23 +1,24 @@
 """Drain the spool into the sink: emergency first, then in arrival order.
 
-A file leaves the spool only after the sink has it. "Already there and identical" is
-success (a replay after a crash between upload and bookkeeping). A transient failure is
-retried with backoff and then left for the next run; a terminal one stops shipping; a
-conflicting object is recorded, kept and reported, and never overwritten.
+A file leaves the spool only after the sink has it. "Already there and identical" (or the
+same records, compressed otherwise) is success: a replay after a crash between upload and
+bookkeeping. A transient failure is retried with backoff and then left for the next run; a
+terminal one stops shipping; a conflicting object is recorded, kept and reported, and never
+overwritten.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import DestinationError, LandingError, ObjectConflict, TransientError
-from .failpoints import failpoint
-from .sink import ObjectInfo, PutOutcome, Sink
+from .failpoints import Failpoints
+from .landed import LandedFile
+from .sink import PutOutcome, Sink
 from .spool import Spool
-from .state import FileRecord, State
+from .state import State
 
 __all__ = ["ShipReport", "ship_pending"]
 
@@ -34,85 +35,64 @@ class ShipReport:
     error: LandingError | None = None
 
 
-def object_info(record: FileRecord, gateway: str) -> ObjectInfo:
-    return ObjectInfo(
-        sha256=record.sha256,
-        size=record.size,
-        metadata={
-            "record-count": str(record.records),
-            "first-row-id": str(record.first_row),
-            "last-row-id": str(record.last_row),
-            "epoch": str(record.epoch),
-            "rules-version": record.rules_version,
-            "gateway-id": gateway,
-            "pipeline": record.target,
-        },
-    )
-
-
 def ship_pending(
     state: State,
     sink: Sink,
     *,
-    gateway: str,
-    attempts: int = 4,
-    sleep: Callable[[float], None] = time.sleep,
-    should_stop: Callable[[], bool] = lambda: False,
-    on_shipped: Callable[[FileRecord], None] | None = None,
+    attempts: int,
+    sleep: Callable[[float], None],
+    should_stop: Callable[[], bool],
+    failpoints: Failpoints,
 ) -> ShipReport:
     report = ShipReport()
-    for record in state.pending():
+    for file in state.pending():
         if should_stop():
             break
-        if not record.path.exists():
-            message = f"spooled file {record.path} is missing"
-            state.mark_failed(record.bucket, record.key, message, conflict=True)
-            report.conflicts.append(record.key)
+        if not file.path.exists():
+            message = f"spooled file {file.path} is missing"
+            state.mark_failed(file, message, conflict=True)
+            report.conflicts.append(file.name)
             log.error(
-                "%s: %s was not shipped; its rows are in the state as lost", message, record.key
+                "%s: %s was not shipped; its rows are in the state as lost", message, file.name
             )
             continue
         try:
-            outcome = _put_with_retry(sink, record, gateway, attempts, sleep)
+            outcome = _put_with_retry(sink, file, attempts, sleep)
         except ObjectConflict as exc:
-            state.mark_failed(record.bucket, record.key, str(exc), conflict=True)
-            report.conflicts.append(record.key)
+            state.mark_failed(file, str(exc), conflict=True)
+            report.conflicts.append(file.name)
             report.error = exc
             log.error("%s", exc)
             continue
         except (TransientError, DestinationError) as exc:
-            state.mark_failed(record.bucket, record.key, str(exc))
+            state.mark_failed(file, str(exc))
             report.error = exc
             break
-        failpoint("after-upload")
-        state.mark_shipped(record.bucket, record.key)
-        Spool.remove(record.path)
-        report.files[record.target] = report.files.get(record.target, 0) + 1
-        report.bytes[record.target] = report.bytes.get(record.target, 0) + record.size
-        if outcome is PutOutcome.IDENTICAL:
+        failpoints.hit("after-upload")
+        state.mark_shipped(file)
+        Spool.remove(file.path)
+        report.files[file.target] = report.files.get(file.target, 0) + 1
+        report.bytes[file.target] = report.bytes.get(file.target, 0) + file.size
+        if outcome in (PutOutcome.IDENTICAL, PutOutcome.SAME_CONTENT):
             report.replays += 1
         elif outcome is PutOutcome.UNVERIFIED:
             report.unverified += 1
-            log.warning("%s already existed and could not be read back to compare", record.key)
-        if on_shipped is not None:
-            on_shipped(record)
+            log.warning("%s already existed and could not be read back to compare", file.name)
     return report
 
 
 def _put_with_retry(
-    sink: Sink, record: FileRecord, gateway: str, attempts: int, sleep: Callable[[float], None]
+    sink: Sink, file: LandedFile, attempts: int, sleep: Callable[[float], None]
 ) -> PutOutcome:
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
-            return sink.put_if_absent(
-                record.bucket, record.key, record.path, object_info(record, gateway)
-            )
+            return sink.put_if_absent(file)
         except TransientError as exc:
             if attempt == attempts:
                 raise
             log.warning(
-                "shipping %s failed (%s); retrying in %.1f s", record.key, exc.message, delay
+                "shipping %s failed (%s); retrying in %.1f s", file.name, exc.message, delay
             )
             sleep(delay)
             delay = min(delay * 2, 30.0)

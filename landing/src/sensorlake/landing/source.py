@@ -48,7 +48,7 @@ class Source:
         self,
         path: Path,
         *,
-        busy_timeout: float = 60.0,
+        busy_timeout: float,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -4,25 +4,33 @@ It records, transactionally, the source position (epoch, watermark, anchor) toge
 the files that hold the rows up to that position. The watermark only moves in the same
 transaction that records a batch's spooled files (Kafka Connect's "offsets move only after
 files commit"), so after any crash the state and the spool agree on what was accepted.
+Opening it takes the state directory's lock: one lander per state, or two would race on
+the watermark.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
+from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.lake import STATE_DB_NAME
 
-from .errors import LocalStorageError
-from .spool import SpoolFile, storage_error
+from .errors import LocalStorageError, storage_error
+from .landed import LandedFile
 
-__all__ = ["FileRecord", "SourcePosition", "State"]
+__all__ = ["LOCK_NAME", "SourcePosition", "State"]
 
-SCHEMA_VERSION = 1
+LOCK_NAME = "landing.lock"
+
+SCHEMA_VERSION = 2  # 2: files.content_sha256
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS position (
@@ -48,6 +56,7 @@ CREATE TABLE IF NOT EXISTS files (
     target TEXT NOT NULL,
     spool_path TEXT NOT NULL,
     sha256 TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL DEFAULT '',
     size INTEGER NOT NULL,
     records INTEGER NOT NULL,
     epoch INTEGER NOT NULL,
@@ -85,63 +94,66 @@ class SourcePosition:
     db_identity: str | None
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    bucket: str
-    key: str
-    target: str
-    path: Path
-    sha256: str
-    size: int
-    records: int
-    epoch: int
-    first_row: int
-    last_row: int
-    rules_version: str
-    status: str
-    attempts: int
-
-
 class State:
-    """Open with :meth:`open`; every write is one transaction."""
+    """Open with :meth:`open` (which locks the state directory); every write is one transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock: TextIO | None = None) -> None:
         self._conn = conn
+        self._lock = lock
         self.path = path
 
     @classmethod
     def open(cls, state_dir: Path) -> State:
+        lock = _lock(state_dir)
         path = state_dir / STATE_DB_NAME
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            _migrate(conn)
         except sqlite3.DatabaseError as exc:
+            lock.close()
             raise LocalStorageError(
                 f"landing state {path} is unusable ({exc})",
                 hint="check the disk; if the file is corrupt, move it away only after every "
                 "spooled file has shipped",
             ) from exc
         except OSError as exc:
+            lock.close()
             raise storage_error(exc, state_dir) from exc
-        return cls(conn, path)
+        return cls(conn, path, lock)
 
-    @classmethod
-    def peek(cls, state_dir: Path) -> State | None:
-        """Open read-only for --dry-run and reports; None when there is no state yet."""
+    @staticmethod
+    def read_position(state_dir: Path) -> SourcePosition | None:
+        """The position a state directory holds, read-only (None when it never ran)."""
         path = state_dir / STATE_DB_NAME
         if not path.exists():
             return None
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-        return cls(conn, path)
+        try:
+            return _read_position(conn)
+        finally:
+            conn.close()
+
+    def adopt(self, position: SourcePosition | None) -> None:
+        """Start from another state's position (a dry run's throw-away state)."""
+        if position is None:
+            return
+        with self._tx() as tx:
+            tx.execute(
+                "INSERT INTO epochs VALUES (?, ?, 'adopted', NULL, NULL, ?)",
+                (position.epoch, _now(), position.db_identity),
+            )
+            tx.execute(
+                "INSERT OR REPLACE INTO position VALUES (1, ?, ?, ?, NULL, ?, ?)",
+                (position.epoch, position.watermark, position.anchor, position.db_identity, _now()),
+            )
 
     def close(self) -> None:
         self._conn.close()
+        if self._lock is not None:
+            self._lock.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -164,10 +176,7 @@ class State:
     # -- source position ---------------------------------------------------------------
 
     def position(self) -> SourcePosition | None:
-        row = self._conn.execute(
-            "SELECT epoch, watermark, anchor, db_identity FROM position WHERE id = 1"
-        ).fetchone()
-        return SourcePosition(*row) if row else None
+        return _read_position(self._conn)
 
     def start_epoch(
         self, *, reason: str, db_path: str, db_identity: str, previous: SourcePosition | None
@@ -200,33 +209,33 @@ class State:
 
     def commit_batch(
         self,
-        files: Iterable[SpoolFile],
+        files: Iterable[LandedFile],
         *,
         epoch: int,
         watermark: int,
         anchor: str,
-        rules_version: str,
     ) -> None:
         """Record a batch's spooled files and move the watermark, atomically."""
         now = _now()
         with self._tx() as tx:
             tx.executemany(
-                "INSERT INTO files (bucket, key, target, spool_path, sha256, size, records, epoch,"
-                " first_row, last_row, rules_version, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                "INSERT INTO files (bucket, key, target, spool_path, sha256, content_sha256, size,"
+                " records, epoch, first_row, last_row, rules_version, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                 [
                     (
                         f.bucket,
-                        f.key,
+                        f.name,
                         f.target,
                         str(f.path),
                         f.sha256,
+                        f.content_sha256,
                         f.size,
                         f.records,
-                        f.epoch,
-                        f.first_row,
-                        f.last_row,
-                        rules_version,
+                        f.key.epoch,
+                        f.key.first_row,
+                        f.key.last_row,
+                        f.rules_version,
                         now,
                     )
                     for f in files
@@ -241,18 +250,21 @@ class State:
 
     # -- files ---------------------------------------------------------------------------
 
-    def _files(self, where: str, args: tuple[object, ...] = ()) -> list[FileRecord]:
+    def _files(self, where: str, args: tuple[object, ...] = ()) -> list[LandedFile]:
         rows = self._conn.execute(
-            "SELECT bucket, key, target, spool_path, sha256, size, records, epoch, first_row,"
-            f" last_row, rules_version, status, attempts FROM files WHERE {where}",
+            "SELECT bucket, key, spool_path, size, sha256, content_sha256, records, rules_version"
+            f" FROM files WHERE {where}",
             args,
         ).fetchall()
-        return [FileRecord(r[0], r[1], r[2], Path(r[3]), *r[4:]) for r in rows]
+        return [
+            LandedFile(LandingKey.parse(key), bucket, Path(path), *rest)
+            for bucket, key, path, *rest in rows
+        ]
 
-    def pending(self) -> list[FileRecord]:
+    def pending(self) -> list[LandedFile]:
         return self._files(f"status = 'pending' ORDER BY {_SHIP_ORDER}")
 
-    def conflicts(self) -> list[FileRecord]:
+    def conflicts(self) -> list[LandedFile]:
         return self._files("status = 'conflict' ORDER BY key")
 
     def spooled_paths(self) -> list[Path]:
@@ -265,20 +277,20 @@ class State:
         ).fetchone()
         return int(row[0])
 
-    def mark_shipped(self, bucket: str, key: str) -> None:
+    def mark_shipped(self, file: LandedFile) -> None:
         with self._tx() as tx:
             tx.execute(
                 "UPDATE files SET status = 'shipped', shipped_at = ?, attempts = attempts + 1,"
                 " last_error = NULL WHERE bucket = ? AND key = ?",
-                (_now(), bucket, key),
+                (_now(), file.bucket, file.name),
             )
 
-    def mark_failed(self, bucket: str, key: str, error: str, *, conflict: bool = False) -> None:
+    def mark_failed(self, file: LandedFile, error: str, *, conflict: bool = False) -> None:
         with self._tx() as tx:
             tx.execute(
                 "UPDATE files SET attempts = attempts + 1, last_error = ?,"
                 " status = CASE WHEN ? THEN 'conflict' ELSE status END WHERE bucket = ? AND key = ?",
-                (error[:500], conflict, bucket, key),
+                (error[:500], conflict, file.bucket, file.name),
             )
 
     def totals(self) -> dict[str, dict[str, int]]:
@@ -299,3 +311,40 @@ class State:
                 "INSERT INTO runs (started_at, finished_at, summary) VALUES (?, ?, ?)",
                 (started_at, _now(), summary_json),
             )
+
+
+def _read_position(conn: sqlite3.Connection) -> SourcePosition | None:
+    row = conn.execute(
+        "SELECT epoch, watermark, anchor, db_identity FROM position WHERE id = 1"
+    ).fetchone()
+    return SourcePosition(*row) if row else None
+
+
+def _lock(state_dir: Path) -> TextIO:
+    """One lander per state directory: a second one would race on the watermark."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(state_dir / LOCK_NAME, "a+")  # noqa: SIM115
+    except OSError as exc:
+        raise storage_error(exc, state_dir) from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise LocalStorageError(
+            f"another sensorlake land is already running on {state_dir}",
+            hint="let it finish (or stop it) before starting another; use --continuous for a loop",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a state written by an older lander up to :data:`SCHEMA_VERSION`."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    if "content_sha256" not in columns:
+        conn.execute("ALTER TABLE files ADD COLUMN content_sha256 TEXT NOT NULL DEFAULT ''")
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -31,7 +31,7 @@ from sensorlake.contract.records import (
 
 from .rules import Rules
 
-__all__ = ["Checked", "RowChecker", "Validator", "utc_timestamp"]
+__all__ = ["Checked", "RowChecker", "Validator", "future_limit", "utc_timestamp"]
 
 _NUMBER = (int, float)
 _INFINITE = (math.inf, -math.inf)
@@ -76,6 +76,12 @@ def utc_timestamp(value: Any) -> str | None:
     )
 
 
+def future_limit(landed_at: datetime, tolerance_seconds: float) -> str:
+    """The latest reading time a run accepts: its start plus the rules' tolerance (UTC)."""
+    limit = landed_at.astimezone(UTC) + timedelta(seconds=tolerance_seconds)
+    return limit.strftime("%Y-%m-%dT%H:%M:%S.") + f"{limit.microsecond // 1000:03d}Z"
+
+
 @dataclass(frozen=True, slots=True)
 class Checked:
     """What the rules say about one row."""
@@ -105,8 +111,11 @@ class _Identity:
 class Validator:
     """Rules compiled once; :meth:`for_columns` gives the fast per-row checker."""
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, *, future_limit: str | None = None) -> None:
         self.rules = rules
+        # Readings after this UTC time (``YYYY-MM-DDTHH:MM:SS.mmmZ``) are in the future: the
+        # landing run fixes it once (see :func:`future_limit`), so checking stays pure.
+        self.future_limit = future_limit
         self.sensor_re = re.compile(rules.sensor_id.pattern)
         self.firmware_re = re.compile(rules.firmware.pattern)
         self.models = {m: frozenset(models) for m, models in rules.devices.models.items()}
@@ -151,6 +160,7 @@ class RowChecker:
         self._ts_required = "timestamp" in validator.required
         self._not_before = rules.timestamp.not_before
         self._not_after = rules.timestamp.not_after
+        self._future = validator.future_limit or self._not_after
         self._pascal_above = rules.pressure.pascal_above
         thresholds = rules.emergency.thresholds
         self._thresholds = tuple(
@@ -245,6 +255,8 @@ class RowChecker:
             )
         elif not self._not_before <= ts <= self._not_after:
             add("timestamp.out_of_bounds")
+        elif ts > self._future:
+            add("timestamp.in_future")
 
         readings = list(self._readings_of(values))
         pressure = readings[2]

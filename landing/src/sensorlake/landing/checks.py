@@ -13,7 +13,7 @@ check does the same things landing does, once, up front, and says what to fix:
   they read "unknown (not permitted)".
 
 The result is a plain dict (JSON as is) and ``ok`` is true only when every check passed.
-Failures are one line from :func:`sink.translate_client_error`, never a traceback.
+Failures are one line from :func:`s3.translate_client_error`, never a traceback.
 """
 
 from __future__ import annotations
@@ -31,21 +31,11 @@ from sensorlake.contract.pipelines import PROBE_PREFIX
 
 from .config import LandingConfig
 from .errors import TransientError
-from .sink import make_s3_client, translate_client_error
+from .s3 import make_client, translate_client_error
 
 __all__ = ["render_checks", "run_checks"]
 NOT_PERMITTED = "unknown (not permitted)"
 _DENIED = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
-
-
-def _make_sts_client(region: str | None, endpoint_url: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        region_name=region, retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5
-    )
-    return boto3.session.Session().client("sts", endpoint_url=endpoint_url, config=config)
 
 
 def _aws_errors() -> tuple[type[Exception], ...]:
@@ -208,9 +198,9 @@ def run_checks(
     if config.s3 is None:
         raise ValueError("run_checks needs S3 buckets in the configuration")
     s3 = config.s3
-    client = client or make_s3_client(s3.region, s3.endpoint_url)
+    client = client or make_client("s3", s3.region, s3.endpoint_url)
     region = s3.region or client.meta.region_name or "us-east-1"
-    sts_client = sts_client or _make_sts_client(region, s3.sts_endpoint_url)
+    sts_client = sts_client or make_client("sts", region, s3.sts_endpoint_url)
     identity, identity_error, no_credentials = _identity(sts_client)
     if identity is not None:
         identity_check = _check(

@@ -14,9 +14,9 @@ from moto import mock_aws
 from rich.console import Console
 
 from sensorlake.contract.cli import main
+from sensorlake.landing.checks import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
 from sensorlake.landing.config import LandingConfig, load_config
-from sensorlake.landing.probe import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
-from sensorlake.landing.sink import make_s3_client
+from sensorlake.landing.s3 import make_client
 
 pytestmark = pytest.mark.s3_access
 
@@ -42,7 +42,7 @@ def _config(tmp_path: Path, **env: str) -> LandingConfig:
 def s3(fake_credentials: None) -> Iterator[Any]:
     """moto with all four buckets but the one a test removes."""
     with mock_aws():
-        client = make_s3_client("us-east-1", None)
+        client = make_client("s3", "us-east-1", None)
         for name in BUCKETS.values():
             client.create_bucket(Bucket=name)
         yield client
@@ -118,7 +118,7 @@ def test_missing_bucket_fails_with_clear_detail(s3: Any, tmp_path: Path) -> None
 
 
 def test_wrong_region_says_which_region_to_set(s3: Any, tmp_path: Path) -> None:
-    eu = make_s3_client("eu-west-1", None)
+    eu = make_client("s3", "eu-west-1", None)
     s3.delete_bucket(Bucket="sl-probe-raw")
     eu.create_bucket(
         Bucket="sl-probe-raw", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
@@ -267,13 +267,7 @@ def test_identity_failures_are_explained(
         assert [c["name"] for c in entry["checks"]] == CHECKS, "S3 is still checked"
 
 
-def test_no_credentials_is_a_clear_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def test_no_credentials_is_a_clear_failure(tmp_path: Path, no_credentials: None) -> None:
     report = run_checks(_config(tmp_path))
     assert report["ok"] is False
     assert report["identity"] is None

@@ -1,0 +1,75 @@
+"""What a run tells people while it runs, and what it adds up to.
+
+The :class:`Reporter` protocol is the progress a person sees (a bar on a terminal, log lines
+otherwise: :mod:`report`); the functions here fill the contract's
+:class:`~sensorlake.contract.summary.RunSummary` from the run's batches, shipments and the
+state's totals, so the runner only says what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from sensorlake.contract.summary import RunSummary
+
+from .landed import LandedFile
+
+__all__ = ["NullReporter", "Reporter", "add_batch", "add_pending", "add_shipment"]
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """Progress for people: a live bar on a terminal, log lines otherwise."""
+
+    def begin(self, rows_total: int) -> None: ...
+    def advance(self, rows: int) -> None: ...
+    def note(self, message: str) -> None: ...
+    def end(self) -> None: ...
+
+
+class NullReporter:
+    def begin(self, rows_total: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        log.info("%s", message)
+
+    def end(self) -> None:
+        pass
+
+
+def add_batch(
+    summary: RunSummary, rows: int, reasons: Mapping[str, int], files: Iterable[LandedFile]
+) -> None:
+    """A committed batch: its rows, its rejected rows by reason, its files."""
+    summary.account(rows, dict(reasons), ((f.target, f.records, f.size) for f in files))
+
+
+def add_shipment(
+    summary: RunSummary,
+    files: Mapping[str, int],
+    sizes: Mapping[str, int],
+    replays: int,
+    conflicts: Iterable[str],
+) -> None:
+    """One pass of shipping: files and bytes per target, replays, conflicts."""
+    for target, n in files.items():
+        summary.target(target).shipped_files += n
+    for target, n in sizes.items():
+        summary.target(target).shipped_bytes += n
+    summary.replayed_objects += replays
+    summary.conflicts.extend(conflicts)
+
+
+def add_pending(summary: RunSummary, totals: Mapping[str, Mapping[str, int]]) -> None:
+    """What still waits in the spool (pending, or kept as a conflict), per target."""
+    for target, counts in totals.items():
+        entry = summary.target(target)
+        entry.pending_files = counts.get("pending_files", 0) + counts.get("conflict_files", 0)
+        entry.pending_bytes = counts.get("pending_bytes", 0) + counts.get("conflict_bytes", 0)
