@@ -49,11 +49,20 @@ def test_sidecar_metadata_wins_and_files_are_counted_once(
     real = lake_module.count_lines
     monkeypatch.setattr(lake_module, "count_lines", lambda p: calls.append(p) or real(p))
     reader = LocalLakeReader(flow.lake)
+    with_sidecars = reader.list_landed()
+    assert calls == []  # landing writes <file>.metadata.json: nothing is read
+    sidecars = list(flow.lake.rglob("*.metadata.json"))
+    assert sidecars
+    for sidecar in sidecars:  # files landed before landing wrote sidecars
+        sidecar.unlink()
     first = reader.list_landed()
     files = sum(len(v) for v in first.objects.values())
-    assert len(calls) == files  # no sidecars yet: each file counted...
+    assert len(calls) == files  # each file counted...
     reader.list_landed()
     assert len(calls) == files  # ...once
+    assert {t: sum(o.records for o in v) for t, v in first.objects.items()} == {
+        t: sum(o.records for o in v) for t, v in with_sidecars.objects.items()
+    }
 
     key = landed_keys(flow.lake, "raw")[0]
     path = reader.path_of(key.format())

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -200,13 +199,9 @@ def test_unreachable_s3_is_a_clear_reason_not_a_stack_trace(
 def test_status_over_a_real_lander_and_moto_server(
     aws: None, endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real lander ships to a moto server; ``sensorlake status --json`` (a subprocess,
-    configured only by the environment) counts what landed from object metadata."""
-    from sensorlake.landing.config import load_config
-    from sensorlake.landing.rules import load_rules
-    from sensorlake.landing.runner import Lander
+    """The real lander (its command) ships to a moto server; ``sensorlake status --json`` (a
+    subprocess, configured only by the environment) counts what landed from object metadata."""
     from sensorlake.landing.simulate import simulate_bulk
-    from sensorlake.landing.sink import S3Sink, make_s3_client
 
     env = {
         **bucket_env(uuid.uuid4().hex[:6]),
@@ -218,17 +213,32 @@ def test_status_over_a_real_lander_and_moto_server(
         s3.create_bucket(Bucket=env[BUCKET_ENV[role]])
     db = tmp_path / "sensor.db"
     simulate_bulk(db, 1_200, seed=4, start=datetime.now(UTC))
-    config = load_config(env=env, db_path=db, state_dir=tmp_path / "state", gateway_id="gw-s3")
-    config = dataclasses.replace(
-        config, limits=dataclasses.replace(config.limits, workers=1, file_rows=300)
+    sensorlake = str(Path(sys.executable).parent / "sensorlake")
+    landed = subprocess.run(
+        [
+            sensorlake,
+            "land",
+            "--db-path",
+            str(db),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--gateway-id",
+            "gw-s3",
+            "--json",
+        ],
+        env={**os.environ, **env, "SENSORLAKE_WORKERS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    summary = Lander(config, load_rules(), S3Sink(make_s3_client("us-east-1", endpoint))).run_once()
-    assert summary.exit_code == 0
+    assert landed.returncode == 0, landed.stderr
+    summary = json.loads(landed.stdout)
 
     run_env = {**os.environ, **env, "SENSORLAKE_STATE_DIR": str(tmp_path / "state")}
     run_env.pop("DATABRICKS_HOST", None)
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "sensorlake"), "status", "--json"],
+        [sensorlake, "status", "--json"],
         env=run_env,
         capture_output=True,
         text=True,
@@ -240,8 +250,9 @@ def test_status_over_a_real_lander_and_moto_server(
     assert report["status"] == "could not check"
     assert any("Databricks not configured" in r for r in report["reasons"])
     landing = {row["item"]: row for row in report["landing"]}
-    assert f"{summary.targets['raw'].records:,} records" in landing["raw"]["detail"]
-    assert f"{summary.targets['emergency'].records:,} records" in landing["emergency"]["detail"]
+    for target in ("raw", "schematized", "filtered", "emergency"):
+        records = summary["targets"][target]["records"]
+        assert records > 0 and f"{records:,} records" in landing[target]["detail"]
     assert landing["gateway gw-s3"]["state"] == "ok"
     assert "testing" not in out.stdout + out.stderr
 
