@@ -1,6 +1,6 @@
 """The page in real headless Chromium (Debian's, driven by Playwright): it loads, shows every
 pipeline with the API's numbers, updates without a reload when new data lands, and logs no
-console errors. A screenshot is kept under test-artifacts/dashboards/."""
+console errors. Screenshots are kept under var/test-artifacts/dashboards/ (CI uploads them)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .conftest import Flow
 pytestmark = pytest.mark.dashboards
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboards"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "dashboards"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
