@@ -17,11 +17,11 @@ from typing import Any
 from sensorlake.contract.pipelines import TARGETS
 
 from .errors import DashboardError, NotConfigured
-from .readers.base import GatewayStateReader, LandingReader, TableReader
+from .readers.base import GatewayStateReader, Inputs, LandingReader, TableReader
 from .readers.gateway import LocalGatewayReader
 from .readers.lake import LocalLakeReader
 from .settings import Settings
-from .snapshot import Inputs, Snapshot, build
+from .snapshot import Snapshot, build
 
 __all__ = ["Monitor", "Readers", "make_readers"]
 

@@ -14,37 +14,17 @@ from datetime import UTC, datetime
 from sensorlake.contract.pipelines import TARGETS, table_name
 
 from . import models as m
-from .readers.base import GatewayState, JobRun, LandedObject, LandingListing, TableStats
+from .readers.base import GatewayState, Inputs, LandedObject, TableStats
+from .reconcile import Backlog, backlog_of, reconcile
 from .settings import Thresholds
 
-__all__ = ["Inputs", "Snapshot", "build", "chart_buckets"]
+__all__ = ["Snapshot", "build", "chart_buckets"]
 
 HOUR, DAY = 3600.0, 86400.0
 NEWEST_SHOWN = 20
-# A landed file counts as missing (not pending) once the table committed this long after it,
-# when no stream checkpoint says which files were processed.
-MISSING_GRACE_SECONDS = 60.0
 _BUCKET_LADDER = (15, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
 MIN_CHART_SPAN = 15 * 60.0
 MAX_BUCKETS = 60
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What the readers found, with each backend's kind and any failure, as one value."""
-
-    landing_kind: str
-    landing: LandingListing | None
-    landing_error: str | None
-    tables_kind: str
-    tables: Mapping[str, TableStats | None]  # target -> stats (None: no table yet)
-    table_errors: Mapping[str, str]
-    tables_not_configured: str | None  # why the tables cannot be read, when not set up
-    gateway: GatewayState | None
-    gateway_error: str | None
-    read_at: float
-    job_runs: tuple[JobRun, ...] = ()
-    jobs_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,12 +83,12 @@ def build(inputs: Inputs, thresholds: Thresholds) -> Snapshot:
         inputs.landing.objects if inputs.landing else {}
     )
     tables = inputs.tables
-    backlog = {t: _backlog(objects.get(t, ()), tables.get(t)) for t in TARGETS}
+    backlog = {t: backlog_of(objects.get(t, ()), tables.get(t)) for t in TARGETS}
     health = _health(inputs)
     metrics = _metrics(inputs, now)
     table_models = _tables(inputs, backlog)
     status = _status(inputs, backlog, thresholds, now)
-    reconciliation = _reconciliation(inputs, backlog)
+    reconciliation = reconcile(inputs, backlog)
     landed_pm = {t: _per_minute(objects.get(t, ())) for t in TARGETS}
     series = _series(landed_pm, tables, now)
     details = {t: _details(inputs, t, backlog[t]) for t in TARGETS}
@@ -123,40 +103,6 @@ def build(inputs: Inputs, thresholds: Thresholds) -> Snapshot:
         details=details,
         landed_per_minute=landed_pm,
     )
-
-
-# -- backlog -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backlog:
-    """Files not in the table: ``pending`` may still arrive, ``missing`` should be there."""
-
-    pending: tuple[LandedObject, ...] = ()
-    missing: tuple[LandedObject, ...] = ()
-    known: bool = False  # False when there is no table to compare with
-
-    @property
-    def files(self) -> tuple[LandedObject, ...]:
-        return self.pending + self.missing
-
-
-def _backlog(objects: Iterable[LandedObject], stats: TableStats | None) -> Backlog:
-    if stats is None:
-        return Backlog(pending=tuple(objects), known=False)
-    last_commit = max((h.timestamp for h in stats.history), default=stats.last_ingested_at)
-    pending: list[LandedObject] = []
-    missing: list[LandedObject] = []
-    for obj in objects:
-        name = obj.name
-        if name in stats.files:
-            continue
-        if stats.processed_files is not None:
-            due = name in stats.processed_files
-        else:
-            due = last_commit is not None and obj.modified < last_commit - MISSING_GRACE_SECONDS
-        (missing if due else pending).append(obj)
-    return Backlog(tuple(pending), tuple(missing), known=True)
 
 
 # -- health --------------------------------------------------------------------------------
@@ -457,125 +403,6 @@ def _gateway_status(state: GatewayState | None) -> m.GatewayStatus:
         )
     return m.GatewayStatus(
         available=True, last_run=last, spool_files=state.spool_files, spool_bytes=state.spool_bytes
-    )
-
-
-# -- reconciliation ------------------------------------------------------------------------
-
-
-def _reconciliation(inputs: Inputs, backlog: Mapping[str, Backlog]) -> m.Reconciliation:
-    listing = inputs.landing
-    rows: list[m.ReconciliationRow] = []
-    checked = listing is not None and not inputs.tables_not_configured
-    for target in TARGETS:
-        objs = listing.objects.get(target, ()) if listing else ()
-        landed: dict[str, int] = defaultdict(int)
-        for o in objs:
-            landed[o.key.gateway] += o.records
-        pending: dict[str, int] = defaultdict(int)
-        for o in backlog[target].pending:
-            pending[o.key.gateway] += o.records
-        stats = inputs.tables.get(target)
-        error = inputs.table_errors.get(target)
-        gateways = set(landed) | (set(stats.gateway_rows) if stats else set())
-        for gw in sorted(gateways):
-            if not checked or error:
-                rows.append(_row(target, gw, landed.get(gw, 0)))
-                continue
-            table_rows = stats.gateway_rows.get(gw, 0) if stats else 0
-            dups = stats.gateway_duplicates.get(gw, 0) if stats else 0
-            rows.append(_row(target, gw, landed.get(gw, 0), table_rows, dups, pending.get(gw, 0)))
-    return _verdict(inputs, rows, checked)
-
-
-def _row(
-    target: str,
-    gateway: str,
-    landed: int,
-    table_rows: int | None = None,
-    dups: int = 0,
-    waiting: int = 0,
-) -> m.ReconciliationRow:
-    """One pipeline and gateway; ``table_rows`` None means the table could not be checked."""
-    if table_rows is None:
-        return m.ReconciliationRow(
-            pipeline=target,
-            gateway=gateway,
-            landed_records=landed,
-            table_rows=None,
-            distinct_records=None,
-            pending_records=None,
-            missing_records=None,
-            duplicate_rows=None,
-            extra_records=None,
-            verdict="not checked",
-        )
-    distinct = table_rows - dups
-    missing = max(0, landed - waiting - distinct)
-    extra = max(0, distinct - landed)
-    verdict: m.RowVerdict = "ok"
-    if dups:
-        verdict = "duplicates"
-    elif missing:
-        verdict = "missing"
-    elif extra:
-        verdict = "extra"
-    elif waiting:
-        verdict = "pending"
-    return m.ReconciliationRow(
-        pipeline=target,
-        gateway=gateway,
-        landed_records=landed,
-        table_rows=table_rows,
-        distinct_records=distinct,
-        pending_records=waiting,
-        missing_records=missing,
-        duplicate_rows=dups,
-        extra_records=extra,
-        verdict=verdict,
-    )
-
-
-def _verdict(inputs: Inputs, rows: list[m.ReconciliationRow], checked: bool) -> m.Reconciliation:
-    at = _dt(inputs.read_at)
-    if not checked or any(r.verdict == "not checked" for r in rows):
-        why = inputs.tables_not_configured or inputs.landing_error or "some tables unreadable"
-        return m.Reconciliation(as_of=at, verdict="not checked", summary=why, rows=rows)
-    uncounted = sum(inputs.landing.uncounted.values()) if inputs.landing else 0
-    if uncounted:
-        return m.Reconciliation(
-            as_of=at,
-            verdict="not checked",
-            summary=f"still reading the record counts of {uncounted:,} object(s); "
-            "the check runs once they are all read",
-            rows=rows,
-        )
-    missing = sum(r.missing_records or 0 for r in rows)
-    dups = sum(r.duplicate_rows or 0 for r in rows)
-    extra = sum(r.extra_records or 0 for r in rows)
-    pending = sum(r.pending_records or 0 for r in rows)
-    if missing or dups or extra:
-        parts = []
-        if missing:
-            parts.append(f"{missing:,} landed record(s) missing from their table")
-        if dups:
-            parts.append(f"{dups:,} duplicate row(s)")
-        if extra:
-            parts.append(f"{extra:,} row(s) in a table that did not land")
-        return m.Reconciliation(as_of=at, verdict="mismatch", summary="; ".join(parts), rows=rows)
-    if pending:
-        return m.Reconciliation(
-            as_of=at,
-            verdict="in flight",
-            summary=f"{pending:,} landed record(s) still on their way; nothing lost or doubled",
-            rows=rows,
-        )
-    total = sum(r.landed_records for r in rows)
-    return m.Reconciliation(
-        as_of=at,
-        verdict="exactly once",
-        summary=f"every one of {total:,} landed records is in its table exactly once",
-        rows=rows,
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "GatewayState",
     "GatewayStateReader",
     "HistoryEntry",
+    "Inputs",
     "JobRun",
     "LandedObject",
     "LandingListing",
@@ -156,3 +157,21 @@ def key_in(path: str) -> str | None:
         except ValueError:
             at = path.find(marker, at + 1)
     return None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the readers found in one refresh, with each backend's kind and any failure."""
+
+    landing_kind: str
+    landing: LandingListing | None
+    landing_error: str | None
+    tables_kind: str
+    tables: Mapping[str, TableStats | None]  # target -> stats (None: no table yet)
+    table_errors: Mapping[str, str]
+    tables_not_configured: str | None  # why the tables cannot be read, when not set up
+    gateway: GatewayState | None
+    gateway_error: str | None
+    read_at: float
+    job_runs: tuple[JobRun, ...] = ()
+    jobs_error: str | None = None
