@@ -288,3 +288,36 @@ def test_the_api_shows_databricks_figures_and_failed_jobs(
         "/",
     ):
         assert TOKEN not in client.get(path).text
+
+
+def test_a_failing_warehouse_is_a_reason_in_the_api_not_a_500(flow) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    def refuse(**_: Any) -> None:
+        raise RequestError(f"HTTP 503 from the SQL warehouse, token {TOKEN}")
+
+    reader = DatabricksReader(SETTINGS, "sensor_data_catalog", "sensor_pipeline", connect=refuse)
+
+    def no_jobs() -> Any:
+        raise RuntimeError(f"workspace unreachable with {TOKEN}")
+
+    reader._workspace = no_jobs
+    settings = replace(flow.settings(), databricks=SETTINGS)
+    readers = Readers(
+        LocalLakeReader(flow.lake), reader, LocalGatewayReader(flow.state), tables_kind="databricks"
+    )
+    monitor = Monitor(settings, readers)
+    monitor.refresh()
+    client = TestClient(create_app(monitor, start_monitor=False))
+    tables = client.get("/api/autoloader-tables")
+    assert tables.status_code == 200
+    body = tables.json()
+    assert body["status"] == "unavailable"
+    assert body["reason"].startswith("Databricks could not connect to the SQL warehouse")
+    status = client.get("/api/pipelines/status").json()
+    assert {p["state"] for p in status["pipelines"]} == {"unknown"}
+    assert status["jobs_error"].startswith("Databricks could not list job runs: RuntimeError")
+    assert client.get("/api/reconciliation").json()["verdict"] == "not checked"
+    for path in ("/api/health", "/api/autoloader-tables", "/api/pipelines/status", "/metrics"):
+        text = client.get(path).text
+        assert TOKEN not in text and "Traceback" not in text

@@ -23,7 +23,8 @@ from .conftest import Flow
 
 pytestmark = pytest.mark.dashboards
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; SENSORLAKE_CHROMIUM names another system browser (a runner without it).
+CHROMIUM = Path(os.environ.get("SENSORLAKE_CHROMIUM") or "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "dashboards"
 FLAGS = [
     "--no-sandbox",
@@ -66,7 +67,7 @@ def served(flow: Flow) -> Iterator[tuple[str, Flow]]:
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
-            pytest.fail("CI must have Debian's chromium: .ci/run installs it")
+            pytest.fail(f"CI must have a system chromium at {CHROMIUM}: .ci/run installs it")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
     from playwright.sync_api import sync_playwright
 
