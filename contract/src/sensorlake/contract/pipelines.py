@@ -73,8 +73,15 @@ def table_name(target: str) -> str:
     return f"sensor_readings_{target}"
 
 
-def default_bucket_name(role: str, region: str) -> str:
-    """The migration guide's bucket name for a role, e.g. ``sensor-data-raw-us-east-1``."""
+def default_bucket_name(role: str, region: str, account_id: str | None = None) -> str:
+    """The default bucket name for a role.
+
+    With the AWS account ID (what infra passes): ``sensor-data-raw-123456789012-us-east-1``,
+    unique per account, because S3 names are global and the migration guide's names may be
+    owned by someone else. Without it: the migration guide's ``sensor-data-raw-us-east-1``.
+    """
+    if account_id:
+        return f"sensor-data-{role}-{account_id}-{region}"
     return f"sensor-data-{role}-{region}"
 
 
