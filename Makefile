@@ -43,7 +43,7 @@ validate: setup-landing ## Check every configured bucket: credentials, region, p
 simulate: setup-landing ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
 	$(RUN) sensorlake simulate $(ARGS)
 
-test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|streams|infra|all
+test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|streams|infra|dashboards|all
 ifeq ($(TYPE),all)
 	$(RUN) pytest $(PYTEST_ARGS)
 else
@@ -70,3 +70,4 @@ clean: ## Remove local state, lake, spool and build output (not the source)
 # Later packages add their targets (and prerequisites of `setup`, `test`, `bench`) here.
 -include streams/streams.mk
 -include infra/infra.mk
+-include dashboards/dashboards.mk
