@@ -13,7 +13,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 TYPE ?= all
 ARGS ?=
 LIVE_ARGS ?=
-PYTEST_ARGS ?=
+# Two test workers: the build machines have two cores (PYTEST_ARGS= runs them in one process).
+PYTEST_ARGS ?= -n 2
 LIVE_ARGS ?=
 
 .PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench bench-live clean
