@@ -15,7 +15,6 @@ ARGS ?=
 LIVE_ARGS ?=
 # Two test workers: the build machines have two cores (PYTEST_ARGS= runs them in one process).
 PYTEST_ARGS ?= -n 2
-LIVE_ARGS ?=
 
 .PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench bench-live clean
 
