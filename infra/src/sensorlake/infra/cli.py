@@ -30,6 +30,14 @@ _QUIET_JSII = {
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20,22",
     "CHECKPOINT_DISABLE": "1",  # no version check calls from cdktf/terraform
 }
+_SYNTH_DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("cdktf.out"),
+    show_default=True,
+    help="Where `sensorlake synth` wrote the stacks.",
+)
 _CONFIG = click.option(
     "--config",
     "config",
@@ -183,13 +191,7 @@ Examples:
   sensorlake scan --dir /tmp/cdktf.out
 """
 )
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("cdktf.out"),
-    show_default=True,
-)
+@_SYNTH_DIR
 def scan(directory: Path) -> None:
     """checkov over the synthesized JSON; fails on any finding not skipped in checkov-skips.yaml."""
     from sensorlake.infra.scan import run_checkov
@@ -285,13 +287,7 @@ Examples:
   sensorlake plan --dir cdktf.out
 """
 )
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("cdktf.out"),
-    show_default=True,
-)
+@_SYNTH_DIR
 def plan(directory: Path) -> None:
     """Real `terraform plan` per stack (needs credentials), saying which state it plans against."""
     binary = terraform_binary()
