@@ -5,6 +5,7 @@
 const REFRESH_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
 const fmt = new Intl.NumberFormat("en-US");
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
 
 function el(tag, attrs, text) {
   const node = document.createElement(tag);
@@ -91,7 +92,7 @@ function chart(series, buckets, emergency) {
   plot.append(svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }));
   plot.append(svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }));
   const top = svg("text", { x: L - 4, y: T + 8, "text-anchor": "end" });
-  top.textContent = fmt.format(max);
+  top.textContent = compact.format(max); // "50K": fits the axis at any size
   const zero = svg("text", { x: L - 4, y: H - B, "text-anchor": "end" });
   zero.textContent = "0";
   plot.append(top, zero);
