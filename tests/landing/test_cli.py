@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -131,13 +133,29 @@ def summaries(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def watermark(state: Path) -> int:
+    path = state / "landing-state.db"
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT watermark FROM position").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+    return row[0] if row else 0
+
+
 def test_continuous_mode_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """Files accumulate across cycles (default age limit: 5 minutes); SIGTERM closes and
+    ships them, with rows that arrived while it ran, and exits 0."""
     db = tmp_path / "live.db"
     simulate_bulk(db, 200, seed=5)
     lake = tmp_path / "lake"
 
     def idle_after_new_rows() -> bool:
-        if len(list(lake.rglob("raw/**/*.gz"))) < 4:
+        if watermark(tmp_path / "state") < 200:
             return False
         simulate_bulk(db, 100, seed=6)  # arrives while it runs
         time.sleep(1.0)
@@ -150,18 +168,26 @@ def test_continuous_mode_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "stopped cleanly" in err
-    assert sum(s["rows_read"] for s in summaries(out)) == 300
+    runs = summaries(out)
+    assert sum(s["rows_read"] for s in runs) == 300
+    # while running, the raw rows accumulated in one open file; the stop closed it
+    assert max(s["targets"]["raw"]["open_records"] for s in runs[:-1]) == 300
+    assert runs[-1]["open_records"] == 0 and runs[-1]["targets"]["raw"]["files"] >= 1
+    assert sum(s["targets"]["raw"]["files"] for s in runs) == len(list(lake.rglob("raw/**/*.gz")))
+    raw = [json.loads(line) for f in lake.rglob("raw/**/*.gz") for line in gzip.open(f)]
+    assert sorted(r["_lineage"]["row_id"] for r in raw) == list(range(1, 301))
 
 
 def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> None:
     """SIGTERM while a batch is being written: that batch is completed and committed (never
-    half kept), the lander exits 0, and the next run lands the rest, each row once."""
+    half kept), the open files are closed and shipped, the lander exits 0, and the next run
+    lands the rest, each row once."""
     db = tmp_path / "big.db"
     simulate_bulk(db, 40_000, seed=9)
     spool_tmp = tmp_path / "state" / "spool" / "tmp"
 
-    def second_batch_being_written() -> bool:  # its files are open in tmp/
-        return any(spool_tmp.glob("*.part")) and any((tmp_path / "lake").rglob("raw/**/*.gz"))
+    def second_batch_being_written() -> bool:  # the first is committed, files open in tmp/
+        return watermark(tmp_path / "state") >= 5_000 and any(spool_tmp.glob("*.part"))
 
     code, out, err = sigterm_when(
         land_args(tmp_path, db, "--continuous", "--interval", "60", "--json"),
@@ -171,11 +197,18 @@ def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> Non
     )
     assert code == 0, err
     assert "stopped cleanly" in err
-    (first,) = summaries(out)
-    assert first["exit_code"] == 0
+    first, stop = summaries(out)
+    assert first["exit_code"] == 0 and stop["exit_code"] == 0
     assert 0 < first["rows_read"] < 40_000 and first["rows_read"] % 5_000 == 0
     assert first["watermark"] == first["rows_read"]
+    assert first["targets"]["raw"]["open_records"] == first["rows_read"]
+    # the stop read nothing more, closed every open file and shipped it
+    assert stop["rows_read"] == 0 and stop["open_records"] == 0
+    assert stop["targets"]["raw"]["records"] == first["rows_read"]
+    assert stop["targets"]["raw"]["shipped_files"] == stop["targets"]["raw"]["files"] >= 1
     assert list(spool_tmp.iterdir()) == []  # no half-written batch left behind
+    landed = sorted(r["id"] for r in read_lake(tmp_path / "lake")["raw"])
+    assert landed == list(range(1, first["rows_read"] + 1))
 
     rest = invoke(*land_args(tmp_path, db, "--json"))
     assert json.loads(rest.stdout)["rows_read"] == 40_000 - first["rows_read"]
