@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import signal
 import sqlite3
@@ -174,7 +173,7 @@ def test_continuous_mode_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert max(s["targets"]["raw"]["open_records"] for s in runs[:-1]) == 300
     assert runs[-1]["open_records"] == 0 and runs[-1]["targets"]["raw"]["files"] >= 1
     assert sum(s["targets"]["raw"]["files"] for s in runs) == len(list(lake.rglob("raw/**/*.gz")))
-    raw = [json.loads(line) for f in lake.rglob("raw/**/*.gz") for line in gzip.open(f)]
+    raw = read_lake(lake)["raw"]
     assert sorted(r["_lineage"]["row_id"] for r in raw) == list(range(1, 301))
 
 
