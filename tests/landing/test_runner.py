@@ -597,14 +597,16 @@ def test_an_outage_while_files_accumulate_loses_nothing(
     first = lander.run_once(rolling=True)
     assert first.exit_code == 75 and first.targets["raw"].open_records == 500
     clock.advance(301)
-    simulate_bulk(db, 100, seed=28, start=datetime(2026, 3, 5, 11, 30, tzinfo=UTC))
     second = lander.run_once(rolling=True)  # closes the aged files into the spool, still down
     assert second.exit_code == 75 and second.targets["raw"].pending_files == 1
+    assert second.open_records == 0
 
+    simulate_bulk(db, 100, seed=28, start=datetime(2026, 3, 5, 11, 30, tzinfo=UTC))
     up = FakeSink()
     lander.sink = up
     third = lander.run_once(rolling=True)
     assert third.exit_code == 0 and third.targets["raw"].open_records == 100
+    assert third.targets["raw"].shipped_files == 1 and third.targets["raw"].pending_files == 0
     assert lander.finish().open_records == 0
     raw = [k for _, k in up.objects if k.startswith("raw/")]
     assert sorted((LandingKey.parse(k).first_row, LandingKey.parse(k).last_row) for k in raw) == [
