@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sensorlake.landing.batch import BatchFiles
@@ -25,7 +27,13 @@ def piece(first: int, last: int):  # type: ignore[no-untyped-def]
     return raw_part(encode_lines([r for _, r in items]), [i for i, _ in items])
 
 
-def batch(tmp_path: Path, max_rows: int = 100) -> BatchFiles:
+def batch(
+    tmp_path: Path,
+    max_rows: int = 100,
+    *,
+    max_age: float | None = None,
+    clock: Callable[[], float] = time.time,
+) -> BatchFiles:
     spool = Spool(tmp_path / "spool")
     spool.prepare()
     return BatchFiles(
@@ -37,6 +45,8 @@ def batch(tmp_path: Path, max_rows: int = 100) -> BatchFiles:
         max_rows={"raw": max_rows},
         max_bytes=64 * 1024 * 1024,
         level=2,
+        max_age=None if max_age is None else {"raw": max_age},
+        clock=clock,
     )
 
 
@@ -90,20 +100,7 @@ class Clock:
 
 
 def rolling(tmp_path: Path, clock: Clock, max_age: float = 60.0) -> BatchFiles:
-    spool = Spool(tmp_path / "spool")
-    spool.prepare()
-    return BatchFiles(
-        spool,
-        gateway="gw",
-        epoch=3,
-        rules_version="v1",
-        buckets={"raw": "raw"},
-        max_rows={"raw": 100},
-        max_bytes=64 * 1024 * 1024,
-        level=2,
-        max_age={"raw": max_age},
-        clock=clock,
-    )
+    return batch(tmp_path, max_age=max_age, clock=clock)
 
 
 def test_a_file_stays_open_until_its_age_limit(tmp_path: Path) -> None:
@@ -112,7 +109,8 @@ def test_a_file_stays_open_until_its_age_limit(tmp_path: Path) -> None:
     files.add("raw", "2026-03-01", part(1, 5))
     assert files.checkpoint() == []
     (opened,) = files.open_files()
-    assert (opened.first_row, opened.last_row, opened.records, opened.opened_at) == (1, 5, 5, 1000)
+    assert (opened.key.first_row, opened.key.last_row, opened.records) == (1, 5, 5)
+    assert opened.opened_at == 1000
     files.release()
     clock.now += 30
     files.add("raw", "2026-03-01", part(6, 9))
@@ -134,7 +132,7 @@ def test_a_later_date_closes_the_earlier_dates_file(tmp_path: Path) -> None:
     files.add("raw", "2026-03-02", part(6, 8))
     (closed,) = files.checkpoint()
     assert (closed.key.date, closed.key.first_row, closed.key.last_row) == ("2026-03-01", 3, 5)
-    assert sorted(f.date for f in files.open_files()) == ["2026-03-02", "unknown"]
+    assert sorted(f.key.date for f in files.open_files()) == ["2026-03-02", "unknown"]
 
 
 def test_an_open_file_is_resumed_after_a_crash_into_the_same_bytes(tmp_path: Path) -> None:

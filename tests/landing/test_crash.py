@@ -251,6 +251,20 @@ def assert_no_key_overlap(dest: Destination) -> None:
         assert max(ids.values()) == 1, f"{target}: a row landed twice"
 
 
+def crash(
+    source_db: Path, tmp_path: Path, dest: Destination, failpoints: str, *, continuous: bool = False
+) -> tuple[Path, Path]:
+    """Land a copy of the source database until the failpoint kills the lander with SIGKILL;
+    returns the copy and the state directory."""
+    db = copy_db(source_db, tmp_path / "sensor_data.db")
+    state = tmp_path / "state"
+    crashed = land(db, state, dest, failpoints=failpoints, continuous=continuous)
+    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+    if not continuous:
+        assert crashed.stdout == ""  # it died before it could report
+    return db, state
+
+
 @pytest.fixture(scope="module")
 def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("crash-source") / "sensor_data.db"
@@ -285,12 +299,7 @@ def test_kill_at_point_then_rerun_matches_clean_run(
     tmp_path: Path,
     dest: Destination,
 ) -> None:
-    db = copy_db(source_db, tmp_path / "sensor_data.db")
-    state = tmp_path / "state"
-
-    crashed = land(db, state, dest, failpoints=f"{point}:{count}")
-    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
-    assert crashed.stdout == ""  # it died before it could report
+    db, state = crash(source_db, tmp_path, dest, f"{point}:{count}")
     before = dest.files()
     # whatever landed before the crash is a subset of the clean run, byte for byte
     assert {k: clean_run[k] for k in before if k in clean_run} == before
@@ -413,14 +422,14 @@ def by_row(files: dict[str, bytes]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def open_files(state: Path) -> list[tuple[str, int, int, int]]:
+def open_targets(state: Path) -> set[str]:
+    """The targets with a file open in the state (what a killed continuous lander left)."""
     conn = sqlite3.connect(state / "landing-state.db")
     try:
-        return conn.execute(
-            "SELECT target, first_row, last_row, records FROM open_files ORDER BY target"
-        ).fetchall()
+        keys = [key for (key,) in conn.execute("SELECT key FROM open_files")]
     finally:
         conn.close()
+    return {LandingKey.parse(key).target for key in keys}
 
 
 @pytest.mark.parametrize(
@@ -434,14 +443,10 @@ def test_kill_while_files_are_open_then_rerun_lands_each_row_once(
     tmp_path: Path,
     dest: Destination,
 ) -> None:
-    db = copy_db(source_db, tmp_path / "sensor_data.db")
-    state = tmp_path / "state"
-
-    crashed = land(db, state, dest, failpoints=f"{point}:{count}", continuous=True)
-    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+    db, state = crash(source_db, tmp_path, dest, f"{point}:{count}", continuous=True)
     if point != "after-encode" or count > SEGMENTS_PER_BATCH:
         # a batch was committed into files that were still open when the lander died
-        assert {target for target, *_ in open_files(state)} >= {"raw", "schematized"}
+        assert open_targets(state) >= {"raw", "schematized"}
     # nothing of an open file is visible, and nothing that landed is partial or doubled
     assert_no_key_overlap(dest)
 
@@ -463,11 +468,8 @@ def test_kill_while_files_are_open_then_the_database_is_reset(
 ) -> None:
     """The resumed open files belong to the old database: the reset closes them first
     (epoch 1, every old row once), and the new database lands as epoch 2."""
-    db = copy_db(source_db, tmp_path / "sensor_data.db")
-    state = tmp_path / "state"
-    crashed = land(db, state, dest, failpoints="after-commit:4", continuous=True)
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    assert open_files(state)
+    db, state = crash(source_db, tmp_path, dest, "after-commit:4", continuous=True)
+    assert open_targets(state)
     old_ids = source_ids(db)
 
     db.unlink()

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -479,19 +480,37 @@ def lake_keys(lake: Path, target: str) -> list[LandingKey]:
     )
 
 
-def rolling_config(make_config: MakeConfig, db: Path, **limits: float) -> LandingConfig:
-    return small(make_config(db), file_max_age_seconds=300, **limits)
+LIVE_START = datetime(2026, 3, 5, 11, 0, tzinfo=UTC)
+
+
+def live(
+    tmp_path: Path,
+    make_config: MakeConfig,
+    rules: Rules,
+    rows: int,
+    *,
+    sink: Any = None,
+    **limits: float,
+) -> tuple[Path, LandingConfig, Lander, WallClock]:
+    """A sensor database of ``rows`` readings of one morning, and a lander with a 5-minute
+    age limit and a clock the test moves."""
+    db = tmp_path / "live.db"
+    simulate_bulk(db, rows, seed=rows, start=LIVE_START)
+    config = small(make_config(db), file_max_age_seconds=300, **limits)
+    clock = WallClock()
+    sink = sink or LocalLakeSink(config.lake_dir)
+    return db, config, Lander(config, rules, sink, clock=clock, sleep=lambda s: None), clock
+
+
+def more_rows(db: Path, rows: int) -> None:
+    simulate_bulk(db, rows, seed=rows + 1, start=LIVE_START + timedelta(minutes=30))
 
 
 @pytest.mark.raw
 def test_continuous_files_accumulate_across_cycles_and_close_at_their_age(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
-    db = tmp_path / "live.db"
-    simulate_bulk(db, 400, seed=21, start=datetime(2026, 3, 5, 11, 0, tzinfo=UTC))
-    config = rolling_config(make_config, db)
-    clock = WallClock()
-    lander = Lander(config, rules, LocalLakeSink(config.lake_dir), clock=clock)
+    db, config, lander, clock = live(tmp_path, make_config, rules, 400)
 
     first = lander.run_once(rolling=True)
     assert first.rows_read == 400 and first.targets["raw"].files == 0
@@ -501,7 +520,7 @@ def test_continuous_files_accumulate_across_cycles_and_close_at_their_age(
     assert first.next_close_at == "2026-03-05T12:05:00+00:00"
 
     clock.advance(120)
-    simulate_bulk(db, 300, seed=22, start=datetime(2026, 3, 5, 11, 30, tzinfo=UTC))
+    more_rows(db, 300)
     second = lander.run_once(rolling=True)
     assert second.rows_read == 300 and second.targets["raw"].files == 0
     assert second.targets["raw"].open_records == 700
@@ -524,10 +543,7 @@ def test_continuous_files_accumulate_across_cycles_and_close_at_their_age(
 def test_a_full_file_closes_before_its_age_and_one_shot_closes_the_rest(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
-    db = tmp_path / "live.db"
-    simulate_bulk(db, 700, seed=23, start=datetime(2026, 3, 5, 11, 0, tzinfo=UTC))
-    config = rolling_config(make_config, db, file_rows=500)
-    lander = Lander(config, rules, LocalLakeSink(config.lake_dir), clock=WallClock())
+    _, config, lander, _ = live(tmp_path, make_config, rules, 700, file_rows=500)
     rolled = lander.run_once(rolling=True)
     assert rolled.targets["raw"].files == 1 and rolled.targets["raw"].open_records == 200
     # a one-shot run (no --continuous) closes what a continuous one left open
@@ -564,14 +580,11 @@ def test_a_cycle_lands_what_was_there_when_it_started(
 def test_a_reset_closes_the_open_files_of_the_old_database(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
-    db = tmp_path / "live.db"
-    simulate_bulk(db, 600, seed=25, start=datetime(2026, 3, 5, 11, 0, tzinfo=UTC))
-    config = rolling_config(make_config, db)
-    lander = Lander(config, rules, LocalLakeSink(config.lake_dir), clock=WallClock())
+    db, config, lander, _ = live(tmp_path, make_config, rules, 600)
     assert lander.run_once(rolling=True).targets["raw"].open_records == 600
 
     reset_database(db)
-    simulate_bulk(db, 100, seed=26, start=datetime(2026, 3, 5, 11, 30, tzinfo=UTC))
+    more_rows(db, 100)
     after = lander.run_once(rolling=True)
     assert after.epoch == 2 and len(after.new_epochs) == 1
     assert after.targets["raw"].files == 1 and after.targets["raw"].open_records == 100
@@ -588,12 +601,8 @@ def test_a_reset_closes_the_open_files_of_the_old_database(
 def test_an_outage_while_files_accumulate_loses_nothing(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
-    db = tmp_path / "live.db"
-    simulate_bulk(db, 500, seed=27, start=datetime(2026, 3, 5, 11, 0, tzinfo=UTC))
-    config = rolling_config(make_config, db)
-    clock = WallClock()
     down = FakeSink(fail=lambda bucket, key: DestinationUnavailable("connection refused"))
-    lander = Lander(config, rules, down, clock=clock, sleep=lambda s: None)
+    db, _, lander, clock = live(tmp_path, make_config, rules, 500, sink=down)
     first = lander.run_once(rolling=True)
     assert first.exit_code == 75 and first.targets["raw"].open_records == 500
     clock.advance(301)
@@ -601,7 +610,7 @@ def test_an_outage_while_files_accumulate_loses_nothing(
     assert second.exit_code == 75 and second.targets["raw"].pending_files == 1
     assert second.open_records == 0
 
-    simulate_bulk(db, 100, seed=28, start=datetime(2026, 3, 5, 11, 30, tzinfo=UTC))
+    more_rows(db, 100)
     up = FakeSink()
     lander.sink = up
     third = lander.run_once(rolling=True)
@@ -618,11 +627,8 @@ def test_an_outage_while_files_accumulate_loses_nothing(
 def test_dry_run_shows_what_accumulates_and_when_it_closes(
     tmp_path: Path, make_config: MakeConfig, rules: Rules
 ) -> None:
-    db = tmp_path / "live.db"
-    simulate_bulk(db, 300, seed=29, start=datetime(2026, 3, 5, 11, 0, tzinfo=UTC))
-    config = rolling_config(make_config, db)
-    clock = WallClock()
-    Lander(config, rules, LocalLakeSink(config.lake_dir), clock=clock).run_once(rolling=True)
+    _, config, lander, clock = live(tmp_path, make_config, rules, 300)
+    lander.run_once(rolling=True)
     clock.advance(100)
     dry = Lander(config, rules, None, clock=clock).run_once(dry_run=True)
     assert dry.rows_read == 0 and dry.targets["raw"].open_records == 300

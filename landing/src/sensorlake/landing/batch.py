@@ -59,26 +59,32 @@ class _Writing:
     def __init__(
         self, record: OpenFile, handle: BinaryIO, writer: GzipAssembler | None = None
     ) -> None:
-        self.target, self.date, self.gateway = record.target, record.date, record.gateway
-        self.epoch, self.rules_version = record.epoch, record.rules_version
-        self.first_row, self.last_row = record.first_row, record.last_row
-        self.opened_at, self.tmp = record.opened_at, record.path
+        key = record.key
+        self.target, self.date, self.gateway, self.epoch = (
+            key.target,
+            key.date,
+            key.gateway,
+            key.epoch,
+        )
+        self.first_row, self.last_row = key.first_row, key.last_row
+        self.rules_version, self.opened_at, self.tmp = (
+            record.rules_version,
+            record.opened_at,
+            record.path,
+        )
         self.handle = handle
         self.writer = writer or GzipAssembler(handle)
         self.sums = ("", "")  # the bytes' and the content's SHA-256, once closed
 
+    def key(self) -> LandingKey:
+        """The key it closes under: its rows so far."""
+        return LandingKey(
+            self.target, self.date, self.gateway, self.epoch, self.first_row, self.last_row
+        )
+
     def record(self) -> OpenFile:
         return OpenFile(
-            self.target,
-            self.date,
-            self.gateway,
-            self.epoch,
-            self.first_row,
-            self.last_row,
-            self.rules_version,
-            self.tmp,
-            self.opened_at,
-            self.writer.progress,
+            self.key(), self.rules_version, self.tmp, self.opened_at, self.writer.progress
         )
 
 
@@ -141,7 +147,7 @@ class BatchFiles:
             except BaseException:
                 handle.close()
                 raise
-            self._open[(record.target, record.date)] = _Writing(record, handle, writer)
+            self._open[(record.key.target, record.key.date)] = _Writing(record, handle, writer)
             self._known.add(record.path)
 
     # -- parts -------------------------------------------------------------------------
@@ -190,10 +196,8 @@ class BatchFiles:
     def _new(self, target: str, date: str, first_row: int) -> _Writing:
         name = f"{target}-{date}-{self.epoch:08d}-{first_row:019d}.part"
         tmp, handle = self.spool.open_tmp(name)
-        record = OpenFile(
-            target, date, self.gateway, self.epoch, first_row, first_row, self.rules_version,
-            tmp, self.clock(), _NOTHING_YET,
-        )  # fmt: skip
+        key = LandingKey(target, date, self.gateway, self.epoch, first_row, first_row)
+        record = OpenFile(key, self.rules_version, tmp, self.clock(), _NOTHING_YET)
         opened = self._open[(target, date)] = _Writing(record, handle)
         return opened
 
@@ -233,14 +237,7 @@ class BatchFiles:
                 current.handle.flush()
                 os.fsync(current.handle.fileno())
             for current in self._full:
-                key = LandingKey(
-                    current.target,
-                    current.date,
-                    current.gateway,
-                    current.epoch,
-                    current.first_row,
-                    current.last_row,
-                )
+                key = current.key()
                 bucket = self.buckets[current.target]
                 path = self.spool.commit(current.tmp, bucket, key.format())
                 self._published.append((current.tmp, path))

@@ -57,19 +57,19 @@ class LandedFile:
 
 @dataclass(frozen=True)
 class OpenFile:
-    """A file still accumulating (in the spool's ``tmp/``), as of the last state commit:
-    its rows so far, who wrote them, when it opened, and how to resume its bytes."""
+    """A file still accumulating (in the spool's ``tmp/``), as of the last state commit: the
+    key it would close under now (its rows so far), its rules, when it opened, and how to
+    resume its bytes."""
 
-    target: str
-    date: str
-    gateway: str
-    epoch: int
-    first_row: int
-    last_row: int
+    key: LandingKey
     rules_version: str
     path: Path
     opened_at: float  # wall clock, seconds since 1970: the age limit counts from here
     progress: AssemblerProgress
+
+    @property
+    def target(self) -> str:
+        return self.key.target
 
     @property
     def records(self) -> int:

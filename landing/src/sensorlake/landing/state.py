@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from msgspec.structs import astuple
+
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.lake import STATE_DB_NAME
 
@@ -76,12 +78,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_status ON files (status);
 CREATE TABLE IF NOT EXISTS open_files (
     spool_path TEXT PRIMARY KEY,
-    target TEXT NOT NULL,
-    date TEXT NOT NULL,
-    gateway TEXT NOT NULL,
-    epoch INTEGER NOT NULL,
-    first_row INTEGER NOT NULL,
-    last_row INTEGER NOT NULL,
+    key TEXT NOT NULL,
     rules_version TEXT NOT NULL,
     opened_at REAL NOT NULL,
     size INTEGER NOT NULL,
@@ -254,23 +251,14 @@ class State:
         with self._tx() as tx:
             tx.execute("DELETE FROM open_files")
             tx.executemany(
-                "INSERT INTO open_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO open_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         str(f.path),
-                        f.target,
-                        f.date,
-                        f.gateway,
-                        f.epoch,
-                        f.first_row,
-                        f.last_row,
+                        f.key.format(),
                         f.rules_version,
                         f.opened_at,
-                        f.progress.size,
-                        f.progress.crc,
-                        f.progress.raw_size,
-                        f.progress.records,
-                        f.progress.digests,
+                        *astuple(f.progress),
                     )
                     for f in open_files
                 ],
@@ -384,11 +372,13 @@ def _read_position(conn: sqlite3.Connection) -> SourcePosition | None:
 
 def _read_open_files(conn: sqlite3.Connection) -> list[OpenFile]:
     rows = conn.execute(
-        "SELECT target, date, gateway, epoch, first_row, last_row, rules_version, spool_path,"
-        " opened_at, size, crc, raw_size, records, digests FROM open_files"
-        " ORDER BY opened_at, target, date"
+        "SELECT key, rules_version, spool_path, opened_at, size, crc, raw_size, records, digests"
+        " FROM open_files ORDER BY opened_at, key"
     ).fetchall()
-    return [OpenFile(*r[:7], Path(r[7]), r[8], AssemblerProgress(*r[9:])) for r in rows]
+    return [
+        OpenFile(LandingKey.parse(key), rules, Path(path), opened, AssemblerProgress(*progress))
+        for key, rules, path, opened, *progress in rows
+    ]
 
 
 def _lock(state_dir: Path) -> TextIO:
