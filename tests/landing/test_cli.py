@@ -16,7 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from sensorlake.contract.cli import main
+from sensorlake.landing.config import load_config
+from sensorlake.landing.rules import load_rules
+from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.sink import LocalLakeSink
 
 from .conftest import SENSORLAKE, child_env, read_lake, s3_env, source_ids
 
@@ -78,6 +82,29 @@ def test_land_table_and_dry_run(tmp_path: Path, sensor_db: Path) -> None:
     assert "Dry run: nothing was written" in result.output
     assert "raw" in result.output and "would land" in result.output
     assert not (tmp_path / "lake").exists() and not (tmp_path / "state").exists()
+
+
+def test_dry_run_says_what_accumulates_and_when_the_next_file_closes(
+    tmp_path: Path, sensor_db: Path
+) -> None:
+    nothing_open = invoke(*land_args(tmp_path, sensor_db, "--dry-run"))
+    assert "no file is open: a one-shot land closes every file it writes" in nothing_open.stdout
+    config = load_config(
+        env={},
+        db_path=sensor_db,
+        state_dir=tmp_path / "state",
+        gateway_id="gw-cli",
+        lake_dir=tmp_path / "lake",
+    )
+    Lander(config, load_rules(), LocalLakeSink(config.lake_dir)).run_once(rolling=True)
+    result = invoke(*land_args(tmp_path, sensor_db, "--dry-run", "--json"))
+    summary = json.loads(result.stdout)
+    assert summary["rows_read"] == 0 and summary["open_records"] > 0
+    # the readings span midnight: the later date is still open, the earlier one closed
+    assert 0 < summary["targets"]["raw"]["open_records"] < 3_000
+    assert summary["next_close_at"] and summary["next_close_target"]
+    text = invoke(*land_args(tmp_path, sensor_db, "--dry-run")).stdout
+    assert "accumulating in open files" in text and "a one-shot land closes them all now" in text
 
 
 def test_missing_database_is_exit_3_one_line(tmp_path: Path) -> None:

@@ -113,6 +113,12 @@ def render_summary(summary: RunSummary, console: Console) -> None:
             f"{summary.next_close_target} at {summary.next_close_at}"
             + (" (a one-shot land closes them all now)" if summary.dry_run else "")
         )
+    elif summary.dry_run:
+        console.print(
+            "no file is open: a one-shot land closes every file it writes; with --continuous "
+            "a file closes at its size limit, SENSORLAKE_FILE_MAX_AGE_SECONDS after it opens, "
+            "or when its readings reach a later date"
+        )
     if summary.rejected_reasons:
         reasons = ", ".join(
             f"{r}={n:,}" for r, n in sorted(summary.rejected_reasons.items(), key=lambda x: -x[1])

@@ -156,6 +156,9 @@ class Lander:
         rolling: bool,
         read: bool,
     ) -> None:
+        position = state.position()
+        if position is not None:
+            summary.epoch, summary.watermark = position.epoch, position.watermark
         spool.prepare()
         orphans = spool.recover(state.spooled_paths())
         if orphans:
