@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,19 +40,15 @@ _NOTHING_YET = AssemblerProgress(0, 0, 0, 0, b"")
 
 
 class _Writing:
-    """A file being written: who writes it, its rows so far, its handle."""
+    """A file being written: its key when it opened, its rows so far, its handle."""
 
     __slots__ = (
-        "date",
-        "epoch",
-        "first_row",
-        "gateway",
         "handle",
         "last_row",
         "opened_at",
         "rules_version",
+        "start",
         "sums",
-        "target",
         "tmp",
         "writer",
     )
@@ -59,14 +56,7 @@ class _Writing:
     def __init__(
         self, record: OpenFile, handle: BinaryIO, writer: GzipAssembler | None = None
     ) -> None:
-        key = record.key
-        self.target, self.date, self.gateway, self.epoch = (
-            key.target,
-            key.date,
-            key.gateway,
-            key.epoch,
-        )
-        self.first_row, self.last_row = key.first_row, key.last_row
+        self.start, self.last_row = record.key, record.key.last_row
         self.rules_version, self.opened_at, self.tmp = (
             record.rules_version,
             record.opened_at,
@@ -78,9 +68,7 @@ class _Writing:
 
     def key(self) -> LandingKey:
         """The key it closes under: its rows so far."""
-        return LandingKey(
-            self.target, self.date, self.gateway, self.epoch, self.first_row, self.last_row
-        )
+        return replace(self.start, last_row=self.last_row)
 
     def record(self) -> OpenFile:
         return OpenFile(
@@ -187,7 +175,7 @@ class BatchFiles:
             self._close(target, date)
 
     def _ours(self, current: _Writing) -> bool:
-        return (current.gateway, current.epoch, current.rules_version) == (
+        return (current.start.gateway, current.start.epoch, current.rules_version) == (
             self.gateway,
             self.epoch,
             self.rules_version,
@@ -214,9 +202,10 @@ class BatchFiles:
     def _due(self, current: _Writing, now: float, newest: Mapping[str, str]) -> bool:
         if not self._ours(current):
             return True
-        if current.date != UNKNOWN_DATE and current.date < newest.get(current.target, ""):
+        target, date = current.start.target, current.start.date
+        if date != UNKNOWN_DATE and date < newest.get(target, ""):
             return True  # the target's readings moved on to a later date
-        return now - current.opened_at >= self.max_age.get(current.target, 0.0)
+        return now - current.opened_at >= self.max_age.get(target, 0.0)
 
     def checkpoint(self, *, close_all: bool = False) -> list[LandedFile]:
         """Make every file whole up to its last part and durable; close the due ones (all,
@@ -238,7 +227,7 @@ class BatchFiles:
                 os.fsync(current.handle.fileno())
             for current in self._full:
                 key = current.key()
-                bucket = self.buckets[current.target]
+                bucket = self.buckets[key.target]
                 path = self.spool.commit(current.tmp, bucket, key.format())
                 self._published.append((current.tmp, path))
                 sha, content = current.sums
