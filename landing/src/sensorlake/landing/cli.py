@@ -19,7 +19,7 @@ import click
 import msgspec
 from rich.console import Console
 
-from .config import LandingConfig, load_config
+from .config import LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
@@ -27,6 +27,7 @@ __all__ = ["land", "process", "simulate", "validate"]
 
 log = logging.getLogger("sensorlake")
 SAMPLE_ROWS = 10_000
+_LIMITS = Limits()  # the defaults, for the help texts
 
 
 def fail(exc: LandingError) -> NoReturn:
@@ -56,7 +57,7 @@ Examples:
     S3_BUCKET_EMERGENCY=... sensorlake land        # to S3
   sensorlake land --pipelines raw,emergency --json
   sensorlake land --continuous --interval 1        # until SIGTERM/SIGINT; files
-                                                   # close at size or after 5 min
+                                                   # close by size or age
   SENSORLAKE_FILE_MAX_AGE_SECONDS=60 sensorlake land --continuous
   sensorlake land --dry-run                        # show what would land
 
@@ -103,8 +104,10 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Keep landing every --interval seconds until SIGTERM/SIGINT. Files accumulate "
             "across cycles and close at their size limit or after SENSORLAKE_FILE_MAX_AGE_SECONDS "
-            "[default 300; emergency SENSORLAKE_EMERGENCY_FILE_MAX_AGE_SECONDS, default 0: every "
-            "cycle]; a stop closes and ships them. Without it, every file closes before exit.",
+            f"[default {_LIMITS.file_max_age_seconds}; emergency "
+            "SENSORLAKE_EMERGENCY_FILE_MAX_AGE_SECONDS, default "
+            f"{_LIMITS.emergency_file_max_age_seconds}], or on a later date; a stop closes and "
+            "ships them. Without it, every file closes before exit.",
         ),
         click.option(
             "--interval",
