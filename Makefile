@@ -13,8 +13,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 TYPE ?= all
 ARGS ?=
 LIVE_ARGS ?=
-PYTEST_ARGS ?=
-LIVE_ARGS ?=
+# Two test workers: the build machines have two cores (PYTEST_ARGS= runs them in one process).
+PYTEST_ARGS ?= -n 2
 
 .PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench bench-live clean
 
@@ -43,7 +43,7 @@ validate: setup-landing ## Check every configured bucket: credentials, region, p
 simulate: setup-landing ## Write simulated readings; ARGS="--rows 100000" or ARGS="--rate 3 --duration 60"
 	$(RUN) sensorlake simulate $(ARGS)
 
-test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|infra|all
+test: setup ## Run the tests; TYPE=raw|schematized|filtered|emergency|s3-access|partitioning|crash|contract|streams|infra|dashboards|all
 ifeq ($(TYPE),all)
 	$(RUN) pytest $(PYTEST_ARGS)
 else
@@ -58,7 +58,7 @@ fmt: setup ## ruff fix and format
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: setup bench-live ## Benchmarks: landing throughput and memory at 1M and 5M rows, live sensor, infra
+bench: setup bench-live ## Benchmarks: landing throughput and memory at 1M and 5M rows, live sensor, streams into Delta, infra
 	$(RUN) python -m benchmarks.landing $(ARGS)
 
 bench-live: setup ## Benchmark: objects per million readings and emergency latency, live sensor at 10 and 100/s
@@ -68,4 +68,6 @@ clean: ## Remove local state, lake, spool and build output (not the source)
 	rm -rf var .pytest_cache .ruff_cache
 
 # Later packages add their targets (and prerequisites of `setup`, `test`, `bench`) here.
+-include streams/streams.mk
 -include infra/infra.mk
+-include dashboards/dashboards.mk

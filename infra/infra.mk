@@ -2,7 +2,6 @@
 # it is tested locally; .github/workflows/infra-plan-review.yml only calls these targets.
 
 INFRA_CLI = $(RUN) python -m sensorlake.infra.cli
-INFRA_STACKS := sensorlake-storage sensorlake-catalog
 BASE ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
 export CHECKPOINT_DISABLE := 1
@@ -30,19 +29,15 @@ synth: setup ## Synthesize every stack to cdktf.out/stacks/<stack>/cdk.tf.json (
 plan-review: infra-setup ## Offline plan review vs BASE (default origin/main, else HEAD~1) -> cdktf.out/plan-review.md
 	$(INFRA_CLI) plan-review $(if $(BASE),--base $(BASE)) $(ARGS)
 
-scan: infra-setup synth ## checkov over cdktf.out; fails on any finding not in infra/checkov-skips.yaml
+# NO_SYNTH=1 scans what is already in cdktf.out (the PR workflow synthesizes once, in plan-review).
+scan: infra-setup $(if $(NO_SYNTH),,synth) ## checkov over cdktf.out; fails on any finding not in infra/checkov-skips.yaml
 	$(INFRA_CLI) scan
 
 deploy: infra-setup ## Check prerequisites, cdktf deploy the stacks in order, then sensorlake validate; ARGS=--auto-approve
 	$(INFRA_CLI) setup $(ARGS)
 
-plan: synth ## Real `terraform plan` per stack (needs cloud credentials; CI runs it only when they exist)
-	@tf=$$(command -v terraform || command -v tofu) || { echo "need terraform or tofu" >&2; exit 2; }; \
-	for s in $(INFRA_STACKS); do \
-		echo "== $$s"; \
-		$$tf -chdir=cdktf.out/stacks/$$s init -input=false -no-color >/dev/null && \
-		$$tf -chdir=cdktf.out/stacks/$$s plan -input=false -lock=false -no-color || exit 1; \
-	done
+plan: synth ## Real `terraform plan` per stack; says which state (S3 or a local sandbox file) it plans against
+	$(INFRA_CLI) plan
 
 bench-infra: setup ## Benchmark: synth wall time and peak RSS of the CDKTF app
 	$(RUN) python -m benchmarks.infra $(ARGS)

@@ -23,6 +23,8 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         "SENSOR_DB_PATH",
         "SENSORLAKE_STATE_DIR",
         "SENSORLAKE_LAKE_DIR",
+        "SENSORLAKE_WAREHOUSE_DIR",
+        "SENSORLAKE_CHECKPOINT_DIR",
         "SENSORLAKE_GATEWAY_ID",
         "SENSORLAKE_FAILPOINTS",
     ):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sensorlake.contract.keys import LandingKey, source_glob, source_prefix
-from sensorlake.contract.lake import LOCAL_PATHS, lake_path, s3_url, table_dir
+from sensorlake.contract.lake import LOCAL_PATHS, checkpoint_path, lake_path, s3_url, table_dir
 
 pytestmark = pytest.mark.contract
 
@@ -40,3 +40,11 @@ def test_local_paths_have_one_default_and_one_variable_each() -> None:
     }
     assert len({p.env for p in LOCAL_PATHS.values()}) == len(LOCAL_PATHS)
     assert table_dir(Path("w"), "c", "s", "t") == Path("w/c/s/t")
+
+
+def test_a_tables_checkpoint_sits_under_the_checkpoint_dir_by_table_name() -> None:
+    from sensorlake.contract.pipelines import table_name
+
+    assert checkpoint_path(Path("var/checkpoints"), table_name("raw")) == Path(
+        "var/checkpoints/sensor_readings_raw"
+    )

@@ -68,3 +68,17 @@ def test_default_bucket_names_pass_the_rule() -> None:
         name = p.default_bucket_name(role, "us-east-1")
         assert role in name
         assert p.bucket_name_problems(name) == []
+
+
+def test_default_bucket_names_are_account_unique_with_an_account() -> None:
+    name = p.default_bucket_name("schematized", "ap-southeast-1", "123456789012")
+    assert name == "sensor-data-schematized-123456789012-ap-southeast-1"
+    assert p.bucket_name_problems(name) == []
+    assert p.default_bucket_name("raw", "us-east-1") == "sensor-data-raw-us-east-1"
+
+
+def test_volume_paths_are_unity_catalogs() -> None:
+    assert p.volume_path("c", "s", "v") == "/Volumes/c/s/v"
+    assert (
+        p.volume_path("c", "s", "v", "sensor_readings_raw") == "/Volumes/c/s/v/sensor_readings_raw"
+    )

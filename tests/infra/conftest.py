@@ -1,7 +1,9 @@
 """Infra test fixtures: one synthesized app per session (importing the AWS provider is slow).
 
 ``synthesized`` builds the app from the committed example config with an empty environment,
-while fake secrets sit in os.environ, so tests can prove no secret reaches the output.
+while fake secrets sit in os.environ, so tests can prove no secret reaches the output. Its
+jobs stack ships two *fixture* wheels (fixed bytes, named like the real ones): synth only
+copies and hashes them; the real ones come from `uv build` (tests/infra/test_jobs.py).
 """
 
 from __future__ import annotations
@@ -44,21 +46,37 @@ class Synth:
     settings: Any
     storage_json: str
     catalog_json: str
+    jobs_json: str = "{}"
+    wheels: Any = None
 
     @property
     def docs(self) -> dict[str, dict[str, Any]]:
-        return {
+        docs = {
             "sensorlake-storage": json.loads(self.storage_json),
             "sensorlake-catalog": json.loads(self.catalog_json),
         }
+        if self.wheels is not None:
+            docs["sensorlake-jobs"] = json.loads(self.jobs_json)
+        return docs
 
 
-def synthesize(settings: Any, outdir: Path) -> Synth:
+def fixture_wheels(directory: Path) -> Any:
+    """Two fixed-content files named like the jobs' wheels (synth copies and hashes them)."""
+    from sensorlake.infra.wheels import find_or_build_wheels
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("sensorlake_streams", "sensorlake_contract"):
+        wheel = directory / f"{name}-0.1.0-py3-none-any.whl"
+        wheel.write_bytes(f"fixture wheel {name} 0.1.0\n".encode())
+    return find_or_build_wheels(directory, ".")  # no sources here: only finds
+
+
+def synthesize(settings: Any, outdir: Path, wheels: Any = None) -> Synth:
     from cdktf import Testing
 
     from sensorlake.infra.main import build_app
 
-    infra = build_app(settings, outdir)
+    infra = build_app(settings, outdir, wheels)
     infra.app.synth()
     return Synth(
         outdir=outdir,
@@ -66,6 +84,8 @@ def synthesize(settings: Any, outdir: Path) -> Synth:
         settings=settings,
         storage_json=Testing.synth(infra.storage),
         catalog_json=Testing.synth(infra.catalog),
+        jobs_json=Testing.synth(infra.jobs) if infra.jobs is not None else "{}",
+        wheels=wheels,
     )
 
 
@@ -81,7 +101,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory, example_settings: Any)
     saved = {k: os.environ.get(k) for k in FAKE_SECRETS}
     os.environ.update(FAKE_SECRETS)
     try:
-        yield synthesize(example_settings, tmp_path_factory.mktemp("cdktf") / "cdktf.out")
+        root = tmp_path_factory.mktemp("cdktf")
+        wheels = fixture_wheels(root / "dist")
+        yield synthesize(example_settings, root / "cdktf.out", wheels)
     finally:
         for k, v in saved.items():
             if v is None:

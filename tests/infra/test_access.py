@@ -54,7 +54,8 @@ def gateway_grants(doc: dict[str, Any]) -> dict[str, set[str]]:
     )
     out: dict[str, set[str]] = {}
     for st in pd["statement"]:
-        assert st["effect"] == "Allow"
+        if st["effect"] == "Deny":
+            continue
         for action in st["actions"]:
             out.setdefault(action, set()).update(st["resources"])
     return out
@@ -163,8 +164,9 @@ def test_uc_role_trust_uses_credential_external_id_and_self_assume(synthesized: 
     ext = "${databricks_storage_credential.storage_credential.aws_iam_role[0].external_id}"
     by_sid = {st["sid"]: st for st in trust["statement"]}
     master = by_sid["UnityCatalogMasterRole"]
+    # the UC master role the credential reports (differs in GovCloud), not a constant
     assert master["principals"][0]["identifiers"] == [
-        synthesized.settings.unity_catalog.master_role_arn
+        "${databricks_storage_credential.storage_credential.aws_iam_role[0].unity_catalog_iam_arn}"
     ]
     assert {"test": "StringEquals", "variable": "sts:ExternalId", "values": [ext]} in master[
         "condition"
@@ -220,29 +222,64 @@ def test_wait_before_external_locations(synthesized: Synth) -> None:
         assert loc["depends_on"] == ["time_sleep.wait_for_iam"]
 
 
-def test_gateway_trust_via_roles_anywhere_anchor_only(synthesized: Synth) -> None:
-    """With a trust anchor, gateways assume the role with X.509 certificates; no account root."""
+def _gateway_trust(settings: object) -> list[dict]:
     from cdktf import App, Testing
 
     from sensorlake.infra.main import StorageStack
 
-    anchor = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/abc-123"
-    gateway = synthesized.settings.gateway.model_copy(
-        update={"roles_anywhere_trust_anchor_arn": anchor}
-    )
-    settings = synthesized.settings.model_copy(update={"gateway": gateway})
     doc = json.loads(Testing.synth(StorageStack(App(stack_traces=False), settings)))
-    trust = next(
+    return next(
         v
         for k, v in data_sources(doc, "aws_iam_policy_document").items()
         if k.startswith("gateway_trust")
+    )["statement"]
+
+
+def test_gateway_trust_is_explicit_principals_by_default(synthesized: Synth) -> None:
+    (statement,) = next(
+        v
+        for k, v in data_sources(synthesized.docs[STORAGE], "aws_iam_policy_document").items()
+        if k.startswith("gateway_trust")
+    )["statement"]
+    ids = statement["principals"][0]["identifiers"]
+    assert ids == list(synthesized.settings.gateway.trusted_principal_arns)
+    assert not any(i.endswith(":root") for i in ids)  # old default: the account root
+
+
+def test_gateway_trust_via_roles_anywhere_with_subject_cns_or_account_root_opt_in(
+    synthesized: Synth,
+) -> None:
+    """With a trust anchor, gateways assume the role with X.509 certificates whose CN matches;
+    the account root only when opted in."""
+    anchor = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/abc-123"
+    gateway = synthesized.settings.gateway.model_copy(
+        update={
+            "trusted_principal_arns": (),
+            "roles_anywhere_trust_anchor_arn": anchor,
+            "roles_anywhere_subject_cns": ("gateway-*",),
+        }
     )
-    assert trust["statement"] == [
+    settings = synthesized.settings.model_copy(update={"gateway": gateway})
+    assert _gateway_trust(settings) == [
         {
             "sid": "GatewaysViaRolesAnywhere",
             "effect": "Allow",
             "principals": [{"type": "Service", "identifiers": ["rolesanywhere.amazonaws.com"]}],
             "actions": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
-            "condition": [{"test": "ArnEquals", "variable": "aws:SourceArn", "values": [anchor]}],
+            "condition": [
+                {"test": "ArnEquals", "variable": "aws:SourceArn", "values": [anchor]},
+                {
+                    "test": "StringLike",
+                    "variable": "aws:PrincipalTag/x509Subject/CN",
+                    "values": ["gateway-*"],
+                },
+            ],
         }
+    ]
+    opt_in = settings.model_copy(
+        update={"gateway": gateway.model_copy(update={"trust_account_root": True})}
+    )
+    root = [st for st in _gateway_trust(opt_in) if st["sid"] == "AccountPrincipalsAssumeRole"]
+    assert root[0]["principals"][0]["identifiers"] == [
+        "arn:aws:iam::${data.aws_caller_identity.storage_caller_C63AEC81.account_id}:root"
     ]

@@ -63,7 +63,8 @@ def test_catalog_schema_and_external_volumes(synthesized: Synth) -> None:
     assert set(vols) == {"autoloader_checkpoints", "autoloader_schemas"}
     for name, vol in vols.items():
         assert vol["volume_type"] == "EXTERNAL"
-        assert vol["storage_location"] == f"s3://sensor-data-checkpoints-us-east-1/{name}/"
+        ckpt = synthesized.settings.bucket("checkpoints")
+        assert vol["storage_location"] == f"s3://{ckpt}/{name}/"
 
 
 def test_grants_are_least_privilege(synthesized: Synth) -> None:
@@ -85,3 +86,75 @@ def test_grants_are_least_privilege(synthesized: Synth) -> None:
     assert seen["volume"] == {f"{sp}:READ_VOLUME", f"{sp}:WRITE_VOLUME"}
     assert f"{team}:MODIFY" not in seen["schema"] and f"{sp}:MODIFY" in seen["schema"]
     assert seen["catalog"] == {f"{sp}:USE_CATALOG", f"{team}:USE_CATALOG"}
+
+
+def test_provider_honours_enable_file_events_false(synthesized: Synth) -> None:
+    """Old: databricks 1.99, which drops enable_file_events = false on create."""
+    provider = synthesized.docs[CATALOG]["terraform"]["required_providers"]["databricks"]
+    assert provider == {"source": "databricks/databricks", "version": ">= 1.117.0, < 2.0.0"}
+    (ckpt,) = [
+        v
+        for v in resources(synthesized.docs[CATALOG], "databricks_external_location").values()
+        if v["name"] == "autoloader_checkpoints_location"
+    ]
+    assert ckpt["enable_file_events"] is False
+
+
+def test_file_event_permissions_cover_only_the_landing_buckets(synthesized: Synth) -> None:
+    """Old: s3:PutBucketNotification on every bucket, checkpoints included."""
+    from tests.infra.conftest import data_sources
+
+    (pd,) = [
+        v
+        for k, v in data_sources(synthesized.docs[CATALOG], "aws_iam_policy_document").items()
+        if k.startswith("uc_role_policy")
+    ]
+    s = synthesized.settings
+    landing = [
+        f"arn:aws:s3:::{s.bucket(r)}" for r in ("raw", "schematized", "filtered", "emergency")
+    ]
+    for st in pd["statement"]:
+        if "s3:PutBucketNotification" in st["actions"]:
+            assert st["resources"] == landing
+        if st["sid"].startswith("ManagedFileEvents") and st["sid"] != "ManagedFileEventsBuckets":
+            assert not any(r.startswith("arn:aws:s3") for r in st["resources"])
+    (uploads,) = [st for st in pd["statement"] if "s3:ListBucketMultipartUploads" in st["actions"]]
+    assert uploads["resources"] == [f"arn:aws:s3:::{s.bucket('checkpoints')}"]
+
+
+def test_isolated_bound_and_owned_by_the_admin_group(synthesized: Synth) -> None:
+    """Old: open to every workspace, owned by whoever ran the deploy."""
+    doc, uc = synthesized.docs[CATALOG], synthesized.settings.unity_catalog
+    isolated = {
+        "databricks_storage_credential": "storage_credential",
+        "databricks_external_location": "external_location",
+        "databricks_catalog": "catalog",
+    }
+    bindings = {
+        (b["securable_type"], b["securable_name"], b["workspace_id"], b["binding_type"])
+        for b in resources(doc, "databricks_workspace_binding").values()
+    }
+    expected = set()
+    for rtype, securable_type in isolated.items():
+        for name, body in resources(doc, rtype).items():
+            assert body["isolation_mode"] == "ISOLATED", name
+            ref = f"${{{rtype}.{name}.name}}"
+            for ws in uc.workspace_ids:
+                expected.add((securable_type, ref, ws, "BINDING_TYPE_READ_WRITE"))
+    assert bindings == expected and len(bindings) == 7
+    for rtype in (*isolated, "databricks_schema", "databricks_volume"):
+        for body in resources(doc, rtype).values():
+            assert body["owner"] == uc.admin_group
+
+
+def test_uc_objects_carry_the_tags(synthesized: Synth) -> None:
+    doc, tags = synthesized.docs[CATALOG], synthesized.settings.tags
+    got = {
+        (t["entity_type"], t["entity_name"], t["tag_key"], t["tag_value"])
+        for t in resources(doc, "databricks_entity_tag_assignment").values()
+    }
+    entities = {("catalogs", "${databricks_catalog.unity_catalog_9C5608EF.name}")}
+    entities.add(("schemas", "${databricks_schema.unity_catalog_schema_3F7F4D30.id}"))
+    for name in resources(doc, "databricks_volume"):
+        entities.add(("volumes", f"${{databricks_volume.{name}.id}}"))
+    assert got == {(t, e, k, v) for t, e in entities for k, v in tags.items()}

@@ -12,14 +12,21 @@ from sensorlake.infra.errors import ConfigError
 SP = "11111111-2222-3333-4444-555555555555"
 
 
-def minimal(**uc: str) -> dict:
-    return {"unity_catalog": {"service_principal": SP, **uc}}
+ACCOUNT = "210987654321"
 
 
-def test_example_loads_offline_with_migration_guide_defaults() -> None:
+def minimal(**uc: object) -> dict:
+    return {
+        "aws": {"account_id": ACCOUNT},
+        "gateway": {"trusted_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/site-a"]},
+        "unity_catalog": {"service_principal": SP, "workspace_ids": [42], **uc},
+    }
+
+
+def test_example_loads_offline_with_account_unique_defaults() -> None:
     s = load_settings(EXAMPLE_CONFIG, env={})
-    assert s.bucket("raw") == "sensor-data-raw-us-east-1"
-    assert s.bucket("checkpoints") == "sensor-data-checkpoints-us-east-1"
+    assert s.bucket("raw") == "sensor-data-raw-123456789012-us-east-1"
+    assert s.bucket("checkpoints") == "sensor-data-checkpoints-123456789012-us-east-1"
     assert (s.unity_catalog.catalog, s.unity_catalog.schema_name) == (
         "sensor_data_catalog",
         "sensor_pipeline",
@@ -45,17 +52,35 @@ def test_env_overrides_yaml_and_keeps_locations_consistent() -> None:
     assert s.aws.region == "eu-west-1"
 
 
-def test_defaults_derive_bucket_names_from_region() -> None:
-    s = parse_settings({"aws": {"region": "eu-central-1"}, **minimal()}, {}, "t")
-    assert s.bucket("filtered") == "sensor-data-filtered-eu-central-1"
-    assert s.log_bucket == "sensor-data-access-logs-eu-central-1"
+def test_defaults_are_account_unique_names() -> None:
+    raw = minimal()
+    raw["aws"]["region"] = "eu-central-1"
+    s = parse_settings(raw, {}, "t")
+    assert s.bucket("filtered") == f"sensor-data-filtered-{ACCOUNT}-eu-central-1"
+    assert s.log_bucket == f"sensor-data-access-logs-{ACCOUNT}-eu-central-1"
+    assert s.state_bucket == f"sensorlake-tfstate-{ACCOUNT}-eu-central-1"
+
+
+def test_without_an_account_id_every_bucket_must_be_named() -> None:
+    raw = minimal()
+    del raw["aws"]
+    with pytest.raises(ConfigError, match=r"aws\.account_id \(AWS_ACCOUNT_ID\) is needed") as err:
+        parse_settings(raw, {}, "t")
+    assert "raw, schematized, filtered, emergency, checkpoints, access_logs, state.bucket" in str(
+        err.value
+    )
+    named = {r: f"acme-{r}" for r in ("raw", "schematized", "filtered", "emergency")}
+    raw["buckets"] = {**named, "checkpoints": "acme-ckpt", "access_logs": "acme-logs"}
+    raw["state"] = {"bucket": "acme-state"}
+    assert parse_settings(raw, {}, "t").bucket("raw") == "acme-raw"
+    assert parse_settings(raw, {"AWS_ACCOUNT_ID": ACCOUNT}, "t").aws.account_id == ACCOUNT
 
 
 def test_all_problems_are_reported_at_once_with_their_keys() -> None:
     raw = {
         "bukets": {},
         "buckets": {"raw": "Bad.Name"},
-        "unity_catalog": {"service_principal": "not-a-uuid"},
+        "unity_catalog": {"service_principal": "not-a-uuid", "workspace_ids": [1]},
     }
     with pytest.raises(ConfigError) as err:
         parse_settings(raw, {}, "cfg.yaml")
@@ -91,11 +116,22 @@ def test_a_literal_token_is_rejected_and_the_reference_never_read() -> None:
     assert "token" not in s.databricks.model_dump()
 
 
-def test_databricks_iam_role_arn_sets_the_role_name() -> None:
-    arn = "arn:aws:iam::123456789012:role/path/uc-role"
+def test_databricks_iam_role_arn_adopts_the_role_with_its_path() -> None:
+    arn = "arn:aws:iam::123456789012:role/team/platform/uc-role"
     s = parse_settings(minimal(), {"DATABRICKS_IAM_ROLE": arn}, "t")
-    assert s.unity_catalog.role_name == "uc-role"
-    assert s.unity_catalog.role_account_id == "123456789012"
+    uc = s.unity_catalog
+    assert (uc.role_name, uc.role_path, uc.role_account_id) == (
+        "uc-role",
+        "/team/platform/",
+        "123456789012",
+    )
+    assert uc.adopt_role
+    created = parse_settings(minimal(), {}, "t").unity_catalog
+    assert (created.role_name, created.role_path, created.adopt_role) == (
+        "sensorlake-unity-catalog",
+        "/",
+        False,
+    )
     with pytest.raises(ConfigError, match="not an IAM role ARN"):
         parse_settings(minimal(), {"DATABRICKS_IAM_ROLE": "uc-role"}, "t")
 
@@ -136,7 +172,63 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_config_path_from_env(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
-        f"unity_catalog:\n  service_principal: '{SP}'\n  catalog: from_env_file\n", encoding="utf-8"
+        f"aws: {{account_id: '{ACCOUNT}'}}\ngateway: {{trust_account_root: true}}\n"
+        f"unity_catalog:\n  service_principal: '{SP}'\n  catalog: from_env_file\n"
+        "  workspace_ids: [42]\n",
+        encoding="utf-8",
     )
     s = load_settings(env={"SENSORLAKE_INFRA_CONFIG": str(cfg)})
     assert s.unity_catalog.catalog == "from_env_file"
+
+
+def test_catalog_storage_root_defaults_next_to_the_volumes() -> None:
+    s = parse_settings(minimal(), {}, "t")
+    ckpt = f"s3://sensor-data-checkpoints-{ACCOUNT}-us-east-1/"
+    assert s.catalog_storage_root == f"{ckpt}uc-managed/"
+    assert s.catalog_storage_role == "checkpoints"
+    assert all(not s.volume_url(v).startswith(s.catalog_storage_root) for v in s.uc_volumes)
+
+
+@pytest.mark.parametrize(
+    ("root", "why"),
+    [
+        ("s3://elsewhere/managed/", "must be a folder inside one of the buckets"),
+        ("s3://sensor-data-raw-210987654321-us-east-1/m/", "must be in the checkpoints bucket"),
+        (
+            "s3://sensor-data-checkpoints-210987654321-us-east-1/autoloader_schemas/x/",
+            "overlaps volume 'autoloader_schemas'",
+        ),
+        ("not-a-url/", "catalog_storage_root"),
+    ],
+)
+def test_bad_catalog_storage_root(root: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=why):
+        parse_settings(minimal(catalog_storage_root=root), {}, "t")
+
+
+def test_gateway_trust_must_be_explicit() -> None:
+    raw = minimal()
+    raw["gateway"] = {}
+    with pytest.raises(ConfigError, match="nobody may assume the gateway role"):
+        parse_settings(raw, {}, "t")
+    anchor = f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:trust-anchor/abc-123"
+    raw["gateway"] = {"roles_anywhere_trust_anchor_arn": anchor}
+    with pytest.raises(ConfigError, match="roles_anywhere_subject_cns"):
+        parse_settings(raw, {}, "t")
+    raw["gateway"]["roles_anywhere_subject_cns"] = ["gateway-*"]
+    assert parse_settings(raw, {}, "t").gateway.roles_anywhere_subject_cns == ("gateway-*",)
+    raw["gateway"] = {"trust_account_root": True}
+    assert parse_settings(raw, {}, "t").gateway.trust_account_root
+
+
+def test_workspace_ids_are_required_and_state_defaults_to_s3() -> None:
+    raw = minimal()
+    del raw["unity_catalog"]["workspace_ids"]
+    with pytest.raises(ConfigError, match=r"unity_catalog\.workspace_ids: required value"):
+        parse_settings(raw, {}, "t")
+    s = parse_settings(minimal(), {}, "t")
+    assert s.state.backend == "s3"
+    assert s.unity_catalog.admin_group == "sensorlake-admins"
+    assert parse_settings(minimal(), {"UC_ADMIN_GROUP": "ops"}, "t").unity_catalog.admin_group == (
+        "ops"
+    )

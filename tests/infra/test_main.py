@@ -22,10 +22,12 @@ def test_every_stack_is_written_to_cdktf_out(synthesized: Synth) -> None:
     )
     assert files == [
         "stacks/sensorlake-catalog/cdk.tf.json",
+        "stacks/sensorlake-jobs/cdk.tf.json",
         "stacks/sensorlake-storage/cdk.tf.json",
     ]
     manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
     assert manifest["stacks"]["sensorlake-catalog"]["dependencies"] == ["sensorlake-storage"]
+    assert manifest["stacks"]["sensorlake-jobs"]["dependencies"] == ["sensorlake-catalog"]
 
 
 def test_outputs_other_packages_consume(synthesized: Synth) -> None:
@@ -58,7 +60,7 @@ def _normalized(text: str) -> dict:
     return json.loads(text)
 
 
-@pytest.mark.parametrize("stack", ["sensorlake-storage", "sensorlake-catalog"])
+@pytest.mark.parametrize("stack", ["sensorlake-storage", "sensorlake-catalog", "sensorlake-jobs"])
 def test_snapshot(synthesized: Synth, stack: str) -> None:
     """The committed snapshot shows in a PR diff what a change does to the Terraform JSON.
 

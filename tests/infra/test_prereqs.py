@@ -19,15 +19,20 @@ FULL_ENV = {
 }
 
 
-def _settings(sp: str = SP):
-    return parse_settings({"unity_catalog": {"service_principal": sp}}, {}, "t")
+def _settings(sp: str = SP, account: str = "210987654321", workspace: int = 42):
+    raw = {
+        "aws": {"account_id": account},
+        "gateway": {"trust_account_root": True},
+        "unity_catalog": {"service_principal": sp, "workspace_ids": [workspace]},
+    }
+    return parse_settings(raw, {}, "t")
 
 
-def _check(env, *, tools=("terraform",), files=(), sp=SP, cdktf=True):
+def _check(env, *, tools=("terraform",), files=(), sp=SP, cdktf=True, version=(1, 11), **kw):
     have = {Path(f) for f in files} | ({Path("/cdktf")} if cdktf else set())
     return missing_prerequisites(
-        _settings(sp), env, which=lambda n: f"/usr/bin/{n}" if n in tools else None,
-        exists=lambda p: Path(p) in have, cdktf_bin=Path("/cdktf"),
+        _settings(sp, **kw), env, which=lambda n: f"/usr/bin/{n}" if n in tools else None,
+        exists=lambda p: Path(p) in have, cdktf_bin=Path("/cdktf"), version_of=lambda b: version,
     )  # fmt: skip
 
 
@@ -71,3 +76,29 @@ def test_shared_credentials_file_and_opentofu() -> None:
 def test_databricks_oauth_instead_of_token() -> None:
     env = {k: v for k, v in FULL_ENV.items() if k != "DATABRICKS_TOKEN"}
     assert _check({**env, "DATABRICKS_CLIENT_ID": "i", "DATABRICKS_CLIENT_SECRET": "s"}) == []
+
+
+def test_terraform_older_than_1_10_is_refused() -> None:
+    (problem,) = _check(FULL_ENV, version=(1, 6))
+    assert "Terraform >= 1.10 (found 1.6 at /usr/bin/terraform)" in problem
+    assert _check(FULL_ENV, version=(1, 10)) == []
+
+
+def test_example_placeholders_cannot_be_deployed() -> None:
+    missing = _check(FULL_ENV, account="123456789012", workspace=1234567890123456)
+    assert [m.split(" ")[0] for m in missing] == ["AWS_ACCOUNT_ID", "DATABRICKS_WORKSPACE_ID"]
+
+
+def test_databricks_github_oidc_instead_of_token() -> None:
+    env = {k: v for k, v in FULL_ENV.items() if k != "DATABRICKS_TOKEN"}
+    assert _check({**env, "DATABRICKS_AUTH_TYPE": "github-oidc", "DATABRICKS_CLIENT_ID": "i"}) == []
+
+
+def test_the_example_alert_address_cannot_be_deployed() -> None:
+    settings = _settings()
+    jobs = settings.jobs.model_copy(update={"notification_email": "alerts@example.com"})
+    missing = missing_prerequisites(
+        settings.model_copy(update={"jobs": jobs}), FULL_ENV, which=lambda n: "/usr/bin/terraform",
+        exists=lambda p: True, cdktf_bin=Path("/cdktf"), version_of=lambda b: (1, 11),
+    )  # fmt: skip
+    assert [m.split(" ")[0] for m in missing] == ["SENSORLAKE_ALERT_EMAIL"]

@@ -60,3 +60,18 @@ def test_checkov_finds_nothing_unexplained(synthesized: Synth) -> None:
     result = run_checkov(synthesized.outdir)
     assert result.passed > 100
     assert result.ok, result.summary()
+
+
+def test_checkov_scans_a_copy_without_what_its_parser_cannot_read() -> None:
+    from sensorlake.infra.scan import scannable_copy
+
+    doc = {
+        "terraform": {"required_version": ">= 1.10", "backend": {"s3": {}}},
+        "import": [{"to": "aws_s3_bucket.b", "id": "b"}],
+        "resource": {"aws_s3_bucket": {"b": {"bucket": "b"}}},
+    }
+    assert scannable_copy(doc) == {
+        "terraform": {"backend": {"s3": {}}},
+        "resource": {"aws_s3_bucket": {"b": {"bucket": "b"}}},
+    }
+    assert doc["terraform"]["required_version"] == ">= 1.10"  # the original is untouched

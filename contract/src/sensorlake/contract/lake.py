@@ -17,6 +17,7 @@ __all__ = [
     "LOCAL_PATHS",
     "STATE_DB_NAME",
     "LocalPath",
+    "checkpoint_path",
     "lake_path",
     "s3_url",
     "table_dir",
@@ -77,3 +78,9 @@ def s3_url(bucket: str, key: str = "") -> str:
 def table_dir(warehouse_dir: Path, catalog: str, schema: str, table: str) -> Path:
     """Where the local runner keeps a table: the three-level UC name as folders."""
     return Path(warehouse_dir) / catalog / schema / table
+
+
+def checkpoint_path(checkpoint_dir: Path, table: str) -> Path:
+    """Where the local runner keeps a table's stream checkpoint (``var/checkpoints/<table>``);
+    dashboards read which landed files it has processed from there."""
+    return Path(checkpoint_dir) / table

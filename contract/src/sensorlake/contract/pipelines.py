@@ -20,11 +20,13 @@ __all__ = [
     "PIPELINES",
     "PROBE_PREFIX",
     "TARGETS",
+    "VOLUMES_ROOT",
     "BucketRole",
     "bucket_name_problems",
     "bucket_role",
     "default_bucket_name",
     "table_name",
+    "volume_path",
 ]
 
 BucketRole = Literal["raw", "schematized", "filtered", "emergency", "checkpoints"]
@@ -53,6 +55,8 @@ PROBE_PREFIX: Final = "_sensorlake/probe"
 # Where the streams' tables live in Unity Catalog unless configured otherwise.
 DEFAULT_CATALOG: Final = "sensor_data_catalog"
 DEFAULT_SCHEMA: Final = "sensor_pipeline"
+# Unity Catalog volumes appear to Spark under this root: /Volumes/<catalog>/<schema>/<volume>.
+VOLUMES_ROOT: Final = "/Volumes"
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
@@ -73,8 +77,15 @@ def table_name(target: str) -> str:
     return f"sensor_readings_{target}"
 
 
-def default_bucket_name(role: str, region: str) -> str:
-    """The migration guide's bucket name for a role, e.g. ``sensor-data-raw-us-east-1``."""
+def default_bucket_name(role: str, region: str, account_id: str | None = None) -> str:
+    """The default bucket name for a role.
+
+    With the AWS account ID (what infra passes): ``sensor-data-raw-123456789012-us-east-1``,
+    unique per account, because S3 names are global and the migration guide's names may be
+    owned by someone else. Without it: the migration guide's ``sensor-data-raw-us-east-1``.
+    """
+    if account_id:
+        return f"sensor-data-{role}-{account_id}-{region}"
     return f"sensor-data-{role}-{region}"
 
 
@@ -100,3 +111,9 @@ def bucket_name_problems(name: str) -> list[str]:
     if _IP_RE.match(name):
         problems.append("must not look like an IP address")
     return problems
+
+
+def volume_path(catalog: str, schema: str, volume: str, *parts: str) -> str:
+    """The path Spark uses for a UC volume (or a folder in it): checkpoints and Auto Loader
+    schemas live there, never at bare ``s3://`` URLs."""
+    return "/".join((VOLUMES_ROOT, catalog, schema, volume, *parts))

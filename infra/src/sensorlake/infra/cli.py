@@ -16,19 +16,28 @@ from pathlib import Path
 
 import click
 
+from sensorlake.contract import pipelines
 from sensorlake.infra import naming
-from sensorlake.infra.config import CONFIG_ENV, load_settings
+from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
 from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
 from sensorlake.infra.prereqs import CDKTF_BIN, missing_prerequisites, terraform_binary
 from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
 
-__all__ = ["main", "plan_review", "scan", "setup", "synth"]
+__all__ = ["describe_state", "main", "plan", "plan_review", "scan", "setup", "synth"]
 
 _QUIET_JSII = {
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20,22",
     "CHECKPOINT_DISABLE": "1",  # no version check calls from cdktf/terraform
 }
+_SYNTH_DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("cdktf.out"),
+    show_default=True,
+    help="Where `sensorlake synth` wrote the stacks.",
+)
 _CONFIG = click.option(
     "--config",
     "config",
@@ -114,23 +123,40 @@ def plan_review(base: str | None, config: Path | None, out: Path, scan: bool) ->
     click.echo(markdown)
 
 
+def _base_config(root: Path, tree: Path, base_sha: str, head_cfg: Path) -> tuple[Path, str]:
+    """The config the base is synthesized with, and how it relates to the head's.
+
+    Base and head use the same file, so a code change is reviewed alone; when that file is
+    tracked in git, the base uses the base commit's version of it, so a config change shows
+    as the change it is.
+    """
+    try:
+        rel = head_cfg.resolve().relative_to(root)
+    except ValueError:
+        return head_cfg.resolve(), f"`{head_cfg}` (same file for base and head)"
+    try:
+        _git("cat-file", "-e", f"{base_sha}:{rel.as_posix()}", cwd=root)
+    except CommandError:
+        return head_cfg.resolve(), f"`{rel}` (untracked or new: same file for base and head)"
+    return tree / rel, f"`{rel}` (base: its version at {base_sha})"
+
+
 def _plan_review(base: str, config: Path | None, out: Path, with_scan: bool) -> str:
     root = Path(_git("rev-parse", "--show-toplevel"))
     sha = _git("rev-parse", "--short", f"{base}^{{commit}}")
     head_out = root / "cdktf.out"
+    head_cfg = config_path(config).resolve()
     env = {**os.environ, **_QUIET_JSII}
+    env.pop(CONFIG_ENV, None)  # both synths get an explicit --config
     with tempfile.TemporaryDirectory(prefix="sensorlake-review-") as tmp:
         tree, base_out = Path(tmp) / "base", Path(tmp) / "base-out"
         _git("worktree", "add", "--detach", "--quiet", str(tree), sha, cwd=root)
         try:
-            procs = [subprocess.Popen(_synth_cmd(head_out, config), cwd=root, env=env)]
+            procs = [subprocess.Popen(_synth_cmd(head_out, head_cfg), cwd=root, env=env)]
             base_app = tree / "infra" / "src" / "sensorlake" / "infra" / "main.py"
+            config_note = f"`{head_cfg}`"
             if base_app.exists():
-                base_cfg = (
-                    config.resolve()
-                    if config
-                    else tree / "infra" / "unity_catalog_config.example.yaml"
-                )
+                base_cfg, config_note = _base_config(root, tree, sha, head_cfg)
                 base_env = {**env, "PYTHONPATH": str(tree / "infra" / "src")}
                 procs.append(
                     subprocess.Popen(_synth_cmd(base_out, base_cfg), cwd=tree, env=base_env)
@@ -147,7 +173,11 @@ def _plan_review(base: str, config: Path | None, out: Path, with_scan: bool) -> 
 
         scan_text = run_checkov(head_out).summary()
     markdown = render_markdown(
-        diff_stacks(base_stacks, load_synth(head_out)), f"{base} ({sha})", "working tree", scan_text
+        diff_stacks(base_stacks, load_synth(head_out)),
+        f"{base} ({sha})",
+        "working tree",
+        scan_text,
+        config_note=config_note,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown, encoding="utf-8")
@@ -161,13 +191,7 @@ Examples:
   sensorlake scan --dir /tmp/cdktf.out
 """
 )
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("cdktf.out"),
-    show_default=True,
-)
+@_SYNTH_DIR
 def scan(directory: Path) -> None:
     """checkov over the synthesized JSON; fails on any finding not skipped in checkov-skips.yaml."""
     from sensorlake.infra.scan import run_checkov
@@ -194,7 +218,8 @@ Examples:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (CI).")
 @click.option("--skip-validate", is_flag=True, help="Do not run `sensorlake validate` afterwards.")
 def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
-    """Check prerequisites, `cdktf deploy` the stacks in order, then `sensorlake validate`."""
+    """Check prerequisites, `cdktf deploy` the stacks in order, then `sensorlake validate`
+    as the gateway role (proves the gateway policy, not the deployer's rights)."""
     try:
         settings = load_settings(config)
         missing = missing_prerequisites(settings, os.environ)
@@ -209,18 +234,78 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
     if binary and Path(binary).name == "tofu":
         env["TERRAFORM_BINARY_NAME"] = binary
     root = Path(_git("rev-parse", "--show-toplevel"))
-    argv = [str(CDKTF_BIN), "deploy", naming.STORAGE_STACK, naming.CATALOG_STACK]
+    from sensorlake.infra.main import jobs_wheels
+
+    try:
+        with_jobs = jobs_wheels(settings, root) is not None
+    except InfraError as exc:
+        _fail(exc)
+    stacks = [s for s in naming.STACK_ORDER if with_jobs or s != naming.JOBS_STACK]
+    argv = [str(CDKTF_BIN), "deploy", *stacks]
     argv += ["--auto-approve"] if auto_approve else []
     click.echo("$ " + " ".join(argv))
     if subprocess.run(argv, cwd=root, env=env, check=False).returncode:
         _fail(CommandError(argv, 1, "cdktf deploy failed; nothing was validated"))
     if skip_validate:
         return
-    validate_env = {**env, "AWS_REGION": settings.aws.region}
-    validate_env.update({f"S3_BUCKET_{r.upper()}": settings.bucket(r) for r in naming.BUCKET_ROLES})
+    import boto3
+
+    from sensorlake.infra.gateway_session import gateway_env
+
+    try:
+        sts = boto3.client("sts", region_name=settings.aws.region)
+        validate_env = gateway_env(settings, sts, {**env, "AWS_REGION": settings.aws.region})
+    except InfraError as exc:
+        _fail(exc)
+    validate_env.update({env: settings.bucket(r) for r, env in pipelines.BUCKET_ENV.items()})
     exe = shutil.which("sensorlake") or "sensorlake"
-    click.echo("$ sensorlake validate")
+    click.echo(f"$ sensorlake validate   # as the gateway role {settings.gateway.role_name}")
     sys.exit(subprocess.run([exe, "validate"], env=validate_env, check=False).returncode)
+
+
+def describe_state(stack_dir: Path, doc: dict) -> str:
+    """Which state a plan of this stack reads, said plainly (a missing local file means the
+    plan compares against nothing: every resource shows as to be created)."""
+    backend = (doc.get("terraform") or {}).get("backend") or {}
+    if "s3" in backend:
+        b = backend["s3"]
+        lock = ", S3 lock file" if b.get("use_lockfile") else ""
+        return f"state: s3://{b['bucket']}/{b['key']} ({b.get('region', '')}{lock})"
+    path = (stack_dir / (backend.get("local") or {}).get("path", "terraform.tfstate")).resolve()
+    if path.is_file():
+        return f"state: local file {path} (sandbox)"
+    return (
+        f"state: local file {path} is MISSING: this plan compares against an empty state, so "
+        "everything shows as to be created (sandbox only; use the S3 backend)"
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  make plan                   # synthesize, then terraform init + plan per stack
+  sensorlake plan --dir cdktf.out
+"""
+)
+@_SYNTH_DIR
+def plan(directory: Path) -> None:
+    """Real `terraform plan` per stack (needs credentials), saying which state it plans against."""
+    binary = terraform_binary()
+    if binary is None:
+        _fail(PrerequisiteError(["terraform or tofu on PATH"]))
+    stacks = load_synth(directory)
+    if not stacks:
+        _fail(CommandError(["plan"], 2, f"nothing synthesized in {directory}: run `make synth`"))
+    env = {**os.environ, **_QUIET_JSII}
+    for stack in naming.STACK_ORDER:
+        if stack not in stacks:
+            continue
+        stack_dir = directory / "stacks" / stack
+        click.echo(f"== {stack}: {describe_state(stack_dir, stacks[stack])}")
+        for args in (["init", "-input=false", "-no-color"], ["plan", "-input=false", "-no-color"]):
+            proc = subprocess.run([binary, f"-chdir={stack_dir}", *args], env=env, check=False)
+            if proc.returncode:
+                sys.exit(proc.returncode)
 
 
 @click.group()
@@ -228,7 +313,7 @@ def main() -> None:
     """sensorlake infra commands (also available as `sensorlake <command>`)."""
 
 
-for _cmd in (synth, plan_review, scan, setup):
+for _cmd in (synth, plan_review, scan, setup, plan):
     main.add_command(_cmd)
 
 if __name__ == "__main__":

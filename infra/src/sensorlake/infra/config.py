@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from sensorlake.contract import pipelines as contract
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
@@ -38,8 +39,11 @@ __all__ = [
     "DEFAULT_CONFIG",
     "ENV_OVERRIDES",
     "EXAMPLE_CONFIG",
+    "PLACEHOLDER_ACCOUNT",
     "PLACEHOLDER_PRINCIPAL",
+    "PLACEHOLDER_WORKSPACE",
     "Settings",
+    "config_path",
     "load_settings",
     "parse_settings",
 ]
@@ -51,21 +55,23 @@ DEFAULT_CONFIG: Final = Path("unity_catalog_config.yaml")
 CONFIG_ENV: Final = "SENSORLAKE_INFRA_CONFIG"
 # The example config's service principal: synthesizes, but `prereqs` refuses to deploy it.
 PLACEHOLDER_PRINCIPAL: Final = "00000000-0000-0000-0000-000000000000"
+# The example config's account (AWS's documentation account) and workspace: same treatment.
+PLACEHOLDER_ACCOUNT: Final = "123456789012"
+PLACEHOLDER_WORKSPACE: Final = 1234567890123456
 
 # Migration-guide environment variables and the settings key each one overrides.
 ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "AWS_REGION": ("aws", "region"),
-    "S3_BUCKET_RAW": ("buckets", "raw"),
-    "S3_BUCKET_SCHEMATIZED": ("buckets", "schematized"),
-    "S3_BUCKET_FILTERED": ("buckets", "filtered"),
-    "S3_BUCKET_EMERGENCY": ("buckets", "emergency"),
-    "S3_BUCKET_CHECKPOINTS": ("buckets", "checkpoints"),
+    "AWS_ACCOUNT_ID": ("aws", "account_id"),
+    **{env: ("buckets", role) for role, env in contract.BUCKET_ENV.items()},
     "DATABRICKS_HOST": ("databricks", "hostname"),
     "DATABRICKS_IAM_ROLE": ("unity_catalog", "iam_role_arn"),
     "UC_CATALOG": ("unity_catalog", "catalog"),
     "UC_SCHEMA": ("unity_catalog", "schema"),
     "UC_STORAGE_CREDENTIAL": ("unity_catalog", "storage_credential"),
     "DATA_TEAM_GROUP": ("unity_catalog", "data_team_group"),
+    "UC_ADMIN_GROUP": ("unity_catalog", "admin_group"),
+    "SENSORLAKE_ALERT_EMAIL": ("jobs", "notification_email"),
     "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
 }
 
@@ -73,15 +79,21 @@ _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UC_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROLE_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$"
+    r"^arn:aws[a-z-]*:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$"
 )
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
 def _bucket(name: str) -> str:
-    problems = naming.bucket_name_problems(name)
+    problems = contract.bucket_name_problems(name)
     if problems:
         raise ValueError(f"bad bucket name {name!r}: " + "; ".join(problems))
+    return name
+
+
+def _pipeline(name: str) -> str:
+    if name not in contract.PIPELINES:
+        raise ValueError(f"unknown pipeline {name!r}: choose from {', '.join(contract.PIPELINES)}")
     return name
 
 
@@ -118,7 +130,8 @@ class DatabricksSettings(_Model):
 
 class AwsSettings(_Model):
     region: Region = "us-east-1"
-    # When set, the AWS provider refuses to touch any other account (a wrong-profile guard).
+    # When set, the AWS provider refuses to touch any other account (a wrong-profile guard),
+    # and default bucket names include it (S3 names are global: someone else may own ours).
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
 
 
@@ -131,6 +144,9 @@ class BucketSettings(_Model):
     emergency: BucketName | None = None
     checkpoints: BucketName | None = None
     access_logs: BucketName | None = None
+    # Buckets that already exist (e.g. from the old system): imported into the state on the
+    # first apply (Terraform import blocks) instead of created; their settings are then ours.
+    adopt: tuple[contract.BucketRole, ...] = ()
 
 
 class LifecycleSettings(_Model):
@@ -158,11 +174,15 @@ class LifecycleSettings(_Model):
 
 
 class GatewaySettings(_Model):
-    """The write-only identity sensor gateways use to land files."""
+    """The write-only identity sensor gateways use to land files.
+
+    Who may assume it is explicit: listed principals and/or IAM Roles Anywhere sessions whose
+    certificate subject matches. Trusting the whole account (any principal of it that is
+    allowed sts:AssumeRole) is an opt-in, ``trust_account_root: true``.
+    """
 
     role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-gateway-writer"
-    # Who may assume the role (e.g. an IAM Roles Anywhere profile's role or a CI user);
-    # empty means principals of this account that are themselves allowed sts:AssumeRole.
+    # Per-site principals (roles or users) that may assume the role.
     trusted_principal_arns: tuple[
         Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/-]+$")], ...
     ] = ()
@@ -175,10 +195,31 @@ class GatewaySettings(_Model):
         ]
         | None
     ) = None
-    pipelines: tuple[Literal["raw", "schematized", "filtered", "emergency"], ...] = (
-        naming.LANDING_ROLES
-    )
+    # Certificate subject CNs (StringLike patterns, e.g. "gateway-*") Roles Anywhere accepts.
+    roles_anywhere_subject_cns: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    trust_account_root: bool = False
+    pipelines: tuple[Annotated[str, AfterValidator(_pipeline)], ...] = contract.LANDING_ROLES
     max_session_seconds: Annotated[int, Field(ge=900, le=43200)] = 3600
+
+    @model_validator(mode="after")
+    def _explicit_trust(self) -> GatewaySettings:
+        anchor = self.roles_anywhere_trust_anchor_arn
+        if anchor and not self.roles_anywhere_subject_cns:
+            raise ValueError(
+                "gateway.roles_anywhere_subject_cns: list the certificate subject CNs (patterns "
+                "like 'gateway-*') that may assume the role through the trust anchor"
+            )
+        if self.roles_anywhere_subject_cns and not anchor:
+            raise ValueError(
+                "gateway.roles_anywhere_subject_cns needs gateway.roles_anywhere_trust_anchor_arn"
+            )
+        if not (self.trusted_principal_arns or anchor or self.trust_account_root):
+            raise ValueError(
+                "gateway: nobody may assume the gateway role; set trusted_principal_arns, or "
+                "roles_anywhere_trust_anchor_arn + roles_anywhere_subject_cns, or (opt-in) "
+                "trust_account_root: true"
+            )
+        return self
 
 
 class UnityCatalogSettings(_Model):
@@ -186,18 +227,20 @@ class UnityCatalogSettings(_Model):
     schema_: UcName = Field("sensor_pipeline", alias="schema")
     storage_credential: UcName = "sensor_data_storage_credential"
     iam_role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-unity-catalog"
-    # DATABRICKS_IAM_ROLE: a full role ARN; its name wins over iam_role_name.
+    # DATABRICKS_IAM_ROLE: an existing role's ARN, adopted (imported, path kept) instead of
+    # creating iam_role_name.
     iam_role_arn: str | None = None
     data_team_group: Annotated[str, Field(min_length=1)] = "data-team"
+    # Owns the credential, locations, catalog, schema and volumes (not the deploying user).
+    admin_group: Annotated[str, Field(min_length=1)] = "sensorlake-admins"
     service_principal: str  # the pipeline's service principal application ID (required)
+    # The workspaces bound to the credential, locations and catalog (isolation_mode ISOLATED).
+    workspace_ids: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)]
     file_events: bool = True
-    # Databricks' UC master role on AWS (commercial partition).
-    master_role_arn: str = (
-        "arn:aws:iam::414351767826:role/unity-catalog-prod-UCMasterRole-14S5ZJVKOTYTL"
-    )
     # Seconds to wait after the IAM role changes, before external locations validate it.
     role_propagation_seconds: Annotated[int, Field(ge=0, le=600)] = 60
-    catalog_storage_root: str | None = None
+    # The catalog's managed storage; default: <checkpoints bucket>/uc-managed/.
+    catalog_storage_root: Annotated[str, Field(pattern=r"^s3://[a-z0-9-]+/.+/$")] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> UnityCatalogSettings:
@@ -218,16 +261,24 @@ class UnityCatalogSettings(_Model):
     @property
     def role_name(self) -> str:
         """The UC role's name: from DATABRICKS_IAM_ROLE when given, else iam_role_name."""
-        if self.iam_role_arn:
-            match = _ROLE_ARN_RE.match(self.iam_role_arn)
-            assert match is not None  # validated above
-            return match.group(2)
-        return self.iam_role_name
+        match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
+        return match.group(3) if match else self.iam_role_name
+
+    @property
+    def role_path(self) -> str:
+        """The UC role's IAM path ("/" unless the adopted ARN has one)."""
+        match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
+        return match.group(2) if match else "/"
 
     @property
     def role_account_id(self) -> str | None:
+        """The account in DATABRICKS_IAM_ROLE (checked against the caller's at plan time)."""
         match = _ROLE_ARN_RE.match(self.iam_role_arn or "")
         return match.group(1) if match else None
+
+    @property
+    def adopt_role(self) -> bool:
+        return self.iam_role_arn is not None
 
 
 class ExternalLocationSettings(_Model):
@@ -244,18 +295,75 @@ class VolumeSettings(_Model):
 
 
 class StateSettings(_Model):
-    """Where Terraform state lives: local files (default) or an S3 backend with locking."""
+    """Where Terraform state lives: an S3 backend with a lock file (default), or, for a
+    sandbox only, local files in ``terraform-state/`` (outside ``cdktf.out``, which synth
+    replaces)."""
 
-    backend: Literal["local", "s3"] = "local"
+    backend: Literal["local", "s3"] = "s3"
+    # default: sensorlake-tfstate-<account>-<region> (created once by hand, see README)
     bucket: BucketName | None = None
-    key_prefix: str = "sensorlake"
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")] = (
+        "sensorlake"
+    )
     region: Region | None = None
 
+
+class FileArrivalSettings(_Model):
+    """When a file-arrival trigger fires; Databricks' minimum for both is 60 s."""
+
+    min_time_between_triggers_seconds: Annotated[int, Field(ge=60)] = 300
+    wait_after_last_change_seconds: Annotated[int, Field(ge=60)] = 120
+
+
+# Emergency readings must reach their table fast: the shortest intervals Databricks allows.
+FASTEST_TRIGGER: Final = FileArrivalSettings(
+    min_time_between_triggers_seconds=60, wait_after_last_change_seconds=60
+)
+
+
+class JobClusterSettings(_Model):
+    """The job cluster used when ``jobs.compute`` is ``job_cluster`` (not serverless)."""
+
+    spark_version: str = "16.4.x-scala2.12"
+    node_type_id: str = "m6i.large"
+    num_workers: Annotated[int, Field(ge=0, le=100)] = 1
+
+
+class JobsSettings(_Model):
+    """The Auto Loader jobs (stack ``sensorlake-jobs``), one per target.
+
+    ``enabled: auto`` synthesizes the stack when the streams wheel exists in ``dist_dir`` or
+    can be built from ``streams/`` in this checkout, and leaves it out (saying so) otherwise;
+    ``true`` makes a missing wheel an error; ``false`` never synthesizes it.
+    """
+
+    enabled: Literal["auto", "true", "false"] = "auto"
+    compute: Literal["serverless", "job_cluster"] = "serverless"
+    environment_version: Annotated[str, Field(pattern=r"^\d+$")] = "3"  # serverless client
+    cluster: JobClusterSettings = JobClusterSettings()
+    notification_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    min_retry_interval_millis: Annotated[int, Field(ge=0, le=3_600_000)] = 60_000
+    triggers: dict[str, FileArrivalSettings] = Field(default_factory=dict)
+    checkpoints_volume: UcName = "autoloader_checkpoints"
+    schemas_volume: UcName = "autoloader_schemas"
+    dist_dir: str = "dist"
+    workspace_dir: Annotated[str, Field(pattern=r"^/[\w./-]+[^/]$")] = "/Shared/sensorlake/wheels"
+
     @model_validator(mode="after")
-    def _s3_needs_bucket(self) -> StateSettings:
-        if self.backend == "s3" and not self.bucket:
-            raise ValueError("state.bucket is required when state.backend is 's3'")
+    def _known_targets(self) -> JobsSettings:
+        unknown = sorted(set(self.triggers) - set(contract.TARGETS))
+        if unknown:
+            raise ValueError(
+                f"jobs.triggers: unknown target(s) {', '.join(unknown)} "
+                f"(targets: {', '.join(contract.TARGETS)})"
+            )
         return self
+
+    def trigger(self, target: str) -> FileArrivalSettings:
+        """The configured trigger, else the default (emergency: the fastest allowed)."""
+        default = FASTEST_TRIGGER if target == "emergency" else FileArrivalSettings()
+        return self.triggers.get(target, default)
 
 
 DEFAULT_VOLUMES: Final = (
@@ -273,21 +381,33 @@ class Settings(_Model):
     aws: AwsSettings = AwsSettings()
     buckets: BucketSettings = BucketSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
-    gateway: GatewaySettings = GatewaySettings()
+    # validated even when absent: the gateway's trust must be chosen explicitly
+    gateway: GatewaySettings = Field(default_factory=dict, validate_default=True)  # type: ignore[arg-type]
     unity_catalog: UnityCatalogSettings
     external_locations: tuple[ExternalLocationSettings, ...] = ()
     uc_volumes: tuple[VolumeSettings, ...] = DEFAULT_VOLUMES
     state: StateSettings = StateSettings()
+    jobs: JobsSettings = JobsSettings()
     tags: dict[str, str] = Field(default_factory=lambda: {"project": "sensorlake"})
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
+        unnamed = [
+            r for r in (*contract.BUCKET_ROLES, "access_logs") if getattr(self.buckets, r) is None
+        ]
+        if self.state.backend == "s3" and not self.state.bucket:
+            unnamed.append("state.bucket")
+        if self.aws.account_id is None and unnamed:
+            raise ValueError(
+                "aws.account_id (AWS_ACCOUNT_ID) is needed for the account-unique default names "
+                f"of {', '.join(unnamed)}; set it, or name those buckets"
+            )
         problems: list[str] = []
-        names = [self.bucket(r) for r in naming.BUCKET_ROLES] + [self.log_bucket]
+        names = [self.bucket(r) for r in contract.BUCKET_ROLES] + [self.log_bucket]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             problems.append(f"buckets: the same bucket is used twice: {', '.join(dupes)}")
-        by_url = {naming.location_url(self.bucket(r)): r for r in naming.BUCKET_ROLES}
+        by_url = {naming.location_url(self.bucket(r)): r for r in contract.BUCKET_ROLES}
         for loc in self.external_locations:
             if loc.s3_path.rstrip("/") + "/" not in by_url:
                 problems.append(
@@ -310,24 +430,79 @@ class Settings(_Model):
         vol_names = [v.name for v in self.uc_volumes]
         if len(set(vol_names)) != len(vol_names):
             problems.append("uc_volumes: volume names must be unique")
+        problems += self._storage_root_problems(by_url)
+        for key in ("checkpoints_volume", "schemas_volume"):
+            if getattr(self.jobs, key) not in vol_names:
+                problems.append(
+                    f"jobs.{key}: {getattr(self.jobs, key)!r} is not one of uc_volumes "
+                    f"({', '.join(vol_names)})"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
+    def _storage_root_problems(self, by_url: dict[str, str]) -> list[str]:
+        """The catalog's managed storage must sit inside one of our external locations (UC
+        requires a covering location) and must not overlap an external volume (UC rejects
+        managed storage that overlaps external tables or volumes)."""
+        root = self.catalog_storage_root
+        key = "unity_catalog.catalog_storage_root"
+        if not any(root.startswith(url) and root != url for url in by_url):
+            return [
+                f"{key}: {root!r} must be a folder inside one of the buckets ({', '.join(sorted(by_url))})"
+            ]
+        problems = []
+        if self.catalog_storage_role != "checkpoints":
+            problems.append(
+                f"{key}: {root!r} must be in the checkpoints bucket (the landing locations are "
+                "read-only)"
+            )
+        known = set(self.location_names.values())
+        for vol in (v for v in self.uc_volumes if v.external_location in known):
+            url = self.volume_url(vol)
+            if url.startswith(root) or root.startswith(url):
+                problems.append(f"{key}: {root!r} overlaps volume {vol.name!r} at {url!r}")
+        return problems
+
     def bucket(self, role: str) -> str:
-        """The bucket name for a role: configured, else the migration guide's default."""
+        """The bucket name for a role: configured, else the account-unique default."""
         name = getattr(self.buckets, role)
-        return name or naming.default_bucket_name(role, self.aws.region)
+        return name or contract.default_bucket_name(role, self.aws.region, self.aws.account_id)
 
     @property
     def log_bucket(self) -> str:
-        return self.buckets.access_logs or naming.log_bucket_name(self.aws.region)
+        return self.buckets.access_logs or naming.log_bucket_name(
+            self.aws.region, self.aws.account_id
+        )
+
+    @property
+    def state_bucket(self) -> str:
+        """The S3 backend's bucket: configured, else sensorlake-tfstate-<account>-<region>."""
+        return self.state.bucket or naming.state_bucket_name(
+            self.state.region or self.aws.region, self.aws.account_id
+        )
+
+    @property
+    def catalog_storage_root(self) -> str:
+        """The catalog's managed storage: configured, else a folder of the checkpoints bucket
+        next to (never inside) the volumes."""
+        return self.unity_catalog.catalog_storage_root or (
+            f"{naming.location_url(self.bucket('checkpoints'))}{naming.MANAGED_STORAGE_FOLDER}/"
+        )
+
+    @property
+    def catalog_storage_role(self) -> str:
+        """The bucket role whose external location covers the catalog's storage root."""
+        root = self.catalog_storage_root
+        return next(
+            r for r in contract.BUCKET_ROLES if root.startswith(naming.location_url(self.bucket(r)))
+        )
 
     @property
     def location_names(self) -> dict[str, str]:
         """External location name per bucket role (YAML names win over the defaults)."""
-        names = {r: naming.external_location_name(r) for r in naming.BUCKET_ROLES}
-        by_url = {naming.location_url(self.bucket(r)): r for r in naming.BUCKET_ROLES}
+        names = {r: naming.external_location_name(r) for r in contract.BUCKET_ROLES}
+        by_url = {naming.location_url(self.bucket(r)): r for r in contract.BUCKET_ROLES}
         for loc in self.external_locations:
             role = by_url.get(loc.s3_path.rstrip("/") + "/")
             if role:
@@ -411,14 +586,21 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str], source
         raise ConfigError(_format_error(exc), source) from None
 
 
-def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the config once: ``path``, else $SENSORLAKE_INFRA_CONFIG, else
+def config_path(path: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Which file is the config: ``path``, else $SENSORLAKE_INFRA_CONFIG, else
     ./unity_catalog_config.yaml, else the committed example."""
     env = os.environ if env is None else env
     if path is None and env.get(CONFIG_ENV):
         path = Path(env[CONFIG_ENV])
     if path is None:
         path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else EXAMPLE_CONFIG
+    return path
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config once (the file :func:`config_path` names)."""
+    env = os.environ if env is None else env
+    path = config_path(path, env)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

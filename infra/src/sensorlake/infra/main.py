@@ -7,7 +7,11 @@
   alias (a data source) instead of a cross-stack reference, so each stack's JSON stands alone
   and plain Terraform/OpenTofu can run it. Deploy order: storage, then catalog.
 
-No jobs stack yet: the streams package that defines the Auto Loader jobs does not exist.
+State: an S3 backend with a lock file unless ``state.backend: local`` (sandbox).
+
+- ``sensorlake-jobs`` (Databricks): the streams wheels as workspace files and one Auto Loader
+  job per target (stacks/jobs.py). Synthesized when the wheels exist in ``dist/`` or can be
+  built from this checkout (``jobs.enabled: auto``); deploy order: after catalog.
 
 Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cdktf.json runs).
 """
@@ -15,6 +19,8 @@ Run: ``python -m sensorlake.infra.main [--config PATH] [--outdir DIR]`` (what cd
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,31 +33,55 @@ from cdktf_cdktf_provider_time.provider import TimeProvider
 from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct
 
+from sensorlake.contract.pipelines import volume_path
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings, load_settings
+from sensorlake.infra.errors import InfraError
 from sensorlake.infra.stacks.access import GatewayWriter, UnityCatalogRole, role_arn
 from sensorlake.infra.stacks.catalog import UnityCatalog, storage_credential
+from sensorlake.infra.stacks.jobs import StreamJobs
 from sensorlake.infra.stacks.storage import KMS_ALIAS, LandingStorage
+from sensorlake.infra.wheels import Wheel, WheelsMissing, find_or_build_wheels
 
-__all__ = ["STACKS", "CatalogStack", "InfraApp", "StorageStack", "build_app", "main"]
+__all__ = [
+    "STACKS",
+    "CatalogStack",
+    "InfraApp",
+    "JobsStack",
+    "StorageStack",
+    "build_app",
+    "jobs_wheels",
+    "main",
+]
 
-STACKS = (naming.STORAGE_STACK, naming.CATALOG_STACK)  # deploy order
+STACKS = naming.STACK_ORDER  # deploy order
+
+
+# use_lockfile (S3-native state locking) needs Terraform 1.10; import blocks need 1.5.
+TERRAFORM_REQUIRED = ">= 1.10"
+# 1.117 is the first release that sends enable_file_events = false on create (1.99 dropped it
+# and the location got file events anyway). The bindings are 1.99's; the schema we use is
+# unchanged, so only the constraint in the generated JSON moves.
+DATABRICKS_PROVIDER = ">= 1.117.0, < 2.0.0"
+# Sandbox-only local state: outside cdktf.out/ (which synth replaces), relative to
+# cdktf.out/stacks/<stack>/ where cdktf runs terraform: <repo>/terraform-state/.
+LOCAL_STATE_DIR = "../../../terraform-state"
 
 
 def _backend(stack: TerraformStack, settings: Settings, name: str) -> None:
     state = settings.state
     if state.backend == "s3":
-        assert state.bucket is not None  # validated in config
         S3Backend(
             stack,
-            bucket=state.bucket,
+            bucket=settings.state_bucket,
             key=f"{state.key_prefix}/{name}.tfstate",
             region=state.region or settings.aws.region,
             encrypt=True,
         )
         stack.add_override("terraform.backend.s3.use_lockfile", True)
     else:
-        LocalBackend(stack, path=f"terraform.{name}.tfstate")
+        LocalBackend(stack, path=f"{LOCAL_STATE_DIR}/{name}.tfstate")
+    stack.add_override("terraform.required_version", TERRAFORM_REQUIRED)
 
 
 def _aws(stack: TerraformStack, settings: Settings) -> None:
@@ -99,9 +129,11 @@ class CatalogStack(TerraformStack):
         _backend(self, settings, naming.CATALOG_STACK)
         _aws(self, settings)
         DatabricksProvider(self, "databricks")  # host and token from DATABRICKS_* env vars
+        self.add_override("terraform.required_providers.databricks.version", DATABRICKS_PROVIDER)
         TimeProvider(self, "time")
 
-        account_id = uc.role_account_id or DataAwsCallerIdentity(self, "caller").account_id
+        # The account is the caller's (an adopted role's ARN is checked against it).
+        account_id = DataAwsCallerIdentity(self, "caller").account_id
         arn = uc.iam_role_arn or role_arn(account_id, uc.role_name)
         key = DataAwsKmsAlias(self, "landing_key", name=KMS_ALIAS)
         credential = storage_credential(self, settings, arn)
@@ -112,6 +144,7 @@ class CatalogStack(TerraformStack):
             account_id=account_id,
             key_arn=key.target_key_arn,
             external_id=credential.aws_iam_role.external_id,
+            master_role_arn=credential.aws_iam_role.unity_catalog_iam_arn,
         )
         wait = Sleep(
             self,
@@ -130,6 +163,12 @@ class CatalogStack(TerraformStack):
         )
         TerraformOutput(self, "uc_role_arn", value=self.role.role.arn, static_id=True)
         TerraformOutput(self, "storage_credential_name", value=credential.name, static_id=True)
+        TerraformOutput(
+            self,
+            "storage_credential_external_id",
+            value=credential.aws_iam_role.external_id,
+            static_id=True,
+        )
         TerraformOutput(self, "catalog_name", value=self.catalog.catalog.name, static_id=True)
         TerraformOutput(self, "schema_name", value=self.catalog.schema.name, static_id=True)
         for role, loc in self.catalog.locations.items():
@@ -138,8 +177,25 @@ class CatalogStack(TerraformStack):
             TerraformOutput(
                 self,
                 f"volume_path_{name}",
-                value=naming.volume_path(uc.catalog, uc.schema_name, name),
+                value=volume_path(uc.catalog, uc.schema_name, name),
                 static_id=True,
+            )
+
+
+class JobsStack(TerraformStack):
+    """The Auto Loader jobs and the wheels they run."""
+
+    def __init__(self, scope: Construct, settings: Settings, wheels: list[Wheel]) -> None:
+        super().__init__(scope, naming.JOBS_STACK)
+        _backend(self, settings, naming.JOBS_STACK)
+        DatabricksProvider(self, "databricks")  # host and token from DATABRICKS_* env vars
+        self.add_override("terraform.required_providers.databricks.version", DATABRICKS_PROVIDER)
+        self.streams = StreamJobs(self, "streams", settings=settings, wheels=wheels)
+        for target, job in self.streams.jobs.items():
+            TerraformOutput(self, f"job_id_{target}", value=job.id, static_id=True)
+        for dist, file in self.streams.files.items():
+            TerraformOutput(
+                self, f"wheel_{dist.replace('-', '_')}", value=file.workspace_path, static_id=True
             )
 
 
@@ -150,15 +206,46 @@ class InfraApp:
     app: App
     storage: StorageStack
     catalog: CatalogStack
+    jobs: JobsStack | None = None
 
 
-def build_app(settings: Settings, outdir: Path | str = "cdktf.out") -> InfraApp:
-    """Build (not synthesize) the app; stack traces off so the JSON is deterministic."""
+def build_app(
+    settings: Settings, outdir: Path | str = "cdktf.out", wheels: list[Wheel] | None = None
+) -> InfraApp:
+    """Build (not synthesize) the app; stack traces off so the JSON is deterministic.
+
+    The jobs stack is built when ``wheels`` are given (see :func:`jobs_wheels`)."""
     app = App(outdir=str(outdir), stack_traces=False)
     storage = StorageStack(app, settings)
     catalog = CatalogStack(app, settings)
     catalog.add_dependency(storage)
-    return InfraApp(app=app, storage=storage, catalog=catalog)
+    jobs = None
+    if wheels is not None:
+        jobs = JobsStack(app, settings, wheels)
+        jobs.add_dependency(catalog)
+    return InfraApp(app=app, storage=storage, catalog=catalog, jobs=jobs)
+
+
+def jobs_wheels(settings: Settings, root: Path) -> list[Wheel] | None:
+    """The wheels for the jobs stack, or None when it is not synthesized (jobs.enabled)."""
+    mode = settings.jobs.enabled
+    if mode == "false":
+        return None
+    try:
+        return find_or_build_wheels(root, settings.jobs.dist_dir)
+    except WheelsMissing as exc:
+        if mode == "true":
+            raise
+        print(f"note: {naming.JOBS_STACK} not synthesized: {exc.problems[0]}", file=sys.stderr)
+        return None
+
+
+def _drop_stale_stacks(outdir: Path, stacks: set[str]) -> None:
+    """Remove stacks a previous synth wrote but this one does not (e.g. jobs left out), so
+    scan, plan-review and deploy never see a stale stack. State is never in cdktf.out."""
+    for old in (outdir / "stacks").glob("*"):
+        if old.is_dir() and old.name not in stacks:
+            shutil.rmtree(old)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,8 +254,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=None, help="unity_catalog_config.yaml")
     parser.add_argument("--outdir", type=Path, default=Path("cdktf.out"))
     args = parser.parse_args(argv)
-    settings = load_settings(args.config)
-    build_app(settings, args.outdir).app.synth()
+    try:
+        settings = load_settings(args.config)
+        wheels = jobs_wheels(settings, Path.cwd())
+        infra = build_app(settings, args.outdir, wheels)
+        _drop_stale_stacks(
+            args.outdir, {s.node.id for s in (infra.storage, infra.catalog, infra.jobs) if s}
+        )
+        infra.app.synth()
+    except InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,86 +1,47 @@
-"""Pure naming rules: bucket roles, landing prefixes, UC object names, stack names.
+"""Infra's own naming rules: UC object names, stack names, the access-log and state buckets.
 
-Kept in one place so the buckets, the IAM policies, the external locations and the outputs
-can never disagree about a name (the original system's names drifted, see original-system §9).
+The pipelines, bucket roles, landing prefixes, ``S3_BUCKET_*`` variables and bucket-name rules
+are shared facts and live in :mod:`sensorlake.contract.pipelines`; what is named here exists
+only in infra. Kept in one place so the buckets, the IAM policies, the external locations and
+the outputs can never disagree about a name (the original system's names drifted, see
+the system this replaces).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Final, Literal
+from typing import Final
+
+from sensorlake.contract import pipelines
 
 __all__ = [
-    "BUCKET_ROLES",
     "CATALOG_STACK",
-    "LANDING_PREFIXES",
-    "LANDING_ROLES",
-    "PROBE_PREFIX",
+    "JOBS_STACK",
+    "MANAGED_STORAGE_FOLDER",
+    "STACK_ORDER",
     "STORAGE_STACK",
-    "BucketRole",
-    "bucket_name_problems",
-    "default_bucket_name",
     "external_location_name",
     "location_url",
     "log_bucket_name",
-    "volume_path",
+    "state_bucket_name",
 ]
-
-BucketRole = Literal["raw", "schematized", "filtered", "emergency", "checkpoints"]
-
-LANDING_ROLES: Final[tuple[BucketRole, ...]] = ("raw", "schematized", "filtered", "emergency")
-BUCKET_ROLES: Final[tuple[BucketRole, ...]] = (*LANDING_ROLES, "checkpoints")
-
-# Key prefixes landing writes in each landing bucket (the schematized bucket also keeps the
-# rejected rows, which are never silently dropped).
-LANDING_PREFIXES: Final[dict[str, tuple[str, ...]]] = {
-    "raw": ("raw",),
-    "schematized": ("schematized", "rejected"),
-    "filtered": ("filtered",),
-    "emergency": ("emergency",),
-}
-
-# `sensorlake validate` puts, gets and deletes one object under this prefix in each bucket.
-PROBE_PREFIX: Final = "_sensorlake/probe"
 
 STORAGE_STACK: Final = "sensorlake-storage"
 CATALOG_STACK: Final = "sensorlake-catalog"
+JOBS_STACK: Final = "sensorlake-jobs"
+STACK_ORDER: Final = (STORAGE_STACK, CATALOG_STACK, JOBS_STACK)  # deploy order
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
-
-
-def default_bucket_name(role: str, region: str) -> str:
-    """The migration guide's bucket name for a role, e.g. ``sensor-data-raw-us-east-1``."""
-    return f"sensor-data-{role}-{region}"
+# The catalog's managed storage folder in the checkpoints bucket (next to the volumes).
+MANAGED_STORAGE_FOLDER: Final = "uc-managed"
 
 
-def log_bucket_name(region: str) -> str:
+def log_bucket_name(region: str, account_id: str | None = None) -> str:
     """The access-log bucket that receives server access logs of the five buckets."""
-    return f"sensor-data-access-logs-{region}"
+    return pipelines.default_bucket_name("access-logs", region, account_id)
 
 
-def bucket_name_problems(name: str) -> list[str]:
-    """Why ``name`` is not a valid bucket name for us ([] when it is).
-
-    S3's general-purpose rules, plus no dots: dotted names break virtual-hosted TLS.
-    """
-    problems: list[str] = []
-    if "." in name:
-        problems.append("must not contain dots (they break TLS for virtual-hosted URLs)")
-    if not 3 <= len(name) <= 63:
-        problems.append("must be 3 to 63 characters long")
-    if not _BUCKET_RE.match(name.replace(".", "-")):
-        problems.append(
-            "may only contain lowercase letters, digits and hyphens, "
-            "and must start and end with a letter or digit"
-        )
-    if "--" in name and name.startswith("xn--"):
-        problems.append("must not start with 'xn--'")
-    if name.endswith(("-s3alias", "--ol-s3", "--x-s3")):
-        problems.append("must not end with a reserved suffix (-s3alias, --ol-s3, --x-s3)")
-    if _IP_RE.match(name):
-        problems.append("must not look like an IP address")
-    return problems
+def state_bucket_name(region: str, account_id: str | None) -> str:
+    """The Terraform state bucket (S3 backend), created once by hand before the first deploy."""
+    return f"sensorlake-tfstate-{account_id}-{region}"
 
 
 def external_location_name(role: str) -> str:
@@ -93,8 +54,3 @@ def external_location_name(role: str) -> str:
 def location_url(bucket: str) -> str:
     """External locations cover whole buckets, because landing writes at bucket roots."""
     return f"s3://{bucket}/"
-
-
-def volume_path(catalog: str, schema: str, volume: str) -> str:
-    """The /Volumes path Auto Loader uses for a UC volume."""
-    return f"/Volumes/{catalog}/{schema}/{volume}"

@@ -7,15 +7,45 @@ secret's value, only whether it is present.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sensorlake.infra.config import INFRA_DIR, PLACEHOLDER_PRINCIPAL, Settings
+from sensorlake.infra.config import (
+    INFRA_DIR,
+    PLACEHOLDER_ACCOUNT,
+    PLACEHOLDER_PRINCIPAL,
+    PLACEHOLDER_WORKSPACE,
+    Settings,
+)
 
-__all__ = ["CDKTF_BIN", "missing_prerequisites", "terraform_binary"]
+__all__ = [
+    "CDKTF_BIN",
+    "MIN_TERRAFORM",
+    "missing_prerequisites",
+    "terraform_binary",
+    "terraform_version",
+]
 
 CDKTF_BIN = INFRA_DIR / "node_modules" / ".bin" / "cdktf"
+# The S3 backend's use_lockfile needs Terraform 1.10 (OpenTofu: 1.10 too).
+MIN_TERRAFORM = (1, 10)
+
+
+def terraform_version(binary: str) -> tuple[int, int] | None:
+    """``terraform version -json`` as (major, minor); None when it cannot be read."""
+    try:
+        proc = subprocess.run(
+            [binary, "version", "-json"], capture_output=True, text=True, timeout=60, check=False
+        )
+        version = json.loads(proc.stdout)["terraform_version"]
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        return None
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def terraform_binary(which: Callable[[str], str | None] = shutil.which) -> str | None:
@@ -43,6 +73,7 @@ def _databricks_auth(env: Mapping[str, str], exists: Callable[[Path], bool]) -> 
     return bool(
         env.get("DATABRICKS_TOKEN")
         or (env.get("DATABRICKS_CLIENT_ID") and env.get("DATABRICKS_CLIENT_SECRET"))
+        or (env.get("DATABRICKS_AUTH_TYPE") == "github-oidc" and env.get("DATABRICKS_CLIENT_ID"))
         or (env.get("DATABRICKS_CONFIG_PROFILE") and exists(home / ".databrickscfg"))
     )
 
@@ -54,11 +85,24 @@ def missing_prerequisites(
     which: Callable[[str], str | None] = shutil.which,
     exists: Callable[[Path], bool] = Path.exists,
     cdktf_bin: Path = CDKTF_BIN,
+    version_of: Callable[[str], tuple[int, int] | None] | None = None,
 ) -> list[str]:
     """Every missing prerequisite, each with its fix; [] when a deploy can start."""
     missing: list[str] = []
-    if terraform_binary(which) is None:
-        missing.append("terraform or tofu binary on PATH (install Terraform >= 1.6 or OpenTofu)")
+    need = ".".join(map(str, MIN_TERRAFORM))
+    binary = terraform_binary(which)
+    if binary is None:
+        missing.append(
+            f"terraform or tofu binary on PATH (install Terraform >= {need} or OpenTofu)"
+        )
+    else:
+        version = (version_of or terraform_version)(binary)
+        if version is None or version < MIN_TERRAFORM:
+            found = ".".join(map(str, version)) if version else "unknown"
+            missing.append(
+                f"Terraform >= {need} (found {found} at {binary}): the S3 backend's "
+                "use_lockfile needs it"
+            )
     if not exists(cdktf_bin):
         missing.append(f"cdktf CLI at {cdktf_bin} (run `make infra-setup`, which runs npm ci)")
     if not _aws_credentials(env, exists):
@@ -79,5 +123,21 @@ def missing_prerequisites(
         missing.append(
             "SERVICE_PRINCIPAL (the pipeline service principal's application ID; the example "
             "config's placeholder cannot be deployed)"
+        )
+    if settings.aws.account_id == PLACEHOLDER_ACCOUNT:
+        missing.append(
+            "AWS_ACCOUNT_ID (aws.account_id: your account; the example's 123456789012 is a "
+            "placeholder)"
+        )
+    email = settings.jobs.notification_email or ""
+    if settings.jobs.enabled != "false" and email.endswith("@example.com"):
+        missing.append(
+            "SENSORLAKE_ALERT_EMAIL (jobs.notification_email: where job failures are mailed; "
+            "the example's address is a placeholder)"
+        )
+    if PLACEHOLDER_WORKSPACE in settings.unity_catalog.workspace_ids:
+        missing.append(
+            "DATABRICKS_WORKSPACE_ID (unity_catalog.workspace_ids: the workspace(s) bound to the "
+            "catalog; the example's 1234567890123456 is a placeholder)"
         )
     return missing

@@ -3,18 +3,23 @@
 Gateway writer: may only PUT under its pipelines' prefixes, plus put/get/delete under the
 validate probe prefix, plus three bucket-level reads for the validate report. It has no
 s3:GetObject on data prefixes, no delete and no list, so a stolen gateway credential can
-neither read nor destroy landed data. Consequence (documented in infra/README.md): landing
-cannot HEAD an object it did not write in this run; after a 412 on its create-only PUT it
-treats the object as "exists, unverified".
+neither read nor destroy landed data; and every PUT without ``If-None-Match`` (or with
+``If-Match``) is denied, so it cannot overwrite a landed file either (the overwritten
+version would become noncurrent and expire). Consequence (documented in infra/README.md):
+landing cannot HEAD an object it did not write in this run; after a 412 on its create-only
+PUT it treats the object as "exists, unverified". Trust is explicit: listed principals,
+Roles Anywhere sessions with matching certificate CNs, or (opt-in) the account root.
 
-UC role: trusted by Databricks' UC master role with the storage credential's external ID,
-and by itself (required by Databricks since 2025-01-20). Its ARN is built as a string from
-the account ID and name, so the credential can be created first and its external ID can
-feed the trust policy without a dependency cycle.
+UC role: trusted by the UC master role the storage credential reports (so GovCloud works)
+with the credential's external ID, and by itself (required by Databricks since 2025-01-20).
+Its ARN is built as a string from the caller's account ID and name (or is the adopted role's
+ARN, path included), so the credential can be created first and its external ID can feed
+the trust policy without a dependency cycle.
 """
 
 from __future__ import annotations
 
+from cdktf import Op, Precondition, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -26,10 +31,11 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from sensorlake.infra import naming
+from sensorlake.contract import pipelines
 from sensorlake.infra.config import Settings
 
 __all__ = [
+    "CREATE_ONLY_SIDS",
     "GATEWAY_BUCKET_ACTIONS",
     "GATEWAY_KMS_ACTIONS",
     "GatewayWriter",
@@ -43,11 +49,12 @@ GATEWAY_BUCKET_ACTIONS = (
     "s3:GetEncryptionConfiguration",
 )
 GATEWAY_KMS_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+CREATE_ONLY_SIDS = ("DenyPutWithoutIfNoneMatch", "DenyPutWithIfMatch")
 
 
-def role_arn(account_id: str, name: str) -> str:
+def role_arn(account_id: str, name: str, path: str = "/") -> str:
     """An IAM role ARN from parts: lets a policy name a role before the role exists."""
-    return f"arn:aws:iam::{account_id}:role/{name}"
+    return f"arn:aws:iam::{account_id}:role{path}{name}"
 
 
 def _principals(kind: str, *arns: str) -> list[DataAwsIamPolicyDocumentStatementPrincipals]:
@@ -77,9 +84,9 @@ class GatewayWriter(Construct):
         put_resources = [
             f"{arn}/{prefix}/*"
             for r, arn in buckets.items()
-            for prefix in naming.LANDING_PREFIXES[r]
+            for prefix in pipelines.LANDING_PREFIXES[r]
         ]
-        probe_resources = [f"{arn}/{naming.PROBE_PREFIX}/*" for arn in buckets.values()]
+        probe_resources = [f"{arn}/{pipelines.PROBE_PREFIX}/*" for arn in buckets.values()]
         self.policy_document = DataAwsIamPolicyDocument(
             self,
             "policy_document",
@@ -109,6 +116,22 @@ class GatewayWriter(Construct):
                     resources=[key_arn],
                     condition=_via_s3(settings.aws.region),
                 ),
+                # Create-only, enforced by AWS rather than by the client: a put that could
+                # replace an existing object is denied.
+                DataAwsIamPolicyDocumentStatement(
+                    sid=CREATE_ONLY_SIDS[0],
+                    effect="Deny",
+                    actions=["s3:PutObject"],
+                    resources=[*put_resources, *probe_resources],
+                    condition=[_cond("Null", "s3:if-none-match", "true")],
+                ),
+                DataAwsIamPolicyDocumentStatement(
+                    sid=CREATE_ONLY_SIDS[1],
+                    effect="Deny",
+                    actions=["s3:PutObject"],
+                    resources=[*put_resources, *probe_resources],
+                    condition=[_cond("Null", "s3:if-match", "false")],
+                ),
             ],
         )
         self.policy = IamPolicy(
@@ -119,6 +142,15 @@ class GatewayWriter(Construct):
             policy=self.policy_document.json,
         )
         trust_statements = []
+        if gw.trusted_principal_arns:
+            trust_statements.append(
+                DataAwsIamPolicyDocumentStatement(
+                    sid="GatewaysAssumeRole",
+                    effect="Allow",
+                    principals=_principals("AWS", *gw.trusted_principal_arns),
+                    actions=["sts:AssumeRole"],
+                )
+            )
         if gw.roles_anywhere_trust_anchor_arn:
             trust_statements.append(
                 DataAwsIamPolicyDocumentStatement(
@@ -127,17 +159,21 @@ class GatewayWriter(Construct):
                     principals=_principals("Service", "rolesanywhere.amazonaws.com"),
                     actions=["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
                     condition=[
-                        _cond("ArnEquals", "aws:SourceArn", gw.roles_anywhere_trust_anchor_arn)
+                        _cond("ArnEquals", "aws:SourceArn", gw.roles_anywhere_trust_anchor_arn),
+                        _cond(
+                            "StringLike",
+                            "aws:PrincipalTag/x509Subject/CN",
+                            *gw.roles_anywhere_subject_cns,
+                        ),
                     ],
                 )
             )
-        if gw.trusted_principal_arns or not trust_statements:
-            trusted = gw.trusted_principal_arns or (f"arn:aws:iam::{account_id}:root",)
+        if gw.trust_account_root:  # opt-in: any principal of this account allowed AssumeRole
             trust_statements.append(
                 DataAwsIamPolicyDocumentStatement(
-                    sid="GatewaysAssumeRole",
+                    sid="AccountPrincipalsAssumeRole",
                     effect="Allow",
-                    principals=_principals("AWS", *trusted),
+                    principals=_principals("AWS", f"arn:aws:iam::{account_id}:root"),
                     actions=["sts:AssumeRole"],
                 )
             )
@@ -165,12 +201,13 @@ class UnityCatalogRole(Construct):
         account_id: str,
         key_arn: str,
         external_id: str,
+        master_role_arn: str,
     ) -> None:
         super().__init__(scope, id_)
         uc = settings.unity_catalog
         region = settings.aws.region
         self.arn = uc.iam_role_arn or role_arn(account_id, uc.role_name)
-        landing = [f"arn:aws:s3:::{settings.bucket(r)}" for r in naming.LANDING_ROLES]
+        landing = [f"arn:aws:s3:::{settings.bucket(r)}" for r in pipelines.LANDING_ROLES]
         checkpoints = f"arn:aws:s3:::{settings.bucket('checkpoints')}"
         every_bucket = [*landing, checkpoints]
         queues = f"arn:aws:sqs:{region}:{account_id}:csms-*"
@@ -197,6 +234,12 @@ class UnityCatalogRole(Construct):
                 resources=[f"{checkpoints}/*"],
             ),
             DataAwsIamPolicyDocumentStatement(
+                sid="ListCheckpointUploads",  # Databricks cleans up its multipart uploads
+                effect="Allow",
+                actions=["s3:ListBucketMultipartUploads"],
+                resources=[checkpoints],
+            ),
+            DataAwsIamPolicyDocumentStatement(
                 sid="ListBuckets",
                 effect="Allow",
                 actions=["s3:GetBucketLocation", "s3:ListBucket"],
@@ -218,14 +261,19 @@ class UnityCatalogRole(Construct):
         ]
         if uc.file_events:
             # Managed file events: Databricks creates csms-* SNS topics and SQS queues and
-            # sets each bucket's notification configuration (so we never manage it here).
+            # sets the landing buckets' notification configuration (so we never manage it
+            # here). Only the four landing locations have file events: not checkpoints.
             statements += [
+                DataAwsIamPolicyDocumentStatement(
+                    sid="ManagedFileEventsBuckets",
+                    effect="Allow",
+                    actions=["s3:GetBucketNotification", "s3:PutBucketNotification"],
+                    resources=landing,
+                ),
                 DataAwsIamPolicyDocumentStatement(
                     sid="ManagedFileEventsSetup",
                     effect="Allow",
                     actions=[
-                        "s3:GetBucketNotification",
-                        "s3:PutBucketNotification",
                         "sns:CreateTopic",
                         "sns:GetTopicAttributes",
                         "sns:ListSubscriptionsByTopic",
@@ -245,7 +293,7 @@ class UnityCatalogRole(Construct):
                         "sqs:SetQueueAttributes",
                         "sqs:TagQueue",
                     ],
-                    resources=[*every_bucket, queues, topics],
+                    resources=[queues, topics],
                 ),
                 DataAwsIamPolicyDocumentStatement(
                     sid="ManagedFileEventsList",
@@ -277,7 +325,7 @@ class UnityCatalogRole(Construct):
                 DataAwsIamPolicyDocumentStatement(
                     sid="UnityCatalogMasterRole",
                     effect="Allow",
-                    principals=_principals("AWS", uc.master_role_arn),
+                    principals=_principals("AWS", master_role_arn),
                     actions=["sts:AssumeRole"],
                     condition=[_cond("StringEquals", "sts:ExternalId", external_id)],
                 ),
@@ -293,13 +341,30 @@ class UnityCatalogRole(Construct):
                 ),
             ],
         )
+        adopted = uc.role_account_id
         self.role = IamRole(
             self,
             "role",
             name=uc.role_name,
+            path=uc.role_path if uc.role_path != "/" else None,  # "/" is the default
             description="Unity Catalog storage credential for sensorlake",
             assume_role_policy=trust.json,
+            lifecycle=TerraformResourceLifecycle(
+                precondition=[
+                    Precondition(
+                        condition=Op.eq(account_id, adopted),
+                        error_message=(
+                            f"DATABRICKS_IAM_ROLE {uc.iam_role_arn} is in account {adopted}, "
+                            "but the AWS credentials are for another account"
+                        ),
+                    )
+                ]
+            )
+            if adopted
+            else None,
         )
+        if uc.adopt_role:
+            self.role.import_from(uc.role_name)  # existing role: imported, trust rewritten
         self.attachment = IamRolePolicyAttachment(
             self, "attachment", role=self.role.name, policy_arn=self.policy.arn
         )

@@ -4,6 +4,11 @@ Creation order avoids the classic cycle: the credential is created first with th
 a plain string; its external ID feeds the role's trust policy (stacks/access.py); a
 ``time_sleep`` waits for IAM to propagate before the external locations validate the role.
 
+The credential, the external locations and the catalog are ISOLATED and bound to the
+configured workspaces only; every UC object is owned by the configured admin group (not by
+whoever ran the deploy). The catalog's managed storage is a folder of the checkpoints bucket
+next to the volumes, and it waits for the external location that covers it.
+
 Grants are authoritative per securable (``databricks_grants``) and least privilege:
 the pipeline's service principal reads landing files, uses the schema, writes its tables and
 its checkpoint/schema volumes; the data team reads tables. Landing locations are read-only
@@ -14,8 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable
+from cdktf import ITerraformDependable, Op, Precondition, TerraformResourceLifecycle
 from cdktf_cdktf_provider_databricks.catalog import Catalog
+from cdktf_cdktf_provider_databricks.data_databricks_current_metastore import (
+    DataDatabricksCurrentMetastore,
+)
+from cdktf_cdktf_provider_databricks.entity_tag_assignment import EntityTagAssignment
 from cdktf_cdktf_provider_databricks.external_location import (
     ExternalLocation,
     ExternalLocationEncryptionDetails,
@@ -30,10 +39,12 @@ from cdktf_cdktf_provider_databricks.storage_credential import (
     StorageCredentialAwsIamRole,
 )
 from cdktf_cdktf_provider_databricks.volume import Volume
+from cdktf_cdktf_provider_databricks.workspace_binding import WorkspaceBinding
 from constructs import Construct
 
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings
+from sensorlake.infra.stacks.storage import KEEP
 
 __all__ = [
     "CATALOG_PRIVILEGES",
@@ -54,14 +65,36 @@ LOCATION_PRIVILEGES = {"pipeline": ("READ_FILES",)}
 VOLUME_PRIVILEGES = {"pipeline": ("READ_VOLUME", "WRITE_VOLUME")}
 
 
+ISOLATED = "ISOLATED"
+
+
 def storage_credential(scope: Construct, settings: Settings, role_arn: str) -> StorageCredential:
-    """The credential, created before the role exists (role ARN as a plain string)."""
+    """The credential, created before the role exists (role ARN as a plain string).
+
+    Its precondition refuses a workspace whose metastore is in another region than the
+    buckets (cross-region reads cost egress and Databricks rejects some of them).
+    """
+    metastore = DataDatabricksCurrentMetastore(scope, "metastore")
+    region = settings.aws.region
     return StorageCredential(
         scope,
         "storage_credential",
         name=settings.unity_catalog.storage_credential,
         comment="sensorlake: S3 access for the landing and checkpoint buckets",
         aws_iam_role=StorageCredentialAwsIamRole(role_arn=role_arn),
+        owner=settings.unity_catalog.admin_group,
+        isolation_mode=ISOLATED,
+        lifecycle=TerraformResourceLifecycle(
+            precondition=[
+                Precondition(
+                    condition=Op.eq(metastore.metastore_info.region, region),
+                    error_message=(
+                        f"the workspace's metastore is not in {region} (aws.region): deploy to "
+                        "a workspace in the buckets' region, or change aws.region"
+                    ),
+                )
+            ]
+        ),
     )
 
 
@@ -81,6 +114,30 @@ class UnityCatalog(Construct):
         super().__init__(scope, id_)
         uc = settings.unity_catalog
         principals = {"data_team": uc.data_team_group, "pipeline": uc.service_principal}
+
+        def bind(id_: str, securable_type: str, securable_name: str) -> None:
+            for ws in uc.workspace_ids:
+                WorkspaceBinding(
+                    self,
+                    f"{id_}_binding_{ws}",
+                    securable_type=securable_type,
+                    securable_name=securable_name,
+                    workspace_id=ws,
+                    binding_type="BINDING_TYPE_READ_WRITE",
+                )
+
+        def tag(id_: str, entity_type: str, entity_name: str) -> None:
+            for key, value in sorted(settings.tags.items()):
+                EntityTagAssignment(
+                    self,
+                    f"{id_}_tag_{key}",
+                    entity_type=entity_type,
+                    entity_name=entity_name,
+                    tag_key=key,
+                    tag_value=value,
+                )
+
+        bind("storage_credential", "storage_credential", credential.name)
 
         def grants(id_: str, privileges: dict[str, tuple[str, ...]], **securable: str) -> None:
             Grants(
@@ -104,6 +161,8 @@ class UnityCatalog(Construct):
                 credential_name=credential.name,
                 comment=f"sensorlake {role} bucket",
                 read_only=landing,
+                owner=uc.admin_group,
+                isolation_mode=ISOLATED,
                 encryption_details=ExternalLocationEncryptionDetails(
                     sse_encryption_details=ExternalLocationEncryptionDetailsSseEncryptionDetails(
                         algorithm="AWS_SSE_KMS", aws_kms_key_arn=key_arn
@@ -120,6 +179,7 @@ class UnityCatalog(Construct):
                 depends_on=list(wait),
             )
             self.locations[role] = loc
+            bind(f"{role}_location", "external_location", loc.name)
             if landing:
                 grants(f"{role}_location_grants", LOCATION_PRIVILEGES, external_location=loc.name)
 
@@ -128,8 +188,14 @@ class UnityCatalog(Construct):
             "catalog",
             name=uc.catalog,
             comment="sensorlake: sensor readings landed by gateways, ingested by Auto Loader",
-            storage_root=uc.catalog_storage_root,
+            storage_root=settings.catalog_storage_root,
+            owner=uc.admin_group,
+            isolation_mode=ISOLATED,
+            lifecycle=KEEP,
+            depends_on=[self.locations[settings.catalog_storage_role]],
         )
+        bind("catalog", "catalog", self.catalog.name)
+        tag("catalog", "catalogs", self.catalog.name)
         grants("catalog_grants", CATALOG_PRIVILEGES, catalog=self.catalog.name)
         self.schema = Schema(
             self,
@@ -137,7 +203,9 @@ class UnityCatalog(Construct):
             catalog_name=self.catalog.name,
             name=uc.schema_name,
             comment="sensorlake pipeline tables (raw, schematized, filtered, emergency)",
+            owner=uc.admin_group,
         )
+        tag("schema", "schemas", self.schema.id)
         grants("schema_grants", SCHEMA_PRIVILEGES, schema=self.schema.id)
 
         self.volumes: dict[str, Volume] = {}
@@ -151,7 +219,9 @@ class UnityCatalog(Construct):
                 volume_type="EXTERNAL",
                 storage_location=settings.volume_url(vol),
                 comment="sensorlake Auto Loader state",
+                owner=uc.admin_group,
                 depends_on=list(self.locations.values()),
             )
+            tag(f"volume_{vol.name}", "volumes", volume.id)
             self.volumes[vol.name] = volume
             grants(f"volume_{vol.name}_grants", VOLUME_PRIVILEGES, volume=volume.id)

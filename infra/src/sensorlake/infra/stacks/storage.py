@@ -1,15 +1,23 @@
 """The AWS landing zone: one KMS key and the five buckets, each locked down the same way.
 
 Every bucket gets: ACLs off (BucketOwnerEnforced), all four public-access blocks, versioning,
-SSE-KMS with a bucket key, a TLS-only bucket policy, lifecycle rules and access logging into
-a dedicated log bucket. The log bucket uses SSE-S3 because S3 server access logging cannot
-deliver to SSE-KMS buckets (see infra/checkov-skips.yaml).
+SSE-KMS with a bucket key, a bucket policy (TLS only; no put asking for another encryption
+than the bucket's key), lifecycle rules and access logging into a dedicated log bucket. The
+log bucket uses SSE-S3 because S3 server access logging cannot deliver to SSE-KMS buckets
+(see infra/checkov-skips.yaml). Buckets and the key have ``prevent_destroy``.
+
+Ordering that Terraform cannot infer (each found by applying against a moto server, or a
+known S3 race): a bucket's policy is put after its public-access block (concurrent puts get
+OperationAborted), and every bucket's logging after the log bucket's policy and ownership
+controls (S3 checks, on PutBucketLogging, that the target bucket lets the logging service
+write: InvalidTargetBucketForLogging otherwise).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
@@ -47,12 +55,14 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
 )
 from constructs import Construct
 
-from sensorlake.infra import naming
+from sensorlake.contract import pipelines
 from sensorlake.infra.config import LifecycleSettings, Settings
 
-__all__ = ["KMS_ALIAS", "LandingStorage", "tls_only_statement"]
+__all__ = ["KEEP", "KMS_ALIAS", "LandingStorage", "kms_only_statements", "tls_only_statement"]
 
 KMS_ALIAS = "alias/sensorlake-landing"
+# Buckets, the key and the catalog hold data: a plan that destroys them must fail.
+KEEP = TerraformResourceLifecycle(prevent_destroy=True)
 
 
 def tls_only_statement(bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
@@ -69,6 +79,37 @@ def tls_only_statement(bucket_arn: str) -> DataAwsIamPolicyDocumentStatement:
             )
         ],
     )
+
+
+def kms_only_statements(bucket_arn: str, key_arn: str) -> list[DataAwsIamPolicyDocumentStatement]:
+    """Deny puts that ask for another encryption than the bucket's KMS key.
+
+    Only when the put names an algorithm or key: ``Null = false`` (header present) AND
+    ``StringNotEquals``. A put without SSE headers (what landing sends) gets the bucket
+    default, our key, and stays allowed. (``StringNotEqualsIfExists`` alone would deny it: a
+    Deny's ...IfExists condition is true when the key is absent.)
+    """
+    return [
+        DataAwsIamPolicyDocumentStatement(
+            sid=sid,
+            effect="Deny",
+            principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="AWS", identifiers=["*"])],
+            actions=["s3:PutObject"],
+            resources=[f"{bucket_arn}/*"],
+            condition=[
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="Null", variable=variable, values=["false"]
+                ),
+                DataAwsIamPolicyDocumentStatementCondition(
+                    test="StringNotEquals", variable=variable, values=[value]
+                ),
+            ],
+        )
+        for sid, variable, value in (
+            ("DenyOtherEncryption", "s3:x-amz-server-side-encryption", "aws:kms"),
+            ("DenyOtherKmsKey", "s3:x-amz-server-side-encryption-aws-kms-key-id", key_arn),
+        )
+    ]
 
 
 def _abort_multipart_rule(lc: LifecycleSettings) -> S3BucketLifecycleConfigurationRule:
@@ -107,13 +148,30 @@ def _lifecycle_rules(role: str, lc: LifecycleSettings) -> list[S3BucketLifecycle
         S3BucketLifecycleConfigurationRule(
             id="expire-validate-probes",
             status="Enabled",
-            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{naming.PROBE_PREFIX}/")],
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{pipelines.PROBE_PREFIX}/")],
             expiration=[
                 S3BucketLifecycleConfigurationRuleExpiration(days=lc.probe_expiration_days)
             ],
         )
     )
-    for prefix in naming.LANDING_PREFIXES[role]:
+    # validate deletes its probe: the delete marker and the old version would stay forever
+    # (a delete marker is "expired" once no noncurrent version is left under it).
+    rules.append(
+        S3BucketLifecycleConfigurationRule(
+            id="expire-probe-delete-markers",
+            status="Enabled",
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix=f"{pipelines.PROBE_PREFIX}/")],
+            expiration=[
+                S3BucketLifecycleConfigurationRuleExpiration(expired_object_delete_marker=True)
+            ],
+            noncurrent_version_expiration=[
+                S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=lc.probe_expiration_days
+                )
+            ],
+        )
+    )
+    for prefix in pipelines.LANDING_PREFIXES[role]:
         if lc.transition_days is None and lc.expiration_days is None:
             break
         rules.append(
@@ -174,26 +232,31 @@ class LandingStorage(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy.json,
+            lifecycle=KEEP,
         )
         KmsAlias(self, "key_alias", name=KMS_ALIAS, target_key_id=self.key.key_id)
 
+        self.ownership: dict[str, S3BucketOwnershipControls] = {}
+        self.public_access: dict[str, S3BucketPublicAccessBlock] = {}
         self.log_bucket = self._log_bucket()
         self.buckets: dict[str, S3Bucket] = {
-            role: self._bucket(role, settings.bucket(role)) for role in naming.BUCKET_ROLES
+            role: self._bucket(role, settings.bucket(role)) for role in pipelines.BUCKET_ROLES
         }
 
     # -- buckets -------------------------------------------------------------------------
 
-    def _locked_down(self, id_: str, name: str) -> S3Bucket:
+    def _locked_down(self, id_: str, name: str, *, adopt: bool = False) -> S3Bucket:
         """Bucket with ownership enforced, no public access and versioning (shared by all)."""
-        bucket = S3Bucket(self, f"{id_}_bucket", bucket=name, force_destroy=False)
-        S3BucketOwnershipControls(
+        bucket = S3Bucket(self, f"{id_}_bucket", bucket=name, force_destroy=False, lifecycle=KEEP)
+        if adopt:
+            bucket.import_from(name)  # an existing bucket: imported, then configured like ours
+        self.ownership[id_] = S3BucketOwnershipControls(
             self,
             f"{id_}_ownership",
             bucket=bucket.id,
             rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
         )
-        S3BucketPublicAccessBlock(
+        self.public_access[id_] = S3BucketPublicAccessBlock(
             self,
             f"{id_}_public_access_block",
             bucket=bucket.id,
@@ -212,13 +275,19 @@ class LandingStorage(Construct):
 
     def _policy(
         self, id_: str, bucket: S3Bucket, extra: Sequence[DataAwsIamPolicyDocumentStatement] = ()
-    ) -> None:
+    ) -> S3BucketPolicy:
         doc = DataAwsIamPolicyDocument(
             self,
             f"{id_}_policy_document",
             statement=[tls_only_statement(bucket.arn), *extra],
         )
-        S3BucketPolicy(self, f"{id_}_policy", bucket=bucket.id, policy=doc.json)
+        return S3BucketPolicy(
+            self,
+            f"{id_}_policy",
+            bucket=bucket.id,
+            policy=doc.json,
+            depends_on=[self.public_access[id_]],
+        )
 
     def _encryption(self, id_: str, bucket: S3Bucket, *, kms: bool) -> None:
         default = S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
@@ -238,9 +307,9 @@ class LandingStorage(Construct):
         )
 
     def _bucket(self, role: str, name: str) -> S3Bucket:
-        bucket = self._locked_down(role, name)
+        bucket = self._locked_down(role, name, adopt=role in self.settings.buckets.adopt)
         self._encryption(role, bucket, kms=True)
-        self._policy(role, bucket)
+        self._policy(role, bucket, kms_only_statements(bucket.arn, self.key.arn))
         S3BucketLifecycleConfiguration(
             self,
             f"{role}_lifecycle",
@@ -253,6 +322,7 @@ class LandingStorage(Construct):
             bucket=bucket.id,
             target_bucket=self.log_bucket.id,
             target_prefix=f"{name}/",
+            depends_on=[self.log_bucket_policy, self.ownership["access_logs"]],
         )
         return bucket
 
@@ -261,8 +331,8 @@ class LandingStorage(Construct):
         lc = self.settings.lifecycle
         bucket = self._locked_down("access_logs", self.settings.log_bucket)
         self._encryption("access_logs", bucket, kms=False)
-        sources = [f"arn:aws:s3:::{self.settings.bucket(r)}" for r in naming.BUCKET_ROLES]
-        self._policy(
+        sources = [f"arn:aws:s3:::{self.settings.bucket(r)}" for r in pipelines.BUCKET_ROLES]
+        self.log_bucket_policy = self._policy(
             "access_logs",
             bucket,
             [

@@ -1,0 +1,16 @@
+# dashboards targets, included by the root Makefile: the monitoring service, the status
+# report and their benchmark. Configuration comes from the environment (see README).
+
+.PHONY: monitor status bench-dashboards
+
+# `make bench` also measures the monitor's endpoints.
+bench: bench-dashboards
+
+monitor: setup ## Dashboard and API on http://127.0.0.1:8000 (docs at /docs); ARGS="--port 8080"
+	$(RUN) sensorlake monitor $(ARGS)
+
+status: setup ## Is every reading in its table? Exit 0 healthy, 1 degraded, 2 could not check; ARGS=--json
+	$(RUN) sensorlake status $(ARGS)
+
+bench-dashboards: setup ## Benchmark: p95 of every monitor endpoint with 100,000 objects (moto server)
+	$(RUN) python -m benchmarks.dashboards $(ARGS)

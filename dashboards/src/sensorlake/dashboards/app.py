@@ -1,0 +1,191 @@
+"""The web service: the API (typed, documented in /docs), Prometheus figures and the page.
+
+``create_app(settings, monitor)`` wires a :class:`~.monitor.Monitor` in; the monitor starts
+refreshing when the app starts and stops with it. Errors answer one line in ``detail``:
+never a stack trace, never a path into the store, never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sensorlake.contract.pipelines import TARGETS
+
+from . import models as m
+from .metrics import SnapshotCollector, render
+from .monitor import Monitor
+from .snapshot import Snapshot
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+STATIC = files("sensorlake.dashboards") / "static"
+_ERRORS = {404: {"model": m.ErrorResponse}, 503: {"model": m.ErrorResponse}}
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
+    clock = monitor.clock
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start_monitor:
+            monitor.start()
+        try:
+            yield
+        finally:
+            if start_monitor:
+                monitor.stop()
+
+    # FastAPIOffline: /docs and /redoc from the package's copies of Swagger UI and ReDoc,
+    # not from a CDN (the monitor must work on a machine without internet).
+    app = FastAPIOffline(
+        title="sensorlake monitor",
+        summary="Is every sensor reading in its table? Landing zone, tables, gateway, reconciliation.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return JSONResponse(
+            {"detail": f"invalid {where}: {first.get('msg', 'bad value')}"}, status_code=422
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        log.error("request failed", exc_info=exc)
+        return JSONResponse(
+            {"detail": "internal error; the monitor's log has the details"}, status_code=500
+        )
+
+    def current() -> Snapshot:
+        snap = monitor.snapshot()
+        if snap is None:
+            raise HTTPException(
+                503, "still reading the landing zone for the first time; retry in a few seconds"
+            )
+        return snap
+
+    @app.get("/api/health", response_model=m.Health, responses=_ERRORS, tags=["api"])
+    def health() -> m.Health:
+        """Overall and per component (landing zone, tables, gateway spool), with reasons."""
+        return current().health_at(clock())
+
+    @app.get("/api/s3-metrics", response_model=m.S3Metrics, responses=_ERRORS, tags=["api"])
+    def s3_metrics() -> m.S3Metrics:
+        """Per pipeline: objects, bytes, records (object metadata), ages, last hour and day."""
+        return current().metrics
+
+    @app.get(
+        "/api/autoloader-tables", response_model=m.AutoloaderTables, responses=_ERRORS, tags=["api"]
+    )
+    def autoloader_tables() -> m.AutoloaderTables:
+        """Per table: rows, last ingestion, Delta version, files ingested, backlog, columns
+        added since creation, rescued-data rows."""
+        return current().tables
+
+    @app.get(
+        "/api/bucket-details/{pipeline}",
+        response_model=m.BucketDetails,
+        responses=_ERRORS,
+        tags=["api"],
+    )
+    def bucket_details(
+        pipeline: Annotated[str, Path(description=f"one of {', '.join(TARGETS)}")],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> m.BucketDetails:
+        """Partitions (date, gateway) with counts and sizes, one page at a time, and the
+        newest objects. An unknown pipeline is a 404."""
+        if pipeline not in TARGETS:
+            raise HTTPException(404, f"unknown pipeline; choose from {', '.join(TARGETS)}")
+        snap = current()
+        location, partitions, newest, objects, size, records = snap.details[pipeline]
+        return m.BucketDetails(
+            pipeline=pipeline,
+            location=location,
+            backend=snap.metrics.backend,
+            as_of=snap.metrics.as_of,
+            objects=objects,
+            bytes=size,
+            records=records,
+            total_partitions=len(partitions),
+            offset=offset,
+            limit=limit,
+            partitions=partitions[offset : offset + limit],
+            newest_objects=newest,
+        )
+
+    @app.get(
+        "/api/pipelines/status", response_model=m.PipelinesStatus, responses=_ERRORS, tags=["api"]
+    )
+    def pipelines_status() -> m.PipelinesStatus:
+        """Per pipeline: healthy, lagging or stalled, and why (freshness, lag, failures)."""
+        return current().status
+
+    @app.get(
+        "/api/reconciliation", response_model=m.Reconciliation, responses=_ERRORS, tags=["api"]
+    )
+    def reconciliation() -> m.Reconciliation:
+        """Per pipeline and gateway: records landed (object metadata) against rows in the
+        table, and rows present more than once by _lineage (gateway, epoch, row id)."""
+        return current().reconciliation
+
+    @app.get("/api/overview", response_model=m.Overview, responses=_ERRORS, tags=["page"])
+    def overview() -> m.Overview:
+        """Everything the page shows, in one request, with the chart series."""
+        return current().overview(clock())
+
+    collector = SnapshotCollector(lambda: monitor.snapshot(wait=0), clock)
+
+    @app.get("/metrics", tags=["prometheus"], response_class=Response)
+    def metrics() -> Response:
+        """The same figures in Prometheus' text format."""
+        return Response(render(collector), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        response = FileResponse(str(STATIC / "index.html"), media_type="text/html")
+        response.headers["Content-Security-Policy"] = _PAGE_POLICY
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.state.monitor = monitor
+    app.state.started = time.time()
+    return app

@@ -1,0 +1,97 @@
+"""``sensorlake monitor`` and ``sensorlake status``: thin entry points over the package."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from sensorlake.contract.cli import path_option
+
+from .errors import DashboardError
+
+__all__ = ["monitor", "status"]
+
+log = logging.getLogger(__name__)
+
+
+def _paths(fn: Any) -> Any:
+    for name in ("checkpoint", "warehouse", "state", "lake"):
+        fn = path_option(name)(fn)
+    return fn
+
+
+def _settings(ctx: click.Context, **paths: Path) -> Any:
+    from .settings import load_settings
+
+    # As in landing: --lake-dir on the command line forces the local lake even with buckets set.
+    forced = ctx.get_parameter_source("lake_dir") == click.core.ParameterSource.COMMANDLINE
+    return load_settings(**paths, force_local_lake=forced)
+
+
+def _fail(exc: DashboardError) -> NoReturn:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@_paths
+@click.pass_context
+def monitor(ctx: click.Context, host: str, port: int, **paths: Path) -> None:
+    """Serve the monitoring dashboard and API (http://127.0.0.1:8000, docs at /docs).
+
+    Reads the local lake, gateway state and local Delta tables, or the S3 buckets
+    (S3_BUCKET_*) and Databricks (DATABRICKS_HOST, DATABRICKS_HTTP_PATH, DATABRICKS_TOKEN).
+    """
+    import uvicorn
+
+    from .app import create_app
+    from .monitor import Monitor, make_readers
+
+    try:
+        settings = _settings(ctx, **paths)
+        app = create_app(Monitor(settings, make_readers(settings)))
+    except DashboardError as exc:
+        _fail(exc)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}, reachable from other machines", err=True)
+    click.echo(f"sensorlake monitor on http://{host}:{port} (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@_paths
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
+    """Is every reading in its table? Infrastructure and tables, landing, monitoring.
+
+    Exit 0 healthy, 1 degraded, 2 could not check: usable from cron or CI as an alert.
+    """
+    from rich.console import Console
+
+    from .monitor import Monitor, make_readers
+    from .status import render, report
+
+    try:
+        settings = _settings(ctx, **paths)
+        mon = Monitor(settings, make_readers(settings))
+    except DashboardError as exc:
+        _fail(exc)
+    try:
+        snap = mon.refresh_complete()
+    finally:
+        mon.stop()
+    rep = report(snap)
+    if as_json:
+        as_of = snap.health.as_of.isoformat() if snap.health.as_of else None
+        click.echo(json.dumps({"as_of": as_of, **rep.as_dict()}, indent=2))
+    else:
+        render(rep, Console(), snap.at)
+    sys.exit(rep.exit_code)

@@ -1,0 +1,137 @@
+"""The snapshot's figures for Prometheus (``GET /metrics``), on the app's own registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .snapshot import Snapshot
+
+__all__ = ["SnapshotCollector", "render"]
+
+STATES = ("healthy", "lagging", "stalled", "unknown")
+COMPONENT_STATES = ("healthy", "degraded", "unavailable", "not configured")
+
+# (metric name, help, model field), per kind of row
+LANDED = (
+    ("sensorlake_landed_objects", "landed files", "objects"),
+    ("sensorlake_landed_bytes", "landed bytes", "bytes"),
+    ("sensorlake_landed_records", "landed records, from object metadata", "records"),
+    ("sensorlake_landed_records_last_hour", "records landed in the last hour", "records_last_hour"),
+)
+TABLES = (
+    ("sensorlake_table_rows", "rows in the table", "rows"),
+    ("sensorlake_table_version", "latest Delta version", "latest_version"),
+    ("sensorlake_table_rescued_rows", "rows with _rescued_data", "rescued_data_rows"),
+)
+PIPELINES = (
+    ("sensorlake_backlog_files", "files landed, not yet ingested", "backlog_files"),
+    ("sensorlake_backlog_records", "records landed, not yet ingested", "backlog_records"),
+    ("sensorlake_ingestion_lag_seconds", "age of the oldest file not ingested", "lag_seconds"),
+)
+RECONCILIATION = (
+    (
+        "sensorlake_reconciliation_missing_records",
+        "landed, missing from the table",
+        "missing_records",
+    ),
+    (
+        "sensorlake_reconciliation_duplicate_rows",
+        "rows beyond the first per _lineage id",
+        "duplicate_rows",
+    ),
+    ("sensorlake_reconciliation_pending_records", "landed records on their way", "pending_records"),
+)
+
+
+def _gauges(
+    rows: Iterable[Any],
+    labels: Sequence[str],
+    specs: Sequence[tuple[str, str, str]],
+) -> Iterator[Metric]:
+    """One gauge per spec, one sample per row whose field is known."""
+    rows = list(rows)
+    for name, doc, field in specs:
+        gauge = GaugeMetricFamily(name, doc, labels=list(labels))
+        for row in rows:
+            value = getattr(row, field)
+            if value is not None:
+                gauge.add_metric([str(getattr(row, label)) for label in labels], value)
+        yield gauge
+
+
+def _one_hot(
+    name: str,
+    doc: str,
+    rows: Iterable[Any],
+    labels: dict[str, str],
+    field: str,
+    states: Sequence[str],
+) -> Metric:
+    """1 for the state each row is in, 0 for the others (Prometheus' enum idiom); ``labels``
+    maps each label name to the row's field."""
+    gauge = GaugeMetricFamily(name, doc, labels=[*labels, "state"])
+    for row in rows:
+        for state in states:
+            values = [str(getattr(row, attr)) for attr in labels.values()]
+            gauge.add_metric([*values, state], 1 if getattr(row, field) == state else 0)
+    return gauge
+
+
+class SnapshotCollector(Collector):
+    def __init__(self, current: Callable[[], Snapshot | None], clock: Callable[[], float]):
+        self.current = current
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.current()
+        up = GaugeMetricFamily("sensorlake_monitor_up", "1 once the monitor has read every backend")
+        up.add_metric([], 0 if snap is None else 1)
+        yield up
+        if snap is None:
+            return
+        age = GaugeMetricFamily("sensorlake_monitor_snapshot_age_seconds", "age of the figures")
+        age.add_metric([], max(0.0, self.clock() - snap.at))
+        yield age
+        yield _one_hot(
+            "sensorlake_component_state",
+            "1 for the state a component is in",
+            snap.health.components,
+            {"component": "name", "backend": "backend"},
+            "status",
+            COMPONENT_STATES,
+        )
+        yield from _gauges(snap.metrics.pipelines, ("pipeline",), LANDED)
+        newest = GaugeMetricFamily(
+            "sensorlake_landed_newest_timestamp_seconds", "newest landed file", labels=["pipeline"]
+        )
+        for p in snap.metrics.pipelines:
+            if p.newest_object is not None:
+                newest.add_metric([p.pipeline], p.newest_object.timestamp())
+        yield newest
+        yield from _gauges(snap.tables.tables, ("pipeline", "table"), TABLES)
+        yield _one_hot(
+            "sensorlake_pipeline_state",
+            "1 for the state a pipeline is in",
+            snap.status.pipelines,
+            {"pipeline": "pipeline"},
+            "state",
+            STATES,
+        )
+        yield from _gauges(snap.status.pipelines, ("pipeline",), PIPELINES)
+        yield from _gauges(snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION)
+        ok = GaugeMetricFamily(
+            "sensorlake_reconciliation_exactly_once", "1 when nothing is missing or doubled"
+        )
+        ok.add_metric([], 1 if snap.reconciliation.verdict in ("exactly once", "in flight") else 0)
+        yield ok
+
+
+def render(collector: SnapshotCollector) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry)

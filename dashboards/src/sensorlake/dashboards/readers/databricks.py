@@ -1,0 +1,278 @@
+"""Databricks, the one place it is spoken to: tables through databricks-sql-connector (row
+counts, ``DESCRIBE HISTORY``, ``cloud_files_state``) and job runs through databricks-sdk.
+
+Configured by ``DATABRICKS_HOST``, ``DATABRICKS_HTTP_PATH`` and ``DATABRICKS_TOKEN``. The
+token goes to the connector and the SDK and nowhere else: every failure is turned into one
+line with the token scrubbed out, and the connection is opened per refresh and closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sensorlake.contract.pipelines import table_name
+from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
+
+from ..errors import BackendUnavailable, NotConfigured
+from ..settings import DatabricksSettings
+from .base import HistoryEntry, JobRun, TableStats, key_in
+
+__all__ = ["DatabricksReader", "queries"]
+
+log = logging.getLogger(__name__)
+
+INGESTED_AT, SOURCE_FILE = INGEST_COLUMNS[0].name, INGEST_COLUMNS[1].name
+HISTORY_SHOWN = 20
+RUNS_SHOWN = 10
+_NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "DELTA_TABLE_NOT_FOUND", "cannot be found")
+_IDENT = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _quote(name: str) -> str:
+    if not _IDENT.match(name):
+        raise NotConfigured(f"catalog/schema/table name {name!r} must be letters, digits and _")
+    return f"`{name}`"
+
+
+def queries(fqn: str, checkpoint: str | None) -> dict[str, str]:
+    """The SQL sent for one table (``fqn`` already quoted)."""
+    lin = LINEAGE.name
+    out = {
+        "history": f"DESCRIBE HISTORY {fqn} LIMIT {HISTORY_SHOWN}",
+        "columns": f"SELECT * FROM {fqn} LIMIT 0",
+        "initial_columns": f"SELECT * FROM {fqn} VERSION AS OF 0 LIMIT 0",
+        "gateways": (
+            f"SELECT {lin}.gateway_id AS gateway, count(*) AS row_count, "
+            f"count(DISTINCT {lin}.epoch, {lin}.row_id) AS distinct_count, "
+            f"max({INGESTED_AT}) AS last_ingested, count({RESCUED_COLUMN}) AS rescued "
+            f"FROM {fqn} GROUP BY {lin}.gateway_id"
+        ),
+        "per_minute": (
+            f"SELECT date_trunc('MINUTE', {INGESTED_AT}) AS minute, count(*) AS row_count "
+            f"FROM {fqn} WHERE {INGESTED_AT} >= current_timestamp() - INTERVAL 7 DAYS "
+            "GROUP BY 1"
+        ),
+        "files": f"SELECT DISTINCT {SOURCE_FILE} AS path FROM {fqn}",
+    }
+    if checkpoint:
+        literal = checkpoint.replace("\\", "\\\\").replace("'", "\\'")
+        out["processed"] = f"SELECT * FROM cloud_files_state('{literal}')"
+    return out
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, int | float):
+        return float(value) / (1000.0 if value > 1e11 else 1.0)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+@dataclass(frozen=True)
+class _Result:
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+
+
+class DatabricksReader:
+    kind = "databricks"
+
+    def __init__(
+        self,
+        settings: DatabricksSettings,
+        catalog: str,
+        schema: str,
+        *,
+        connect: Callable[..., Any] | None = None,
+        workspace: Callable[[], Any] | None = None,
+    ) -> None:
+        if settings.missing:
+            raise NotConfigured(f"Databricks not configured: set {', '.join(settings.missing)}")
+        self.settings = settings
+        self.catalog, self.schema = catalog, schema
+        self._connect = connect or _sql_connect
+        self._workspace = workspace or (lambda: _workspace_client(settings))
+
+    # -- tables ----------------------------------------------------------------------------
+
+    def table_stats(self, target: str) -> TableStats | None:
+        table = table_name(target)
+        fqn = ".".join(_quote(p) for p in (self.catalog, self.schema, table))
+        checkpoint = None
+        if self.settings.checkpoint_root:
+            checkpoint = f"{self.settings.checkpoint_root.rstrip('/')}/{table}"
+        sql = queries(fqn, checkpoint)
+        with self._cursor(table) as run:
+            history_rows = run(sql["history"], missing_ok=True)
+            if history_rows is None:
+                return None
+            columns = run(sql["columns"]).columns  # type: ignore[union-attr]
+            try:
+                initial = run(sql["initial_columns"]).columns  # type: ignore[union-attr]
+            except BackendUnavailable:
+                initial = columns  # version 0 vacuumed away: count from now
+            gateways = run(sql["gateways"]).rows  # type: ignore[union-attr]
+            per_minute = run(sql["per_minute"]).rows  # type: ignore[union-attr]
+            files = run(sql["files"]).rows  # type: ignore[union-attr]
+            processed = run(sql["processed"]).rows if "processed" in sql else None  # type: ignore[union-attr]
+        history = tuple(
+            HistoryEntry(
+                version=int(r["version"]),
+                timestamp=_ts(r["timestamp"]) or 0.0,
+                operation=str(r.get("operation") or ""),
+                rows_written=_int(_map(r.get("operationMetrics")).get("numOutputRows")),
+            )
+            for r in history_rows.rows
+        )
+        rows = sum(int(r["row_count"]) for r in gateways)
+        last = max(
+            (t for r in gateways if (t := _ts(r["last_ingested"])) is not None), default=None
+        )
+        created = min((h.timestamp for h in history if h.version == 0), default=None)
+        return TableStats(
+            table=f"{self.catalog}.{self.schema}.{table}",
+            version=max((h.version for h in history), default=0),
+            rows=rows,
+            created_at=created,
+            last_ingested_at=last,
+            columns=columns,
+            initial_columns=initial,
+            rescued_rows=sum(int(r["rescued"]) for r in gateways),
+            files=frozenset(k for r in files if (k := key_in(str(r["path"] or "")))),
+            gateway_rows={str(r["gateway"]): int(r["row_count"]) for r in gateways},
+            gateway_duplicates={
+                str(r["gateway"]): int(r["row_count"]) - int(r["distinct_count"])
+                for r in gateways
+                if int(r["row_count"]) > int(r["distinct_count"])
+            },
+            ingested_per_minute={
+                int(_ts(r["minute"]) or 0): int(r["row_count"]) for r in per_minute
+            },
+            history=history,
+            processed_files=None
+            if processed is None
+            else frozenset(
+                k
+                for r in processed
+                if r.get("commit_time", True) is not None and (k := key_in(str(r["path"])))
+            ),
+        )
+
+    @contextmanager
+    def _cursor(self, table: str) -> Iterator[Callable[..., _Result | None]]:
+        try:
+            conn = self._connect(
+                server_hostname=_hostname(self.settings.host or ""),
+                http_path=self.settings.http_path,
+                access_token=self.settings.token,
+            )
+        except Exception as exc:
+            raise BackendUnavailable(self._describe(exc, "connect to the SQL warehouse")) from None
+        try:
+            cursor = conn.cursor()
+
+            def run(sql: str, missing_ok: bool = False) -> _Result | None:
+                try:
+                    cursor.execute(sql)
+                    names = tuple(d[0] for d in cursor.description or ())
+                    rows = [_as_dict(r, names) for r in cursor.fetchall()] if names else []
+                except Exception as exc:
+                    if missing_ok and any(s in str(exc) for s in _NOT_FOUND):
+                        return None
+                    raise BackendUnavailable(self._describe(exc, f"query {table}")) from None
+                return _Result(names, rows)
+
+            yield run
+        finally:
+            try:
+                conn.close()
+            except Exception:  # closing a broken connection must not hide the real error
+                log.debug("closing the Databricks connection failed", exc_info=True)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def job_runs(self) -> list[JobRun]:
+        """The newest stream job runs (any job), newest first."""
+        try:
+            client = self._workspace()
+            runs = []
+            for run in client.jobs.list_runs(limit=RUNS_SHOWN, expand_tasks=False):
+                state = run.state
+                runs.append(
+                    JobRun(
+                        run_id=int(run.run_id or 0),
+                        job_id=int(run.job_id or 0),
+                        name=run.run_name or "",
+                        life_cycle=_enum(state.life_cycle_state if state else None),
+                        result=_enum(state.result_state if state else None),
+                        message=(state.state_message or "") if state else "",
+                        started_at=_ts(run.start_time) if run.start_time else None,
+                        ended_at=_ts(run.end_time) if run.end_time else None,
+                    )
+                )
+                if len(runs) >= RUNS_SHOWN:
+                    break
+            return runs
+        except Exception as exc:
+            raise BackendUnavailable(self._describe(exc, "list job runs")) from None
+
+    def _describe(self, exc: Exception, action: str) -> str:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if self.settings.token:
+            text = text.replace(self.settings.token, "***")
+        return f"Databricks could not {action}: {type(exc).__name__}: {text[:200]}"
+
+
+def _enum(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(getattr(value, "value", value))
+
+
+def _map(value: Any) -> dict[str, Any]:
+    """A SQL map as the connector returns it: a dict, or (key, value) pairs from Arrow."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return value
+    return {k: v for k, v in value}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_dict(row: Any, names: Sequence[str]) -> dict[str, Any]:
+    if hasattr(row, "asDict"):
+        return dict(row.asDict())
+    return dict(zip(names, row, strict=False))
+
+
+def _hostname(host: str) -> str:
+    return re.sub(r"^https?://", "", host).rstrip("/")
+
+
+def _sql_connect(**kwargs: Any) -> Any:
+    from databricks import sql
+
+    return sql.connect(**kwargs, _socket_timeout=30)
+
+
+def _workspace_client(settings: DatabricksSettings) -> Any:
+    from databricks.sdk import WorkspaceClient
+
+    host = settings.host or ""
+    if not host.startswith(("http://", "https://")):
+        host = f"https://{host}"
+    return WorkspaceClient(host=host, token=settings.token, auth_type="pat")

@@ -1,0 +1,42 @@
+"""The gateway state on this machine: stored run summaries and the spool's files."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from sensorlake.contract.lake import STATE_DB_NAME
+from sensorlake.contract.summary import read_runs
+
+from ..errors import BackendUnavailable
+from .base import GatewayState
+
+__all__ = ["LocalGatewayReader"]
+
+RUNS_SHOWN = 50
+
+
+class LocalGatewayReader:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+
+    def gateway_state(self) -> GatewayState | None:
+        if not (self.state_dir / STATE_DB_NAME).exists():
+            return None
+        try:
+            runs = tuple(read_runs(self.state_dir, limit=RUNS_SHOWN))
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(
+                f"cannot read the gateway state in {self.state_dir} ({exc})"
+            ) from None
+        files = size = 0
+        ready = self.state_dir / "spool" / "ready"
+        for root, _dirs, names in os.walk(ready):
+            for name in names:
+                files += 1
+                try:
+                    size += os.stat(os.path.join(root, name)).st_size
+                except OSError:
+                    continue  # shipped and removed while we looked
+        return GatewayState(runs, files, size)

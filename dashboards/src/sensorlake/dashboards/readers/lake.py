@@ -1,0 +1,125 @@
+"""The local lake: ``<lake>/<bucket role>/<key>``, the same keys as the buckets.
+
+Record counts come from each file's ``<file>.metadata.json``; a file without one (written
+before landing wrote them) is counted once by reading its lines, and remembered by path,
+size and modification time, so a refresh never reads a file twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import threading
+import zlib
+from pathlib import Path
+
+from sensorlake.contract.keys import SUFFIX, LandingKey, source_prefix
+from sensorlake.contract.lake import lake_path
+from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
+from sensorlake.contract.pipelines import TARGETS, bucket_role
+
+from ..errors import BackendUnavailable
+from .base import LandedObject, LandingListing
+
+__all__ = ["LocalLakeReader", "count_lines"]
+
+log = logging.getLogger(__name__)
+
+
+def count_lines(path: Path) -> int:
+    """Records in a gzip NDJSON file (one per line)."""
+    count = 0
+    last = b"\n"
+    with gzip.open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+class LocalLakeReader:
+    kind = "local lake"
+
+    def __init__(self, lake_dir: Path) -> None:
+        self.lake_dir = Path(lake_dir)
+        self._counts: dict[str, tuple[int, int, int]] = {}  # path -> (mtime_ns, size, records)
+        self._lock = threading.Lock()
+
+    def target_dir(self, target: str) -> Path:
+        return self.lake_dir / bucket_role(target) / source_prefix(target)
+
+    def list_landed(self) -> LandingListing:
+        if not self.lake_dir.is_dir():
+            raise BackendUnavailable(
+                f"local lake {self.lake_dir} does not exist: run `make land` or set --lake-dir"
+            )
+        objects: dict[str, tuple[LandedObject, ...]] = {}
+        errors: dict[str, str] = {}
+        unknown = 0
+        for target in TARGETS:
+            found: list[LandedObject] = []
+            try:
+                for entry in self._walk(self.target_dir(target)):
+                    obj = self._object(target, entry)
+                    if obj is None:
+                        unknown += 1
+                    else:
+                        found.append(obj)
+            except OSError as exc:
+                errors[target] = f"cannot read {self.target_dir(target)}: {exc.strerror}"
+            objects[target] = tuple(sorted(found, key=lambda o: o.key))
+        location = {t: str(self.target_dir(t)) for t in TARGETS}
+        return LandingListing(objects, location, errors, unknown)
+
+    @staticmethod
+    def _walk(root: Path) -> list[os.DirEntry[str]]:
+        if not root.is_dir():
+            return []
+        out: list[os.DirEntry[str]] = []
+        stack = [str(root)]
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.name.endswith(SUFFIX):
+                        out.append(entry)
+        return out
+
+    def _object(self, target: str, entry: os.DirEntry[str]) -> LandedObject | None:
+        rel = Path(entry.path).relative_to(self.lake_dir / bucket_role(target)).as_posix()
+        try:
+            key = LandingKey.parse(rel)
+        except ValueError:
+            return None
+        if key.target != target:
+            return None
+        stat = entry.stat()
+        return LandedObject(key, stat.st_size, stat.st_mtime, self._records(Path(entry.path), stat))
+
+    def _records(self, path: Path, stat: os.stat_result) -> int:
+        sidecar = local_metadata_path(path)
+        try:
+            return ObjectMetadata.from_json(sidecar.read_text()).record_count
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable metadata %s (%s); counting lines", sidecar, exc)
+        ident = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._counts.get(str(path))
+        if cached is not None and cached[:2] == ident:
+            return cached[2]
+        try:
+            records = count_lines(path)
+        except (OSError, EOFError, zlib.error) as exc:
+            log.warning("cannot count records of %s (%s)", path, exc)
+            return 0
+        with self._lock:
+            self._counts[str(path)] = (*ident, records)
+        return records
+
+    def path_of(self, key: str) -> Path:
+        """Where a key lives here (for tests and messages)."""
+        return lake_path(self.lake_dir, key)

@@ -1,0 +1,202 @@
+"""``sensorlake status``: the migration guide's three sections from one fresh snapshot.
+
+Exit codes for cron and CI: 0 healthy, 1 degraded (something lags, stalls, failed, or the
+reconciliation found a mismatch), 2 could not check (landing zone or tables unreadable or
+not configured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .snapshot import Snapshot
+
+__all__ = ["HEALTHY", "Report", "render", "report"]
+
+HEALTHY, DEGRADED, UNCHECKED = 0, 1, 2
+_WORDS = {HEALTHY: "healthy", DEGRADED: "degraded", UNCHECKED: "could not check"}
+
+
+@dataclass(frozen=True)
+class Report:
+    exit_code: int
+    reasons: list[str]
+    sections: dict[str, list[dict[str, Any]]]
+
+    @property
+    def verdict(self) -> str:
+        return _WORDS[self.exit_code]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.verdict,
+            "exit_code": self.exit_code,
+            "reasons": self.reasons,
+            **self.sections,
+        }
+
+
+def _age(when: datetime | None, now: float) -> str:
+    if when is None:
+        return "-"
+    s = max(0.0, now - when.timestamp())
+    if s < 90:
+        return f"{s:.0f} s ago"
+    if s < 5400:
+        return f"{s / 60:.0f} min ago"
+    if s < 129600:
+        return f"{s / 3600:.1f} h ago"
+    return f"{s / 86400:.1f} days ago"
+
+
+def report(snap: Snapshot) -> Report:
+    now = snap.at
+    reasons: list[str] = []
+    code = HEALTHY
+    components = {c.name: c for c in snap.health.components}
+    for name in ("landing", "tables"):
+        c = components[name]
+        if c.status in ("unavailable", "not configured"):
+            code = UNCHECKED
+            reasons.append(f"{name}: {c.reason}")
+        elif c.status == "degraded":
+            code = max(code, DEGRADED)
+            reasons.append(f"{name}: {c.reason}")
+    if components["gateway"].status in ("degraded", "unavailable"):
+        code = max(code, DEGRADED)
+        reasons.append(f"gateway: {components['gateway'].reason}")
+    for p in snap.status.pipelines:
+        if p.state in ("lagging", "stalled"):
+            code = max(code, DEGRADED)
+            reasons.append(f"{p.pipeline}: {p.state}: {p.reason}")
+    if snap.reconciliation.verdict == "mismatch":
+        code = max(code, DEGRADED)
+        reasons.append(f"reconciliation: {snap.reconciliation.summary}")
+
+    infra: list[dict[str, Any]] = [
+        {
+            "item": f"{c.name} ({c.backend})",
+            "state": c.status,
+            "detail": c.reason or "",
+        }
+        for c in snap.health.components
+    ]
+    for t in snap.tables.tables:
+        infra.append(
+            {
+                "item": t.table,
+                "state": "exists" if t.exists else ("unknown" if t.error else "missing"),
+                "detail": (
+                    f"{t.rows:,} rows, version {t.latest_version}, "
+                    f"last ingestion {_age(t.last_ingestion_time, now)}"
+                    if t.exists
+                    else (t.error or "not created yet (no stream has run)")
+                ),
+            }
+        )
+    errors = {p.error for p in snap.metrics.pipelines}
+    if len(errors) == 1 and None not in errors:
+        # One failure for every pipeline (the lake or S3 unreadable): say it once.
+        landing: list[dict[str, Any]] = [
+            {"item": "every pipeline", "state": "error", "detail": errors.pop()}
+        ]
+    else:
+        landing = [
+            {
+                "item": p.pipeline,
+                "state": "error" if p.error else ("empty" if not p.objects else "landed"),
+                "detail": p.error
+                or (
+                    f"{p.objects:,} files, {p.records:,} records, {p.bytes / 1e6:,.1f} MB; "
+                    f"newest {_age(p.newest_object, now)}; "
+                    f"last hour {p.records_last_hour:,} records"
+                ),
+            }
+            for p in snap.metrics.pipelines
+        ]
+    gw = snap.status.gateway
+    if gw.available and gw.last_run is not None:
+        run = gw.last_run
+        landing.append(
+            {
+                "item": f"gateway {run.gateway}",
+                "state": "failed" if run.error else "ok",
+                "detail": (
+                    f"last run finished {run.finished_at}, {run.rows_read:,} rows read"
+                    f"{'; ' + run.error if run.error else ''}; spool {gw.spool_files} file(s)"
+                ),
+            }
+        )
+    monitoring: list[dict[str, Any]] = [
+        {
+            "item": p.pipeline,
+            "state": p.state,
+            "detail": p.reason
+            if p.backlog_files is None
+            else f"backlog {p.backlog_files:,} file(s), lag {p.lag_seconds or 0:,.0f} s; {p.reason}",
+        }
+        for p in snap.status.pipelines
+    ]
+    monitoring.append(
+        {
+            "item": "reconciliation",
+            "state": snap.reconciliation.verdict,
+            "detail": snap.reconciliation.summary,
+        }
+    )
+    sections = {
+        "infrastructure_and_tables": infra,
+        "landing": landing,
+        "monitoring": monitoring,
+    }
+    return Report(code, reasons, sections)
+
+
+_STYLE = {
+    "healthy": "green",
+    "exists": "green",
+    "landed": "green",
+    "ok": "green",
+    "exactly once": "green",
+    "in flight": "cyan",
+    "lagging": "yellow",
+    "degraded": "yellow",
+    "empty": "dim",
+    "missing": "yellow",
+    "not configured": "yellow",
+    "stalled": "red",
+    "unavailable": "red",
+    "failed": "red",
+    "error": "red",
+    "mismatch": "red",
+    "unknown": "red",
+}
+_TITLES = {
+    "infrastructure_and_tables": "Infrastructure and tables",
+    "landing": "Landing",
+    "monitoring": "Monitoring",
+}
+
+
+def render(rep: Report, console: Console, as_of: float) -> None:
+    stamp = datetime.fromtimestamp(as_of, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    for name, rows in rep.sections.items():
+        table = Table(title=_TITLES[name], title_justify="left", expand=True, show_lines=False)
+        table.add_column("", no_wrap=True)
+        table.add_column("state", no_wrap=True)
+        table.add_column("detail", ratio=1)
+        for row in rows:
+            style = _STYLE.get(row["state"], "")
+            table.add_row(
+                row["item"], f"[{style}]{row['state']}[/]" if style else row["state"], row["detail"]
+            )
+        console.print(table)
+    colour = {HEALTHY: "green", DEGRADED: "yellow", UNCHECKED: "red"}[rep.exit_code]
+    console.print(f"[bold {colour}]{rep.verdict}[/] as of {stamp}")
+    for reason in rep.reasons:
+        console.print(f"  - {reason}", markup=False, highlight=False)

@@ -1,0 +1,232 @@
+"""``sensorlake streams run``: the streams on a local Spark session, into local Delta tables."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from sensorlake.contract.cli import path_option
+from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA
+
+from .config import LocalRunConfig, parse_targets
+from .errors import (
+    EXIT_BAD_OPTION,
+    EXIT_CORRUPT_FILES,
+    EXIT_MISMATCH,
+    JavaMissing,
+    StreamFailed,
+    StreamsError,
+)
+from .spec import LOCAL_MAX_BYTES, local_source_options
+
+if TYPE_CHECKING:
+    from .runner import RunResult
+
+__all__ = ["format_summary", "streams"]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def format_summary(result: RunResult) -> str:
+    """One line per table: what this run wrote, and what the table and the lake hold."""
+    header = (
+        "table",
+        "batches",
+        "rows written",
+        "rescued",
+        "corrupt files",
+        "table rows",
+        "landed rows",
+    )
+    rows = [header]
+    for t in result.tables.values():
+        landed = "-" if t.landed_rows is None else f"{t.landed_rows:,}"
+        mark = "" if t.landed_rows is None or t.landed_rows == t.table_rows else "  MISMATCH"
+        rows.append(
+            (
+                t.table,
+                str(t.batches),
+                f"{t.rows:,}",
+                f"{t.rescued_rows:,}",
+                str(len(t.corrupt_files)),
+                f"{t.table_rows:,}",
+                landed + mark,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    for t in result.tables.values():
+        if t.new_columns:
+            lines.append(f"{t.table}: new column(s) {', '.join(t.new_columns)}")
+        if t.error:
+            lines.append(f"{t.table}: FAILED: {t.error}")
+    lines.append(f"{result.seconds:.1f} s" + (" (stopped on request)" if result.stopped else ""))
+    return "\n".join(lines)
+
+
+@click.group()
+def streams() -> None:
+    """The Auto Loader streams, run on a local Spark session over the local lake."""
+
+
+@streams.command()
+@path_option("lake")
+@path_option("warehouse")
+@path_option("checkpoint")
+@click.option(
+    "--catalog", default=DEFAULT_CATALOG, show_default=True, help="Catalog folder of the tables."
+)
+@click.option(
+    "--schema", default=DEFAULT_SCHEMA, show_default=True, help="Schema folder of the tables."
+)
+@click.option(
+    "--pipelines",
+    help="Comma-separated subset (raw,schematized,filtered,emergency,rejected) [default all].",
+)
+@click.option(
+    "--once/--continuous",
+    default=True,
+    show_default=True,
+    help="Ingest what is there and stop (like availableNow), or repeat every --interval until SIGTERM/SIGINT.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds between runs with --continuous.",
+)
+@click.option(
+    "--max-files",
+    type=click.IntRange(min=1),
+    help="Files per micro-batch (instead of --max-bytes).",
+)
+@click.option(
+    "--max-bytes",
+    default=LOCAL_MAX_BYTES,
+    show_default=True,
+    help="Landed (compressed) bytes per micro-batch.",
+)
+@click.option(
+    "--master", default="local[*]", show_default=True, help="Spark master of the local session."
+)
+@click.option("--driver-memory", default="4g", show_default=True, help="Spark driver memory.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Exit 1 unless every table holds exactly the rows landed in the lake.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Spark's warnings.")
+def run(
+    lake_dir: Path,
+    warehouse_dir: Path,
+    checkpoint_dir: Path,
+    catalog: str,
+    schema: str,
+    pipelines: str | None,
+    once: bool,
+    interval: float,
+    max_files: int | None,
+    max_bytes: str,
+    master: str,
+    driver_memory: str,
+    verify: bool,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """Ingest landed files into local Delta tables, exactly once.
+
+    \b
+    Tables: <warehouse-dir>/<catalog>/<schema>/sensor_readings_<pipeline>
+    Exit codes: 0 done; 1 --verify found a table that differs from the lake; 2 bad option;
+    3 no Java 17+; 4 a stream failed; 5 checkpoint/state problem; 6 corrupt landed
+    file(s) skipped (everything else was ingested).
+    """
+    try:
+        config = LocalRunConfig(
+            lake_dir=lake_dir,
+            warehouse_dir=warehouse_dir,
+            checkpoint_dir=checkpoint_dir,
+            catalog=catalog,
+            schema=schema,
+            targets=parse_targets(pipelines),
+            continuous=not once,
+            interval=interval,
+            max_files=max_files,
+            max_bytes=max_bytes,
+            master=master,
+            memory=driver_memory,
+        )
+        for target in config.targets:  # names and sizes are checked before Spark starts
+            local_source_options(config.spec(target), max_files=max_files, max_bytes=max_bytes)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_BAD_OPTION)
+    if not verbose:
+        for noisy in ("py4j", "pyspark"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        click.echo(
+            f"{signal.Signals(signum).name}: finishing the running batch, then stopping", err=True
+        )
+        stop.set()
+
+    try:
+        import pyspark  # noqa: F401 - only to say what is missing before anything starts
+
+        from .runner import run as run_streams
+        from .session import local_session
+    except ImportError as exc:
+        _fail(
+            f"the local streams need their engine ({exc.name} is missing): "
+            "pip install 'sensorlake-streams[local]' (or make setup)",
+            JavaMissing.exit_code,
+        )
+    try:
+        spark = local_session(config.master, memory=config.memory, verbose=verbose)
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        result = run_streams(
+            config,
+            spark=spark,
+            stop=stop,
+            progress=lambda line: click.echo(line, err=True),
+            reconcile=verify,
+        )
+    except StreamsError as exc:
+        _fail(str(exc), exc.exit_code)
+    payload: dict[str, Any] = result.as_dict()
+    click.echo(json.dumps(payload, indent=2) if as_json else format_summary(result))
+    for item in result.corrupt:
+        click.echo(f"error: skipped corrupt file {item['path']}: {item['error']}", err=True)
+    if result.failed:
+        _fail(
+            f"{len(result.failed)} stream(s) failed: {result.failed[0].table}: {result.failed[0].error}",
+            StreamFailed.exit_code,
+        )
+    if result.corrupt:
+        sys.exit(EXIT_CORRUPT_FILES)
+    if verify and result.mismatched:
+        names = ", ".join(t.table for t in result.mismatched)
+        _fail(f"tables differ from the landed rows: {names}", EXIT_MISMATCH)
+    if verify and not as_json:
+        click.echo("verified: every table holds exactly the rows landed in the lake")

@@ -1,0 +1,59 @@
+"""The local runner's settings, parsed once at the edge (the CLI) into one typed object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sensorlake.contract.lake import table_dir
+from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS
+
+from .spec import LOCAL_MAX_BYTES, StreamSpec
+
+__all__ = ["LocalRunConfig", "parse_targets"]
+
+
+def parse_targets(value: str | None) -> tuple[str, ...]:
+    """``--pipelines raw,emergency`` as targets; ``rejected`` comes with ``schematized``
+    (its rows land beside schematized's), unless named on its own."""
+    if not value:
+        return TARGETS
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown pipeline(s) {', '.join(unknown) or value!r}: choose from {', '.join(TARGETS)}"
+        )
+    if "schematized" in names and "rejected" not in names:
+        names.append("rejected")
+    return tuple(t for t in TARGETS if t in names)
+
+
+@dataclass(frozen=True)
+class LocalRunConfig:
+    lake_dir: Path
+    warehouse_dir: Path
+    checkpoint_dir: Path
+    catalog: str = DEFAULT_CATALOG
+    schema: str = DEFAULT_SCHEMA
+    targets: tuple[str, ...] = TARGETS
+    continuous: bool = False
+    interval: float = 60.0
+    max_files: int | None = None
+    max_bytes: str = LOCAL_MAX_BYTES
+    master: str = "local[*]"
+    memory: str = "4g"
+
+    def spec(self, target: str) -> StreamSpec:
+        return StreamSpec(target, self.catalog, self.schema)
+
+    def table_path(self, spec: StreamSpec) -> Path:
+        return table_dir(self.warehouse_dir, spec.catalog, spec.schema, spec.table)
+
+    def checkpoint_path(self, spec: StreamSpec) -> Path:
+        """Like the checkpoints volume: ``<checkpoint dir>/<catalog>/<schema>/<table>``."""
+        return Path(self.checkpoint_dir) / spec.catalog / spec.schema / spec.table
+
+    def schema_path(self, spec: StreamSpec) -> Path:
+        """Like the schemas volume, beside the checkpoints: ``.../_schemas/<table>``."""
+        return Path(self.checkpoint_dir) / spec.catalog / spec.schema / "_schemas" / spec.table

@@ -1,0 +1,291 @@
+"""The local runner: the streams' queries on a local Spark session, into local Delta tables.
+
+Per target: Spark's ``json`` file source with the contract's schema over the local lake →
+the shared :func:`ingest_columns` → ``foreachBatch`` → :func:`write_batch` (idempotent Delta
+append). ``--once`` is ``availableNow``; ``--continuous`` repeats it every interval until a
+stop is requested (SIGTERM/SIGINT): a running batch finishes and commits, the next one
+does not start, and the run ends cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sensorlake.contract.lake import lake_path
+from sensorlake.contract.records import RESCUED_COLUMN, Field, shape
+
+from . import evolution, landed
+from .config import LocalRunConfig
+from .delta_sink import committed_version, table_rows, write_batch
+from .errors import StateProblem
+from .spec import StreamSpec, local_source_options, spark_schema
+from .transform import ingest_columns
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+__all__ = ["RunResult", "StopRequested", "TableResult", "failure_line", "run"]
+
+# How often a query may restart in one cycle because raw grew columns.
+MAX_SCHEMA_RESTARTS = 5
+
+
+class StopRequested(Exception):
+    """Raised by a batch that would start after a stop was requested (it commits nothing)."""
+
+
+@dataclass
+class TableResult:
+    target: str
+    table: str
+    batches: int = 0
+    replayed_batches: int = 0
+    rows: int = 0
+    files: int = 0
+    rescued_rows: int = 0
+    corrupt_files: list[dict[str, str]] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    table_rows: int = 0
+    landed_rows: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    tables: dict[str, TableResult]
+    cycles: int = 0
+    stopped: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def failed(self) -> list[TableResult]:
+        return [t for t in self.tables.values() if t.error]
+
+    @property
+    def corrupt(self) -> list[dict[str, str]]:
+        return [c for t in self.tables.values() for c in t.corrupt_files]
+
+    @property
+    def mismatched(self) -> list[TableResult]:
+        return [
+            t
+            for t in self.tables.values()
+            if t.landed_rows is not None and t.landed_rows != t.table_rows
+        ]
+
+
+def _query_id(checkpoint: Path) -> str:
+    """The streaming query's id, which Spark keeps in the checkpoint across restarts."""
+    try:
+        return str(json.loads((checkpoint / "metadata").read_text())["id"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise StateProblem(
+            f"checkpoint {checkpoint} has no query id ({exc}): delete it to start over"
+        ) from exc
+
+
+class TableStream:
+    """One target's query and what it did."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        spec: StreamSpec,
+        config: LocalRunConfig,
+        result: TableResult,
+        stop: threading.Event,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.spark, self.spec, self.config = spark, spec, config
+        self.result, self.stop, self.progress = result, stop, progress
+        self.source = lake_path(config.lake_dir, spec.source_prefix)
+        self.table_path = config.table_path(spec)
+        self.checkpoint = config.checkpoint_path(spec)
+        self.schema_dir = config.schema_path(spec)
+        self.extra = evolution.load_extra(self.schema_dir)
+        self.evolved = False
+
+    def start(self) -> StreamingQuery:
+        from pyspark.sql.types import StructType
+
+        self.source.mkdir(parents=True, exist_ok=True)  # an empty lake is not an error
+        self.extra = evolution.load_extra(self.schema_dir)
+        self.evolved = False
+        frame = (
+            self.spark.readStream.format("json")
+            .schema(StructType.fromJson(spark_schema(self.spec.target, self.extra)))
+            .options(
+                **local_source_options(
+                    self.spec, max_files=self.config.max_files, max_bytes=self.config.max_bytes
+                )
+            )
+            .load(str(self.source))
+        )
+        return (
+            ingest_columns(frame, self.spec)
+            .writeStream.queryName(f"{self.spec.catalog}.{self.spec.schema}.{self.spec.table}")
+            .foreachBatch(self._batch)
+            .option("checkpointLocation", str(self.checkpoint))
+            .trigger(availableNow=True)
+            .start()
+        )
+
+    def _batch(self, frame: DataFrame, batch_id: int) -> None:
+        if self.stop.is_set():
+            raise StopRequested(f"{self.spec.table}: stop requested before batch {batch_id}")
+        started = time.monotonic()
+        app_id = _query_id(self.checkpoint)
+        r = self.result
+        done = committed_version(self.table_path, app_id)
+        if done is not None and done >= batch_id:  # replayed after a crash: read nothing
+            r.replayed_batches += 1
+            self.progress(f"{self.spec.table}: batch {batch_id} already committed, skipped")
+            return
+        files = landed.batch_files(self.checkpoint, batch_id)
+        if self.spec.evolution == "addNewColumns":
+            self._evolve(files)
+        data = frame.toArrow()
+        data, corrupt = self._without_corrupt(data, files)
+        rescued = data.num_rows - data.column(RESCUED_COLUMN).null_count
+        written = write_batch(
+            self.table_path,
+            data,
+            app_id=app_id,
+            batch_id=batch_id,
+            partition_by=self.spec.partition_columns,
+        )
+        seconds = time.monotonic() - started
+        r.seconds += seconds
+        r.corrupt_files.extend(corrupt)
+        if not written:  # cannot happen with one writer per table; counted all the same
+            r.replayed_batches += 1
+            return
+        r.batches += 1
+        r.rows += data.num_rows
+        r.files += len(files) - len(corrupt)
+        r.rescued_rows += rescued
+        rate = data.num_rows / seconds if seconds > 0 else 0.0
+        self.progress(
+            f"{self.spec.table}: batch {batch_id}: {data.num_rows:,} rows from "
+            f"{len(files) - len(corrupt)} file(s) in {seconds:.1f} s ({rate:,.0f} rows/s)"
+            + (f", {rescued:,} rescued" if rescued else "")
+            + (f", {len(corrupt)} corrupt file(s) skipped" if corrupt else "")
+        )
+
+    def _evolve(self, files: list[str]) -> None:
+        known = [f.name for f in (*shape(self.spec.target), *self.extra)]
+        found: dict[str, Field] = {}
+        for url in files:
+            for column in evolution.new_columns(
+                landed.first_record_fields(landed.local_file(url)), known
+            ):
+                found.setdefault(column.name, column)
+        if found:
+            evolution.save_extra(self.schema_dir, (*self.extra, *found.values()))
+            self.evolved = True
+            self.result.new_columns.extend(found)
+            self.progress(
+                f"{self.spec.table}: new column(s) {', '.join(found)}: restarting with them"
+            )
+            raise evolution.SchemaEvolved(", ".join(found))
+
+    def _without_corrupt(self, data: Any, files: list[str]) -> tuple[Any, list[dict[str, str]]]:
+        import pyarrow.compute as pc
+
+        corrupt: dict[Path, str] = {}
+        for url in files:
+            reason = landed.corruption(landed.local_file(url))
+            if reason:
+                corrupt[landed.local_file(url)] = reason
+        if not corrupt:
+            return data, []
+        reported = [{"path": str(p), "error": why} for p, why in corrupt.items()]
+        for item in reported:
+            self.progress(
+                f"error: {self.spec.table}: skipped corrupt file {item['path']}: {item['error']}; "
+                "land it again under a new name to ingest it"
+            )
+        column = data.column("_source_file")
+        bad = [u for u in pc.unique(column).to_pylist() if u and landed.local_file(u) in corrupt]
+        if bad:
+            data = data.filter(pc.invert(pc.is_in(column, value_set=pc.cast(bad, column.type))))
+        return data, reported
+
+
+def failure_line(message: str) -> str:
+    """The line of a failed query's message that says what went wrong: the raised
+    exception's own line when the failure came from our batch function (a Python traceback
+    inside Spark's report), else Spark's first line."""
+    head = message.split("=== Streaming Query ===", 1)[0].strip()
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    if not lines:
+        return "the query stopped without a message"
+    return (lines[-1] if "Traceback (most recent call last)" in head else lines[0])[:500]
+
+
+def _await(streams: dict[str, TableStream], queries: dict[str, StreamingQuery]) -> None:
+    """Wait for every query; restart raw when it grew columns; record failures."""
+    restarts = dict.fromkeys(queries, 0)
+    while queries:
+        for target in list(queries):
+            query = queries[target]
+            try:
+                if query.isActive and not query.awaitTermination(0.2):
+                    continue
+            except Exception:  # the query failed: query.exception() below says how
+                pass
+            stream = streams[target]
+            failure = query.exception()
+            del queries[target]
+            if failure is None:
+                continue
+            if stream.evolved and restarts[target] < MAX_SCHEMA_RESTARTS:
+                restarts[target] += 1
+                queries[target] = stream.start()
+            elif stream.stop.is_set():
+                continue  # the batch that would have started after the stop: nothing lost
+            else:
+                stream.result.error = failure_line(str(getattr(failure, "desc", failure)))
+
+
+def run(
+    config: LocalRunConfig,
+    *,
+    spark: SparkSession,
+    stop: threading.Event | None = None,
+    progress: Callable[[str], None] = print,
+    reconcile: bool = False,
+) -> RunResult:
+    """Run the streams once (or every interval until ``stop``); the per-table results."""
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    specs = [config.spec(t) for t in config.targets]
+    result = RunResult({s.target: TableResult(s.target, s.table) for s in specs})
+    streams = {
+        s.target: TableStream(spark, s, config, result.tables[s.target], stop, progress)
+        for s in specs
+    }
+    while True:
+        result.cycles += 1
+        _await(streams, {t: s.start() for t, s in streams.items()})
+        if result.failed or not config.continuous or stop.wait(config.interval):
+            break
+    result.stopped = stop.is_set()
+    for target, stream in streams.items():
+        result.tables[target].table_rows = table_rows(stream.table_path)
+    if reconcile:
+        for target, count in landed.landed_records(config.lake_dir, config.targets).items():
+            result.tables[target].landed_rows = count
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,256 @@
+"""Fixtures for the dashboards: a real local flow (simulate, land, tables) and its monitor.
+
+The lake comes from the real lander (``sensorlake.landing``); the tables are Delta tables
+written with deltalake in the contract's layout (``table_dir``, ``table_columns``), one
+commit per landed batch, with the Spark file-source checkpoint a local stream keeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from sensorlake.contract.keys import LandingKey
+from sensorlake.contract.lake import checkpoint_path, table_dir
+from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS, table_name
+from sensorlake.contract.records import RESCUED_COLUMN, Field, shape, table_columns
+from sensorlake.dashboards.monitor import Monitor, make_readers
+from sensorlake.dashboards.settings import Settings, load_settings
+from sensorlake.landing.config import load_config
+from sensorlake.landing.rules import load_rules
+from sensorlake.landing.runner import Lander
+from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.sink import LocalLakeSink
+
+GATEWAY = "gw-dash"
+
+_SCALARS = {
+    "string": pa.string(),
+    "long": pa.int64(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_type(f: Field) -> pa.DataType:
+    if f.type == "struct":
+        return pa.struct([pa.field(c.name, arrow_type(c), nullable=c.nullable) for c in f.fields])
+    if f.type == "array":
+        return pa.list_(_SCALARS[f.items or "string"])
+    return _SCALARS[f.type]
+
+
+def arrow_schema(target: str) -> pa.Schema:
+    return pa.schema(
+        [pa.field(f.name, arrow_type(f), nullable=True) for f in table_columns(target)]
+    )
+
+
+def _coerce(f: Field, value: Any) -> Any:
+    if value is None:
+        return None
+    if f.type == "struct":
+        return {c.name: _coerce(c, value.get(c.name)) for c in f.fields}
+    if f.type == "timestamp":
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if f.type == "double":
+        if value in ("Infinity", "-Infinity"):
+            return math.inf if value == "Infinity" else -math.inf
+        return float(value)
+    if f.type == "long":
+        return int(value)
+    if f.type == "boolean":
+        return bool(value)
+    if f.type == "array":
+        return [str(v) for v in value]
+    return str(value)
+
+
+def table_rows(lake_dir: Path, key: LandingKey, ingested_at: datetime) -> list[dict[str, Any]]:
+    """A landed file's records as its table's rows (what a stream would write)."""
+    from sensorlake.contract.lake import lake_path
+
+    path = lake_path(lake_dir, key.format())
+    fields = shape(key.target)
+    names = {f.name for f in fields}
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    rows = []
+    with gzip.open(path, "rt") as handle:
+        for line in handle:
+            record = json.loads(line)
+            row = {f.name: _coerce(f, record.get(f.name)) for f in fields}
+            extra = {k: v for k, v in record.items() if k not in names}
+            row.update(key.partitions)
+            row["_ingested_at"] = ingested_at
+            row["_source_file"] = path.resolve().as_uri()
+            row["_source_modified_at"] = modified
+            row[RESCUED_COLUMN] = json.dumps(extra) if extra else None
+            rows.append(row)
+    return rows
+
+
+def landed_keys(lake_dir: Path, target: str) -> list[LandingKey]:
+    from sensorlake.contract.pipelines import bucket_role
+
+    root = lake_dir / bucket_role(target)
+    return sorted(
+        LandingKey.parse(p.relative_to(root).as_posix())
+        for p in root.glob(f"{target}/date=*/gateway=*/*.ndjson.gz")
+    )
+
+
+@dataclasses.dataclass
+class Flow:
+    """A landed lake and its warehouse, under one root."""
+
+    root: Path
+    db: Path
+
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    def land(self, rows: int = 0, seed: int = 7) -> None:
+        """Add ``rows`` simulated readings (if any) and land everything new."""
+        if rows:
+            simulate_bulk(self.db, rows, seed=seed, start=datetime.now(UTC))
+        config = load_config(
+            env={},
+            db_path=self.db,
+            state_dir=self.state,
+            gateway_id=GATEWAY,
+            lake_dir=self.lake,
+        )
+        limits = dataclasses.replace(config.limits, workers=1, batch_rows=800, file_rows=400)
+        config = dataclasses.replace(config, limits=limits)
+        summary = Lander(config, load_rules(), LocalLakeSink(config.lake_dir)).run_once()
+        assert summary.exit_code == 0, summary.error
+
+    def ingest(
+        self,
+        *,
+        skip: Iterable[str] = (),
+        duplicate: Iterable[str] = (),
+        targets: Iterable[str] = TARGETS,
+    ) -> dict[str, int]:
+        """Write every landed file not yet in its table (one commit per target), as a stream
+        would; ``skip`` keys are recorded as processed but their rows never written (a lost
+        file), ``duplicate`` keys are written twice. Returns rows written per target."""
+        skip, duplicate = set(skip), set(duplicate)
+        written = {}
+        for target in targets:
+            path = table_dir(self.warehouse, DEFAULT_CATALOG, DEFAULT_SCHEMA, table_name(target))
+            log_dir = checkpoint_path(self.checkpoints, table_name(target)) / "sources" / "0"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            done = {
+                json.loads(line)["path"]
+                for f in log_dir.iterdir()
+                for line in f.read_text().splitlines()[1:]
+            }
+            now = datetime.now(UTC)
+            rows: list[dict[str, Any]] = []
+            new_paths = []
+            for key in landed_keys(self.lake, target):
+                file_rows = table_rows(self.lake, key, now)
+                uri = file_rows[0]["_source_file"] if file_rows else key.format()
+                if uri in done:
+                    continue
+                new_paths.append(uri)
+                if key.format() in skip:
+                    continue
+                rows.extend(file_rows)
+                if key.format() in duplicate:
+                    rows.extend(file_rows)
+            if not new_paths:
+                written[target] = 0
+                continue
+            table = pa.Table.from_pylist(rows, schema=arrow_schema(target))
+            write_deltalake(str(path), table, mode="append", partition_by=["date", "gateway"])
+            batch = len(list(log_dir.iterdir()))
+            lines = ["v1"] + [
+                json.dumps({"path": p, "timestamp": int(time.time() * 1000), "batchId": batch})
+                for p in new_paths
+            ]
+            (log_dir / str(batch)).write_text("\n".join(lines) + "\n")
+            written[target] = len(rows)
+        return written
+
+    def settings(self, **overrides: Any) -> Settings:
+        base = load_settings(
+            env={},
+            lake_dir=self.lake,
+            state_dir=self.state,
+            warehouse_dir=self.warehouse,
+            checkpoint_dir=self.checkpoints,
+        )
+        return dataclasses.replace(base, **overrides)
+
+    def monitor(self, **overrides: Any) -> Monitor:
+        settings = self.settings(**overrides)
+        return Monitor(settings, make_readers(settings))
+
+
+@pytest.fixture(autouse=True)
+def _no_dashboard_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Databricks workspace or local setting may leak in from the developer's shell."""
+    for name in (
+        "DATABRICKS_HOST",
+        "DATABRICKS_HTTP_PATH",
+        "DATABRICKS_TOKEN",
+        "SENSORLAKE_DATABRICKS_CHECKPOINTS",
+        "SENSORLAKE_WAREHOUSE_DIR",
+        "SENSORLAKE_CHECKPOINT_DIR",
+        "SENSORLAKE_CATALOG",
+        "SENSORLAKE_SCHEMA",
+        "SENSORLAKE_LAG_SECONDS",
+        "SENSORLAKE_STALL_SECONDS",
+        "SENSORLAKE_MONITOR_TTL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def _landed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("flow")
+    flow = Flow(root, root / "sensor_data.db")
+    simulate_bulk(flow.db, 1_500, seed=42, start=datetime.now(UTC))
+    flow.land()
+    return root
+
+
+@pytest.fixture
+def flow(_landed_template: Path, tmp_path: Path) -> Flow:
+    """A fresh copy of a landed lake (1,500 simulated rows, every pipeline), no tables yet."""
+    root = tmp_path / "flow"
+    shutil.copytree(_landed_template, root)
+    return Flow(root, root / "sensor_data.db")
+
+
+@pytest.fixture
+def make_flow(flow: Flow) -> Callable[[], Flow]:
+    return lambda: flow

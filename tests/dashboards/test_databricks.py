@@ -1,0 +1,323 @@
+"""The Databricks module against recorded responses of the real shapes: the SQL connector's
+rows (``databricks.sql.types.Row``) and the Jobs API JSON, parsed by the real databricks-sdk
+from a local HTTP server. Errors become one line, with the token scrubbed."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from databricks.sql.exc import RequestError, ServerOperationError
+from databricks.sql.types import Row
+from fastapi.testclient import TestClient
+
+from sensorlake.dashboards.app import create_app
+from sensorlake.dashboards.errors import BackendUnavailable, NotConfigured
+from sensorlake.dashboards.monitor import Monitor, Readers
+from sensorlake.dashboards.readers.databricks import DatabricksReader, queries
+from sensorlake.dashboards.readers.gateway import LocalGatewayReader
+from sensorlake.dashboards.readers.lake import LocalLakeReader
+from sensorlake.dashboards.settings import DatabricksSettings, load_settings
+
+pytestmark = pytest.mark.dashboards
+
+RECORDED = Path(__file__).parent / "recorded"
+TOKEN = "dapi0123456789abcdef-secret"
+SETTINGS = DatabricksSettings(
+    host="example.cloud.databricks.com",
+    http_path="/sql/1.0/warehouses/abc123",
+    token=TOKEN,
+    checkpoint_root="/Volumes/sensor_data_catalog/sensor_pipeline/autoloader_checkpoints",
+)
+
+
+def _value(kind: str, value: Any) -> Any:
+    if kind == "timestamp" and value is not None:
+        return datetime.fromisoformat(value)
+    return value
+
+
+class RecordedCursor:
+    """A DB-API cursor that answers each of our queries with its recorded result."""
+
+    def __init__(self, recorded: dict[str, Any], sql: dict[str, str], fail: dict[str, Exception]):
+        self.by_sql = {text: recorded[name] for name, text in sql.items()}
+        self.names = {text: name for name, text in sql.items()}
+        self.fail = fail
+        self.executed: list[str] = []
+        self.description: list[tuple[Any, ...]] | None = None
+        self._rows: list[Row] = []
+
+    def execute(self, sql: str) -> None:
+        # One recording serves every table: the SQL differs only in the table's name.
+        sql = re.sub(r"sensor_readings_[a-z]+", "sensor_readings_schematized", sql)
+        self.executed.append(self.names[sql])
+        if self.names[sql] in self.fail:
+            raise self.fail[self.names[sql]]
+        result = self.by_sql[sql]
+        self.description = [(n, t, None, None, None, None, None) for n, t in result["description"]]
+        kinds = [t for _n, t in result["description"]]
+        names = [n for n, _t in result["description"]]
+        self._rows = [
+            Row(**{n: _value(k, v) for n, k, v in zip(names, kinds, values, strict=True)})
+            for values in result["rows"]
+        ]
+
+    def fetchall(self) -> list[Row]:
+        return self._rows
+
+
+class RecordedConnection:
+    def __init__(self, cursor: RecordedCursor) -> None:
+        self._cursor = cursor
+        self.closed = False
+        self.kwargs: dict[str, Any] = {}
+
+    def cursor(self) -> RecordedCursor:
+        return self._cursor
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def recorded_reader(
+    fail: dict[str, Exception] | None = None,
+) -> tuple[DatabricksReader, RecordedConnection]:
+    recorded = json.loads((RECORDED / "databricks_sql.json").read_text())
+    fqn = "`sensor_data_catalog`.`sensor_pipeline`.`sensor_readings_schematized`"
+    sql = queries(fqn, f"{SETTINGS.checkpoint_root}/sensor_readings_schematized")
+    conn = RecordedConnection(RecordedCursor(recorded, sql, fail or {}))
+
+    def connect(**kwargs: Any) -> RecordedConnection:
+        conn.kwargs = kwargs
+        return conn
+
+    reader = DatabricksReader(SETTINGS, "sensor_data_catalog", "sensor_pipeline", connect=connect)
+    return reader, conn
+
+
+def test_table_figures_from_recorded_results() -> None:
+    reader, conn = recorded_reader()
+    stats = reader.table_stats("schematized")
+    assert stats is not None and conn.closed
+    assert conn.kwargs == {
+        "server_hostname": "example.cloud.databricks.com",
+        "http_path": "/sql/1.0/warehouses/abc123",
+        "access_token": TOKEN,
+    }
+    assert stats.table == "sensor_data_catalog.sensor_pipeline.sensor_readings_schematized"
+    assert stats.version == 7 and stats.rows == 1_500
+    assert stats.gateway_rows == {"gw-berlin-01": 1_100, "gw-lyon-02": 400}
+    assert stats.gateway_duplicates == {"gw-lyon-02": 20}
+    assert stats.rescued_rows == 3
+    assert [h.rows_written for h in stats.history] == [400, 1_100, None]
+    assert set(stats.columns) - set(stats.initial_columns) == {"firmware_channel"}
+    assert len(stats.files) == 3 and all(k.startswith("schematized/date=") for k in stats.files)
+    # cloud_files_state: the file with no commit_time is not processed yet.
+    assert stats.processed_files is not None and len(stats.processed_files) == 3
+    assert sum(stats.ingested_per_minute.values()) == 1_500
+    assert stats.last_ingested_at == datetime.fromisoformat("2026-11-26T10:58:02.930").timestamp()
+
+
+def test_a_missing_table_is_none_not_an_error() -> None:
+    reader, _ = recorded_reader(
+        {
+            "history": ServerOperationError(
+                "[TABLE_OR_VIEW_NOT_FOUND] The table or view `x` cannot be found."
+            )
+        }
+    )
+    assert reader.table_stats("schematized") is None
+
+
+def test_a_vacuumed_first_version_counts_columns_from_now() -> None:
+    reader, _ = recorded_reader(
+        {"initial_columns": ServerOperationError("[DELTA_VERSION_NOT_FOUND] gone")}
+    )
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.initial_columns == stats.columns
+
+
+def test_errors_are_one_line_without_the_token() -> None:
+    reader, conn = recorded_reader(
+        {
+            "gateways": RequestError(
+                f"Error during request to server: 403 Forbidden token={TOKEN}\nmore"
+            )
+        }
+    )
+    with pytest.raises(BackendUnavailable) as caught:
+        reader.table_stats("schematized")
+    message = caught.value.message
+    assert TOKEN not in message and "\n" not in message
+    assert message.startswith(
+        "Databricks could not query sensor_readings_schematized: RequestError"
+    )
+    assert conn.closed
+
+    def refuse(**_: Any) -> None:
+        raise RequestError(f"cannot connect to example.cloud.databricks.com with {TOKEN}")
+
+    offline = DatabricksReader(SETTINGS, "c", "s", connect=refuse)
+    with pytest.raises(
+        BackendUnavailable, match="could not connect to the SQL warehouse"
+    ) as caught:
+        offline.table_stats("raw")
+    assert TOKEN not in caught.value.message
+
+
+def test_unsafe_names_are_refused_before_any_sql() -> None:
+    reader = DatabricksReader(SETTINGS, "cat; DROP TABLE x", "s", connect=lambda **_: None)
+    with pytest.raises(NotConfigured):
+        reader.table_stats("raw")
+
+
+def test_partial_settings_say_what_is_missing() -> None:
+    with pytest.raises(NotConfigured, match="set DATABRICKS_TOKEN"):
+        DatabricksReader(DatabricksSettings("h", "/p", None), "c", "s")
+    assert "secret" not in repr(load_settings(env={"DATABRICKS_TOKEN": "secret"}))
+
+
+class _Jobs(BaseHTTPRequestHandler):
+    body = b""
+    status = 200
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, self.headers.get("Authorization", "")))
+        if not self.path.startswith("/api/2.2/jobs/runs/list"):
+            self.send_response(
+                404
+            )  # e.g. the SDK's host-metadata probe: not a workspace feature here
+            self.end_headers()
+            return
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def jobs_api() -> Iterator[tuple[str, type[_Jobs]]]:
+    handler = type(
+        "Jobs", (_Jobs,), {"seen": [], "body": (RECORDED / "jobs_runs_list.json").read_bytes()}
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+
+
+def _sdk_reader(host: str) -> DatabricksReader:
+    from dataclasses import replace
+
+    return DatabricksReader(replace(SETTINGS, host=host), "c", "s")
+
+
+def test_job_runs_through_the_real_sdk(jobs_api: tuple[str, type[_Jobs]]) -> None:
+    host, handler = jobs_api
+    runs = _sdk_reader(host).job_runs()
+    assert [r.run_id for r in runs] == [77101, 77001]
+    assert runs[0].failed and runs[0].result == "FAILED" and "Access Denied" in runs[0].message
+    assert not runs[1].failed and runs[1].life_cycle == "TERMINATED"
+    assert runs[0].started_at == 1795690800.0
+    listed = [auth for path, auth in handler.seen if path.startswith("/api/2.2/jobs/runs/list")]
+    assert listed == [f"Bearer {TOKEN}"]
+
+
+def test_job_api_errors_are_one_line(jobs_api: tuple[str, type[_Jobs]]) -> None:
+    host, handler = jobs_api
+    handler.status = 403
+    handler.body = json.dumps(
+        {"error_code": "PERMISSION_DENIED", "message": "no jobs for you"}
+    ).encode()
+    with pytest.raises(
+        BackendUnavailable, match="could not list job runs: PermissionDenied"
+    ) as caught:
+        _sdk_reader(host).job_runs()
+    assert TOKEN not in caught.value.message
+
+
+def test_the_api_shows_databricks_figures_and_failed_jobs(
+    flow,
+    jobs_api: tuple[str, type[_Jobs]],  # type: ignore[no-untyped-def]
+) -> None:
+    """Databricks tables beside a local lake: a failed stream job makes a pipeline lag,
+    and no response carries the token."""
+    host, _ = jobs_api
+    reader, _ = recorded_reader()
+    from dataclasses import replace
+
+    reader._workspace = _sdk_reader(host)._workspace  # the real SDK, recorded jobs
+    settings = replace(flow.settings(), databricks=replace(SETTINGS, host=host))
+    readers = Readers(
+        LocalLakeReader(flow.lake), reader, LocalGatewayReader(flow.state), tables_kind="databricks"
+    )
+    monitor = Monitor(settings, readers)
+    monitor.refresh()
+    client = TestClient(create_app(monitor, start_monitor=False))
+    status = client.get("/api/pipelines/status").json()
+    assert status["jobs"][0]["state"] == "FAILED"
+    schematized = next(p for p in status["pipelines"] if p["pipeline"] == "schematized")
+    assert (
+        schematized["state"] == "lagging" and "last stream job run failed" in schematized["reason"]
+    )
+    tables = client.get("/api/autoloader-tables").json()
+    assert tables["backend"] == "databricks"
+    for table in tables["tables"]:
+        assert table["rows"] == 1_500 and table["columns_added"] == ["firmware_channel"]
+    recon = client.get("/api/reconciliation").json()
+    assert recon["verdict"] == "mismatch"  # the recorded gateways are not this lake's
+    for path in (
+        "/api/health",
+        "/api/pipelines/status",
+        "/api/autoloader-tables",
+        "/api/overview",
+        "/metrics",
+        "/",
+    ):
+        assert TOKEN not in client.get(path).text
+
+
+def test_a_failing_warehouse_is_a_reason_in_the_api_not_a_500(flow) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    def refuse(**_: Any) -> None:
+        raise RequestError(f"HTTP 503 from the SQL warehouse, token {TOKEN}")
+
+    reader = DatabricksReader(SETTINGS, "sensor_data_catalog", "sensor_pipeline", connect=refuse)
+
+    def no_jobs() -> Any:
+        raise RuntimeError(f"workspace unreachable with {TOKEN}")
+
+    reader._workspace = no_jobs
+    settings = replace(flow.settings(), databricks=SETTINGS)
+    readers = Readers(
+        LocalLakeReader(flow.lake), reader, LocalGatewayReader(flow.state), tables_kind="databricks"
+    )
+    monitor = Monitor(settings, readers)
+    monitor.refresh()
+    client = TestClient(create_app(monitor, start_monitor=False))
+    tables = client.get("/api/autoloader-tables")
+    assert tables.status_code == 200
+    body = tables.json()
+    assert body["status"] == "unavailable"
+    assert body["reason"].startswith("Databricks could not connect to the SQL warehouse")
+    status = client.get("/api/pipelines/status").json()
+    assert {p["state"] for p in status["pipelines"]} == {"unknown"}
+    assert status["jobs_error"].startswith("Databricks could not list job runs: RuntimeError")
+    assert client.get("/api/reconciliation").json()["verdict"] == "not checked"
+    for path in ("/api/health", "/api/autoloader-tables", "/api/pipelines/status", "/metrics"):
+        text = client.get(path).text
+        assert TOKEN not in text and "Traceback" not in text

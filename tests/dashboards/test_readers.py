@@ -1,0 +1,126 @@
+"""The local readers and the parsing they share: sidecar metadata, counting once, keys in
+paths, settings from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
+from sensorlake.dashboards.errors import ConfigError
+from sensorlake.dashboards.readers import lake as lake_module
+from sensorlake.dashboards.readers.base import key_in
+from sensorlake.dashboards.readers.lake import LocalLakeReader
+from sensorlake.dashboards.settings import load_settings
+from sensorlake.dashboards.snapshot import chart_buckets
+
+from .conftest import Flow, landed_keys
+
+pytestmark = pytest.mark.dashboards
+
+KEY = "raw/date=2026-11-26/gateway=gw-1/00000001-0000000000000000001-0000000000000000400.ndjson.gz"
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        (f"s3://sensor-data-raw-us-east-1/{KEY}", KEY),
+        (f"file:///var/lake/raw/{KEY}", KEY),
+        (
+            f"file:/var/lake/raw/{KEY}".replace("date=", "date%3D").replace(
+                "gateway=", "gateway%3D"
+            ),
+            KEY,
+        ),
+        (f"dbfs:/Volumes/x/date=2026/raw/{KEY}", KEY),
+        ("s3://b/raw/date=2026-11-26/notes.txt", None),
+        ("", None),
+    ],
+)
+def test_the_landing_key_inside_a_path(path: str, key: str | None) -> None:
+    assert key_in(path) == key
+
+
+def test_sidecar_metadata_wins_and_files_are_counted_once(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    real = lake_module.count_lines
+    monkeypatch.setattr(lake_module, "count_lines", lambda p: calls.append(p) or real(p))
+    reader = LocalLakeReader(flow.lake)
+    with_sidecars = reader.list_landed()
+    assert calls == []  # landing writes <file>.metadata.json: nothing is read
+    sidecars = list(flow.lake.rglob("*.metadata.json"))
+    assert sidecars
+    for sidecar in sidecars:  # files landed before landing wrote sidecars
+        sidecar.unlink()
+    first = reader.list_landed()
+    files = sum(len(v) for v in first.objects.values())
+    assert len(calls) == files  # each file counted...
+    reader.list_landed()
+    assert len(calls) == files  # ...once
+    assert {t: sum(o.records for o in v) for t, v in first.objects.items()} == {
+        t: sum(o.records for o in v) for t, v in with_sidecars.objects.items()
+    }
+
+    key = landed_keys(flow.lake, "raw")[0]
+    path = reader.path_of(key.format())
+    meta = ObjectMetadata(
+        12345, key.first_row, key.last_row, key.epoch, "r", key.gateway, "raw", "0" * 64
+    )
+    local_metadata_path(path).write_text(meta.to_json())
+    raw = {o.name: o.records for o in reader.list_landed().objects["raw"]}
+    assert raw[key.format()] == 12345
+    assert len(calls) == files
+
+
+def test_foreign_files_are_counted_as_unknown(flow: Flow) -> None:
+    odd = flow.lake / "raw" / "raw" / "date=2026-11-26" / "gateway=gw-x" / "notes.ndjson.gz"
+    odd.parent.mkdir(parents=True)
+    odd.write_bytes(b"")
+    listing = LocalLakeReader(flow.lake).list_landed()
+    assert listing.unknown_keys == 1
+    assert all(o.key.gateway != "gw-x" for o in listing.objects["raw"])
+
+
+def test_settings_choose_backends_from_the_environment(tmp_path: Path) -> None:
+    local = load_settings(env={})
+    assert local.landing == "local" and local.tables == "local"
+    assert str(local.warehouse_dir) == "var/warehouse"
+    cloud = load_settings(
+        env={"S3_BUCKET_RAW": "b", "AWS_ENDPOINT_URL": "http://x:1", "AWS_REGION": "eu-west-1"}
+    )
+    assert cloud.landing == "s3" and cloud.tables == "databricks"
+    assert (
+        cloud.s3 is not None
+        and cloud.s3.buckets == {"raw": "b"}
+        and cloud.s3.endpoint_url == "http://x:1"
+    )
+    forced = load_settings(env={"S3_BUCKET_RAW": "b"}, lake_dir=tmp_path, force_local_lake=True)
+    assert forced.landing == "local" and forced.lake_dir == tmp_path
+    assert load_settings(env={"SENSORLAKE_WAREHOUSE_DIR": "/w"}).warehouse_dir == Path("/w")
+    assert load_settings(env={"DATABRICKS_HOST": "h"}).tables == "databricks"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SENSORLAKE_LAG_SECONDS": "x"}, "SENSORLAKE_LAG_SECONDS must be a number of seconds"),
+        ({"SENSORLAKE_MONITOR_TTL": "-1"}, "SENSORLAKE_MONITOR_TTL must be positive"),
+        ({"SENSORLAKE_LAG_SECONDS": "60", "SENSORLAKE_STALL_SECONDS": "30"}, "must not be below"),
+    ],
+)
+def test_bad_settings_are_one_line(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env=env)
+
+
+def test_chart_buckets_are_round_and_bounded() -> None:
+    now = 1_800_000_000.0
+    width, start = chart_buckets(None, now)
+    assert width == 15 and start <= now - 15 * 60 and start % width == 0
+    width, start = chart_buckets(now - 3 * 86400, now)
+    assert width == 6 * 3600 and (now - start) / width <= 61
+    width, start = chart_buckets(now - 400 * 86400, now)
+    assert now - start <= 7 * 86400 + width

@@ -1,0 +1,93 @@
+"""The end-to-end exactly-once check: it must catch a file ingested twice and a file lost."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sensorlake.contract.pipelines import bucket_role
+from sensorlake.dashboards.app import create_app
+from sensorlake.dashboards.readers.lake import count_lines
+
+from .conftest import GATEWAY, Flow, landed_keys
+
+pytestmark = pytest.mark.dashboards
+
+
+def reconcile(flow: Flow) -> dict:
+    monitor = flow.monitor()
+    monitor.refresh()
+    return TestClient(create_app(monitor, start_monitor=False)).get("/api/reconciliation").json()
+
+
+def records(flow: Flow, key) -> int:  # type: ignore[no-untyped-def]
+    return count_lines(flow.lake / bucket_role(key.target) / key.format())
+
+
+def row(report: dict, pipeline: str) -> dict:
+    return next(r for r in report["rows"] if r["pipeline"] == pipeline and r["gateway"] == GATEWAY)
+
+
+def test_a_file_ingested_twice_is_caught(flow: Flow) -> None:
+    doubled = landed_keys(flow.lake, "schematized")[1]
+    flow.ingest(duplicate=[doubled.format()])
+    report = reconcile(flow)
+    assert report["verdict"] == "mismatch"
+    bad = row(report, "schematized")
+    assert bad["verdict"] == "duplicates"
+    assert bad["duplicate_rows"] == records(flow, doubled)
+    assert bad["distinct_records"] == bad["landed_records"]
+    assert bad["table_rows"] == bad["landed_records"] + records(flow, doubled)
+    assert f"{records(flow, doubled):,} duplicate row(s)" in report["summary"]
+    assert all(r["verdict"] == "ok" for r in report["rows"] if r["pipeline"] != "schematized")
+
+
+def test_a_lost_file_is_caught(flow: Flow) -> None:
+    lost = landed_keys(flow.lake, "filtered")[-1]
+    flow.ingest(skip=[lost.format()])  # the checkpoint says processed; its rows never arrived
+    report = reconcile(flow)
+    assert report["verdict"] == "mismatch"
+    bad = row(report, "filtered")
+    assert bad["verdict"] == "missing"
+    assert bad["missing_records"] == records(flow, lost) and bad["pending_records"] == 0
+    assert f"{records(flow, lost):,} landed record(s) missing" in report["summary"]
+
+
+def test_without_a_checkpoint_a_file_older_than_the_last_commit_is_missing(flow: Flow) -> None:
+    import shutil
+
+    keys = landed_keys(flow.lake, "raw")
+    lost, fresh = keys[0], keys[-1]
+    flow.ingest(skip=[lost.format(), fresh.format()])
+    shutil.rmtree(flow.checkpoints)
+    old = time.time() - 3600
+    os.utime(flow.lake / "raw" / lost.format(), (old, old))
+    future = time.time() + 60
+    os.utime(flow.lake / "raw" / fresh.format(), (future, future))
+    report = reconcile(flow)
+    raw = row(report, "raw")
+    assert raw["missing_records"] == records(flow, lost)
+    assert raw["pending_records"] == records(flow, fresh)
+    assert raw["verdict"] == "missing"
+
+
+def test_a_file_not_yet_processed_is_in_flight_not_missing(flow: Flow) -> None:
+    flow.ingest()
+    flow.land(rows=400, seed=11)
+    report = reconcile(flow)
+    assert report["verdict"] == "in flight"
+    assert row(report, "raw")["pending_records"] == 400
+    assert row(report, "raw")["missing_records"] == 0
+
+
+def test_rows_whose_file_is_gone_are_extra(flow: Flow) -> None:
+    flow.ingest()
+    gone = landed_keys(flow.lake, "emergency")[0]
+    (flow.lake / "emergency" / gone.format()).unlink()
+    report = reconcile(flow)
+    bad = row(report, "emergency")
+    assert bad["verdict"] == "extra" and bad["extra_records"] > 0
+    assert report["verdict"] == "mismatch"
