@@ -51,3 +51,16 @@ def test_account_adds_a_batch() -> None:
     assert summary.rejected_reasons == {"sensor_id.format": 3}
     assert (summary.targets["raw"].records, summary.targets["raw"].files) == (15, 2)
     assert summary.targets["raw"].bytes == 150
+
+
+def test_a_summary_from_before_rolling_reads_with_nothing_open() -> None:
+    """Stored summaries without the open-file fields (landers before rolling) still read."""
+    data = RunSummary("local", "gw", "db").as_dict()
+    for name in ("open_records", "oldest_open_age_seconds", "next_close_at", "next_close_target"):
+        del data[name]
+    data["targets"] = {"raw": {"records": 3, "files": 1, "pending_files": 0}}
+    summary = RunSummary.from_dict(data)
+    assert (summary.open_records, summary.oldest_open_age_seconds) == (0, None)
+    assert summary.next_close_at is None
+    raw = summary.targets["raw"]
+    assert (raw.open_records, raw.open_bytes, raw.open_age_seconds) == (0, 0, None)

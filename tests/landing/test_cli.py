@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from sensorlake.contract.cli import main
+from sensorlake.landing.config import load_config
+from sensorlake.landing.rules import load_rules
+from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.sink import LocalLakeSink
 
 from .conftest import SENSORLAKE, child_env, read_lake, s3_env, source_ids
 
@@ -79,6 +84,29 @@ def test_land_table_and_dry_run(tmp_path: Path, sensor_db: Path) -> None:
     assert not (tmp_path / "lake").exists() and not (tmp_path / "state").exists()
 
 
+def test_dry_run_says_what_accumulates_and_when_the_next_file_closes(
+    tmp_path: Path, sensor_db: Path
+) -> None:
+    nothing_open = invoke(*land_args(tmp_path, sensor_db, "--dry-run"))
+    assert "no file is open: a one-shot land closes every file it writes" in nothing_open.stdout
+    config = load_config(
+        env={},
+        db_path=sensor_db,
+        state_dir=tmp_path / "state",
+        gateway_id="gw-cli",
+        lake_dir=tmp_path / "lake",
+    )
+    Lander(config, load_rules(), LocalLakeSink(config.lake_dir)).run_once(rolling=True)
+    result = invoke(*land_args(tmp_path, sensor_db, "--dry-run", "--json"))
+    summary = json.loads(result.stdout)
+    assert summary["rows_read"] == 0 and summary["open_records"] > 0
+    # the readings span midnight: the later date is still open, the earlier one closed
+    assert 0 < summary["targets"]["raw"]["open_records"] < 3_000
+    assert summary["next_close_at"] and summary["next_close_target"]
+    text = invoke(*land_args(tmp_path, sensor_db, "--dry-run")).stdout
+    assert "accumulating in open files" in text and "a one-shot land closes them all now" in text
+
+
 def test_missing_database_is_exit_3_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, land_args(tmp_path, tmp_path / "nope.db"))
     assert result.exit_code == 3
@@ -131,13 +159,29 @@ def summaries(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def watermark(state: Path) -> int:
+    path = state / "landing-state.db"
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT watermark FROM position").fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+    return row[0] if row else 0
+
+
 def test_continuous_mode_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """Files accumulate across cycles (default age limit: 5 minutes); SIGTERM closes and
+    ships them, with rows that arrived while it ran, and exits 0."""
     db = tmp_path / "live.db"
     simulate_bulk(db, 200, seed=5)
     lake = tmp_path / "lake"
 
     def idle_after_new_rows() -> bool:
-        if len(list(lake.rglob("raw/**/*.gz"))) < 4:
+        if watermark(tmp_path / "state") < 200:
             return False
         simulate_bulk(db, 100, seed=6)  # arrives while it runs
         time.sleep(1.0)
@@ -150,18 +194,26 @@ def test_continuous_mode_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "stopped cleanly" in err
-    assert sum(s["rows_read"] for s in summaries(out)) == 300
+    runs = summaries(out)
+    assert sum(s["rows_read"] for s in runs) == 300
+    # while running, the raw rows accumulated in one open file; the stop closed it
+    assert max(s["targets"]["raw"]["open_records"] for s in runs[:-1]) == 300
+    assert runs[-1]["open_records"] == 0 and runs[-1]["targets"]["raw"]["files"] >= 1
+    assert sum(s["targets"]["raw"]["files"] for s in runs) == len(list(lake.rglob("raw/**/*.gz")))
+    raw = read_lake(lake)["raw"]
+    assert sorted(r["_lineage"]["row_id"] for r in raw) == list(range(1, 301))
 
 
 def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> None:
     """SIGTERM while a batch is being written: that batch is completed and committed (never
-    half kept), the lander exits 0, and the next run lands the rest, each row once."""
+    half kept), the open files are closed and shipped, the lander exits 0, and the next run
+    lands the rest, each row once."""
     db = tmp_path / "big.db"
     simulate_bulk(db, 40_000, seed=9)
     spool_tmp = tmp_path / "state" / "spool" / "tmp"
 
-    def second_batch_being_written() -> bool:  # its files are open in tmp/
-        return any(spool_tmp.glob("*.part")) and any((tmp_path / "lake").rglob("raw/**/*.gz"))
+    def second_batch_being_written() -> bool:  # the first is committed, files open in tmp/
+        return watermark(tmp_path / "state") >= 5_000 and any(spool_tmp.glob("*.part"))
 
     code, out, err = sigterm_when(
         land_args(tmp_path, db, "--continuous", "--interval", "60", "--json"),
@@ -171,11 +223,18 @@ def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> Non
     )
     assert code == 0, err
     assert "stopped cleanly" in err
-    (first,) = summaries(out)
-    assert first["exit_code"] == 0
+    first, stop = summaries(out)
+    assert first["exit_code"] == 0 and stop["exit_code"] == 0
     assert 0 < first["rows_read"] < 40_000 and first["rows_read"] % 5_000 == 0
     assert first["watermark"] == first["rows_read"]
+    assert first["targets"]["raw"]["open_records"] == first["rows_read"]
+    # the stop read nothing more, closed every open file and shipped it
+    assert stop["rows_read"] == 0 and stop["open_records"] == 0
+    assert stop["targets"]["raw"]["records"] == first["rows_read"]
+    assert stop["targets"]["raw"]["shipped_files"] == stop["targets"]["raw"]["files"] >= 1
     assert list(spool_tmp.iterdir()) == []  # no half-written batch left behind
+    landed = sorted(r["id"] for r in read_lake(tmp_path / "lake")["raw"])
+    assert landed == list(range(1, first["rows_read"] + 1))
 
     rest = invoke(*land_args(tmp_path, db, "--json"))
     assert json.loads(rest.stdout)["rows_read"] == 40_000 - first["rows_read"]

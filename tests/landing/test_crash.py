@@ -122,9 +122,18 @@ class Landed:
     survivors: bool  # processes of the run still alive after it ended (reaped here)
 
 
-def land(db: Path, state: Path, dest: Destination, *, failpoints: str | None = None) -> Landed:
+def land(
+    db: Path,
+    state: Path,
+    dest: Destination,
+    *,
+    failpoints: str | None = None,
+    continuous: bool = False,
+) -> Landed:
     """Run ``sensorlake land`` in its own process group; output goes to files, not pipes,
-    so that a killed lander's surviving workers cannot hold the test up."""
+    so that a killed lander's surviving workers cannot hold the test up. ``continuous``
+    runs ``--continuous`` with files that stay open (they close only at their size limit
+    or on a date change): only a failpoint ends it."""
     args = [
         SENSORLAKE,
         "land",
@@ -136,11 +145,13 @@ def land(db: Path, state: Path, dest: Destination, *, failpoints: str | None = N
         "--gateway-id",
         GATEWAY,
         "--json",
+        *(["--continuous", "--interval", "0.1"] if continuous else []),
     ]
+    env = _env(dest, failpoints)
+    if continuous:
+        env["SENSORLAKE_FILE_MAX_AGE_SECONDS"] = "3600"
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            args, env=_env(dest, failpoints), stdout=out, stderr=err, start_new_session=True
-        )
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err, start_new_session=True)
         try:
             returncode = proc.wait(timeout=120)
         finally:
@@ -202,6 +213,7 @@ def assert_settled(state: Path, dest: Destination) -> tuple[int, int]:
     try:
         rows = conn.execute("SELECT bucket, key, status FROM files").fetchall()
         position = conn.execute("SELECT epoch, watermark FROM position").fetchone()
+        assert conn.execute("SELECT COUNT(*) FROM open_files").fetchone() == (0,)
     finally:
         conn.close()
     assert {status for _, _, status in rows} == {"shipped"}, Counter(s for *_, s in rows)
@@ -239,6 +251,20 @@ def assert_no_key_overlap(dest: Destination) -> None:
         assert max(ids.values()) == 1, f"{target}: a row landed twice"
 
 
+def crash(
+    source_db: Path, tmp_path: Path, dest: Destination, failpoints: str, *, continuous: bool = False
+) -> tuple[Path, Path]:
+    """Land a copy of the source database until the failpoint kills the lander with SIGKILL;
+    returns the copy and the state directory."""
+    db = copy_db(source_db, tmp_path / "sensor_data.db")
+    state = tmp_path / "state"
+    crashed = land(db, state, dest, failpoints=failpoints, continuous=continuous)
+    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+    if not continuous:
+        assert crashed.stdout == ""  # it died before it could report
+    return db, state
+
+
 @pytest.fixture(scope="module")
 def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("crash-source") / "sensor_data.db"
@@ -273,12 +299,7 @@ def test_kill_at_point_then_rerun_matches_clean_run(
     tmp_path: Path,
     dest: Destination,
 ) -> None:
-    db = copy_db(source_db, tmp_path / "sensor_data.db")
-    state = tmp_path / "state"
-
-    crashed = land(db, state, dest, failpoints=f"{point}:{count}")
-    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
-    assert crashed.stdout == ""  # it died before it could report
+    db, state = crash(source_db, tmp_path, dest, f"{point}:{count}")
     before = dest.files()
     # whatever landed before the crash is a subset of the clean run, byte for byte
     assert {k: clean_run[k] for k in before if k in clean_run} == before
@@ -377,3 +398,87 @@ def test_killed_lander_leaves_no_processes_behind(source_db: Path, tmp_path: Pat
     crashed = land(db, tmp_path / "state", local, failpoints="after-encode:2")
     assert crashed.returncode == -signal.SIGKILL
     assert not crashed.survivors
+
+
+# -- continuous mode: killed while files are open (accumulating across batches) ------------
+
+# Every point is reached while the raw, schematized and filtered files are open: commits 1-4
+# are the first cycle's batches, uploads are emergency files (closed every cycle) and the
+# 2026-03-01 files (closed by the date change).
+OPEN_SCENARIOS = [
+    ("after-encode", 6),
+    ("after-spool", 3),
+    ("after-commit", 2),
+    ("during-upload", 3),
+    ("after-upload", 3),
+]
+
+
+def by_row(files: dict[str, bytes]) -> dict[str, list[dict[str, Any]]]:
+    """Every target's records, in row order: what exactly-once is about, whatever the cuts."""
+    return {
+        target: sorted(records, key=lambda r: r["_lineage"]["row_id"])
+        for target, records in records_by_target(files).items()
+    }
+
+
+def open_targets(state: Path) -> set[str]:
+    """The targets with a file open in the state (what a killed continuous lander left)."""
+    conn = sqlite3.connect(state / "landing-state.db")
+    try:
+        keys = [key for (key,) in conn.execute("SELECT key FROM open_files")]
+    finally:
+        conn.close()
+    return {LandingKey.parse(key).target for key in keys}
+
+
+@pytest.mark.parametrize(
+    ("point", "count"), OPEN_SCENARIOS, ids=[f"{p}:{c}" for p, c in OPEN_SCENARIOS]
+)
+def test_kill_while_files_are_open_then_rerun_lands_each_row_once(
+    point: str,
+    count: int,
+    source_db: Path,
+    clean_run: dict[str, bytes],
+    tmp_path: Path,
+    dest: Destination,
+) -> None:
+    db, state = crash(source_db, tmp_path, dest, f"{point}:{count}", continuous=True)
+    if point != "after-encode" or count > SEGMENTS_PER_BATCH:
+        # a batch was committed into files that were still open when the lander died
+        assert open_targets(state) >= {"raw", "schematized"}
+    # nothing of an open file is visible, and nothing that landed is partial or doubled
+    assert_no_key_overlap(dest)
+
+    summaries = land_until_done(db, state, dest)  # one-shot: resumes, then closes all
+    assert summaries[-1]["exit_code"] == 0 and summaries[-1]["conflicts"] == []
+    assert summaries[-1]["open_records"] == 0
+    assert_raw_exactly_once(dest, source_ids(db))
+    assert_no_key_overlap(dest)
+    assert_settled(state, dest)
+    # record for record what an uninterrupted one-shot run lands (files are cut elsewhere)
+    assert by_row(dest.files()) == by_row(clean_run)
+    # the rows before the crash were committed into the open files: not read again
+    if point in ("after-commit", "during-upload", "after-upload"):
+        assert summaries[0]["rows_read"] < ROWS
+
+
+def test_kill_while_files_are_open_then_the_database_is_reset(
+    source_db: Path, tmp_path: Path, dest: Destination
+) -> None:
+    """The resumed open files belong to the old database: the reset closes them first
+    (epoch 1, every old row once), and the new database lands as epoch 2."""
+    db, state = crash(source_db, tmp_path, dest, "after-commit:4", continuous=True)
+    assert open_targets(state)
+    old_ids = source_ids(db)
+
+    db.unlink()
+    simulate_bulk(db, 300, seed=77, start=datetime.fromisoformat("2026-03-03T00:00:00+00:00"))
+    summaries = land_until_done(db, state, dest)
+    assert summaries[-1]["epoch"] == 2 and len(summaries[-1]["new_epochs"]) == 1
+    raw = records_by_target(dest.files())["raw"]
+    seen = Counter((r["_lineage"]["epoch"], r["_lineage"]["row_id"]) for r in raw)
+    assert max(seen.values()) == 1
+    assert sorted(seen) == [(1, i) for i in old_ids] + [(2, i) for i in range(1, 301)]
+    assert_no_key_overlap(dest)
+    assert_settled(state, dest)

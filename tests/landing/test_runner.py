@@ -8,8 +8,9 @@ import errno
 import gzip
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,9 +25,10 @@ from sensorlake.landing.errors import (
 )
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.runner import Lander
-from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.simulate import reset_database, simulate_bulk
 from sensorlake.landing.sink import FakeSink, LocalLakeSink
 from sensorlake.landing.state import State
+from sensorlake.landing.summary import NullReporter
 
 from .conftest import lake_files, read_lake, sensor_table, source_ids
 
@@ -453,3 +455,183 @@ def test_far_future_readings_are_rejected_once_and_never_revisited(
     assert {k: after[k] for k in landed} == landed
     raw_ids = sorted(r["id"] for r in read_lake(config.lake_dir)["raw"])
     assert raw_ids == [1, 2, 3, 4, 5]
+
+
+# -- continuous mode: files roll by size and age ------------------------------------------
+
+
+class WallClock:
+    """The lander's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def lake_keys(lake: Path, target: str) -> list[LandingKey]:
+    return sorted(
+        LandingKey.parse("/".join(p.relative_to(lake).parts[1:]))
+        for p in lake.rglob(f"{target}/**/*.gz")
+    )
+
+
+LIVE_START = datetime(2026, 3, 5, 11, 0, tzinfo=UTC)
+
+
+def live(
+    tmp_path: Path,
+    make_config: MakeConfig,
+    rules: Rules,
+    rows: int,
+    *,
+    sink: Any = None,
+    **limits: float,
+) -> tuple[Path, LandingConfig, Lander, WallClock]:
+    """A sensor database of ``rows`` readings of one morning, and a lander with a 5-minute
+    age limit and a clock the test moves."""
+    db = tmp_path / "live.db"
+    simulate_bulk(db, rows, seed=rows, start=LIVE_START)
+    config = small(make_config(db), file_max_age_seconds=300, **limits)
+    clock = WallClock()
+    sink = sink or LocalLakeSink(config.lake_dir)
+    return db, config, Lander(config, rules, sink, clock=clock, sleep=lambda s: None), clock
+
+
+def more_rows(db: Path, rows: int) -> None:
+    simulate_bulk(db, rows, seed=rows + 1, start=LIVE_START + timedelta(minutes=30))
+
+
+@pytest.mark.raw
+def test_continuous_files_accumulate_across_cycles_and_close_at_their_age(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    db, config, lander, clock = live(tmp_path, make_config, rules, 400)
+
+    first = lander.run_once(rolling=True)
+    assert first.rows_read == 400 and first.targets["raw"].files == 0
+    assert first.targets["raw"].open_records == 400 and first.open_records >= 400
+    assert first.targets["emergency"].files > 0  # emergency closes in the cycle that read it
+    assert first.next_close_target in {"raw", "schematized", "filtered", "rejected"}
+    assert first.next_close_at == "2026-03-05T12:05:00+00:00"
+
+    clock.advance(120)
+    more_rows(db, 300)
+    second = lander.run_once(rolling=True)
+    assert second.rows_read == 300 and second.targets["raw"].files == 0
+    assert second.targets["raw"].open_records == 700
+    assert second.targets["raw"].open_age_seconds == 120
+    assert lake_keys(config.lake_dir, "raw") == []
+
+    clock.advance(180)  # five minutes after the file opened: it closes, with nothing new read
+    third = lander.run_once(rolling=True)
+    assert third.rows_read == 0 and third.open_records == 0
+    assert third.targets["raw"].files == third.targets["raw"].shipped_files == 1
+    (key,) = lake_keys(config.lake_dir, "raw")
+    assert (key.first_row, key.last_row) == (1, 700)
+    lake = read_lake(config.lake_dir)
+    assert sorted(r["_lineage"]["row_id"] for r in lake["raw"]) == source_ids(db)
+    assert len(lake["emergency"]) == len({r["_lineage"]["row_id"] for r in lake["emergency"]})
+    assert not [p for p in (config.state_dir / "spool").rglob("*") if p.is_file()]
+
+
+@pytest.mark.raw
+def test_a_full_file_closes_before_its_age_and_one_shot_closes_the_rest(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    _, config, lander, _ = live(tmp_path, make_config, rules, 700, file_rows=500)
+    rolled = lander.run_once(rolling=True)
+    assert rolled.targets["raw"].files == 1 and rolled.targets["raw"].open_records == 200
+    # a one-shot run (no --continuous) closes what a continuous one left open
+    once = Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    assert once.rows_read == 0 and once.open_records == 0 and once.targets["raw"].files == 1
+    keys = lake_keys(config.lake_dir, "raw")
+    assert [(k.first_row, k.last_row) for k in keys] == [(1, 500), (501, 700)]
+
+
+@pytest.mark.raw
+def test_a_cycle_lands_what_was_there_when_it_started(
+    sensor_db: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    """Rows the sensor writes during a cycle wait for the next one: no chasing the writer."""
+
+    class WriterDuringCycle(NullReporter):
+        def __init__(self) -> None:
+            self.done = False
+
+        def advance(self, rows: int) -> None:
+            if not self.done:
+                self.done = True
+                simulate_bulk(sensor_db, 250, seed=24)
+
+    config = small(make_config(sensor_db))
+    before = len(source_ids(sensor_db))
+    lander = Lander(config, rules, LocalLakeSink(config.lake_dir), reporter=WriterDuringCycle())
+    first = lander.run_once()
+    assert first.rows_read == before and first.watermark == before
+    assert lander.run_once().rows_read == 250
+
+
+@pytest.mark.raw
+def test_a_reset_closes_the_open_files_of_the_old_database(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    db, config, lander, _ = live(tmp_path, make_config, rules, 600)
+    assert lander.run_once(rolling=True).targets["raw"].open_records == 600
+
+    reset_database(db)
+    more_rows(db, 100)
+    after = lander.run_once(rolling=True)
+    assert after.epoch == 2 and len(after.new_epochs) == 1
+    assert after.targets["raw"].files == 1 and after.targets["raw"].open_records == 100
+    (key,) = lake_keys(config.lake_dir, "raw")
+    assert (key.epoch, key.first_row, key.last_row) == (1, 1, 600)
+    assert lander.finish().targets["raw"].files == 1
+    raw = read_lake(config.lake_dir)["raw"]
+    assert sorted((r["_lineage"]["epoch"], r["_lineage"]["row_id"]) for r in raw) == [
+        (1, i) for i in range(1, 601)
+    ] + [(2, i) for i in range(1, 101)]
+
+
+@pytest.mark.s3_access
+def test_an_outage_while_files_accumulate_loses_nothing(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    down = FakeSink(fail=lambda bucket, key: DestinationUnavailable("connection refused"))
+    db, _, lander, clock = live(tmp_path, make_config, rules, 500, sink=down)
+    first = lander.run_once(rolling=True)
+    assert first.exit_code == 75 and first.targets["raw"].open_records == 500
+    clock.advance(301)
+    second = lander.run_once(rolling=True)  # closes the aged files into the spool, still down
+    assert second.exit_code == 75 and second.targets["raw"].pending_files == 1
+    assert second.open_records == 0
+
+    more_rows(db, 100)
+    up = FakeSink()
+    lander.sink = up
+    third = lander.run_once(rolling=True)
+    assert third.exit_code == 0 and third.targets["raw"].open_records == 100
+    assert third.targets["raw"].shipped_files == 1 and third.targets["raw"].pending_files == 0
+    assert lander.finish().open_records == 0
+    raw = [k for _, k in up.objects if k.startswith("raw/")]
+    assert sorted((LandingKey.parse(k).first_row, LandingKey.parse(k).last_row) for k in raw) == [
+        (1, 500),
+        (501, 600),
+    ]
+
+
+def test_dry_run_shows_what_accumulates_and_when_it_closes(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules
+) -> None:
+    _, config, lander, clock = live(tmp_path, make_config, rules, 300)
+    lander.run_once(rolling=True)
+    clock.advance(100)
+    dry = Lander(config, rules, None, clock=clock).run_once(dry_run=True)
+    assert dry.rows_read == 0 and dry.targets["raw"].open_records == 300
+    assert dry.targets["raw"].open_age_seconds == 100
+    assert dry.next_close_at == "2026-03-05T12:05:00+00:00"
+    assert dry.targets["raw"].shipped_files == 0

@@ -20,7 +20,8 @@ def test_commit_publishes_a_tmp_file_under_its_bucket_and_key(tmp_path: Path) ->
         handle.write(b"bytes")
     final = spool.commit(tmp, "raw", "raw/date=2026-03-01/gateway=g/k.ndjson.gz")
     assert final == spool.path_for("raw", "raw/date=2026-03-01/gateway=g/k.ndjson.gz")
-    assert final.read_bytes() == b"bytes" and not tmp.exists()
+    # a hard link: the tmp name goes only once the state has recorded the file (batch)
+    assert final.read_bytes() == b"bytes" and tmp.samefile(final)
 
 
 def test_recover_keeps_what_the_state_knows_and_deletes_orphans(tmp_path: Path) -> None:

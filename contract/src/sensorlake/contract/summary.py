@@ -20,7 +20,8 @@ __all__ = ["RunRecord", "RunSummary", "TargetSummary", "read_runs"]
 
 @dataclass
 class TargetSummary:
-    """One target's files in a run (``shipped``/``pending`` count the whole spool)."""
+    """One target's files in a run (``shipped``/``pending`` count the whole spool; ``open``
+    the records accumulating in files not yet closed, and the age of the oldest such file)."""
 
     records: int = 0
     files: int = 0
@@ -29,6 +30,9 @@ class TargetSummary:
     shipped_bytes: int = 0
     pending_files: int = 0
     pending_bytes: int = 0
+    open_records: int = 0
+    open_bytes: int = 0
+    open_age_seconds: float | None = None
 
 
 @dataclass
@@ -46,6 +50,12 @@ class RunSummary:
     replayed_objects: int = 0
     conflicts: list[str] = field(default_factory=list)
     paused_spool_full: bool = False
+    # Records accumulating in open files (all targets), the age of the oldest open file,
+    # and when (UTC ISO 8601) and for which target the next file closes by age.
+    open_records: int = 0
+    oldest_open_age_seconds: float | None = None
+    next_close_at: str | None = None
+    next_close_target: str | None = None
     would_land: list[str] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0

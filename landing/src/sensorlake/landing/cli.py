@@ -19,7 +19,7 @@ import click
 import msgspec
 from rich.console import Console
 
-from .config import LandingConfig, load_config
+from .config import LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
@@ -27,6 +27,7 @@ __all__ = ["land", "process", "simulate", "validate"]
 
 log = logging.getLogger("sensorlake")
 SAMPLE_ROWS = 10_000
+_LIMITS = Limits()  # the defaults, for the help texts
 
 
 def fail(exc: LandingError) -> NoReturn:
@@ -55,7 +56,9 @@ Examples:
   S3_BUCKET_RAW=... S3_BUCKET_SCHEMATIZED=... S3_BUCKET_FILTERED=... \\
     S3_BUCKET_EMERGENCY=... sensorlake land        # to S3
   sensorlake land --pipelines raw,emergency --json
-  sensorlake land --continuous --interval 60       # until SIGTERM/SIGINT
+  sensorlake land --continuous --interval 1        # until SIGTERM/SIGINT; files
+                                                   # close by size or age
+  SENSORLAKE_FILE_MAX_AGE_SECONDS=60 sensorlake land --continuous
   sensorlake land --dry-run                        # show what would land
 
 \b
@@ -99,7 +102,12 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--continuous",
             is_flag=True,
-            help="Keep landing every --interval seconds until SIGTERM/SIGINT.",
+            help="Keep landing every --interval seconds until SIGTERM/SIGINT. Files accumulate "
+            "across cycles and close at their size limit or after SENSORLAKE_FILE_MAX_AGE_SECONDS "
+            f"[default {_LIMITS.file_max_age_seconds}; emergency "
+            "SENSORLAKE_EMERGENCY_FILE_MAX_AGE_SECONDS, default "
+            f"{_LIMITS.emergency_file_max_age_seconds}], or on a later date; a stop closes and "
+            "ships them. Without it, every file closes before exit.",
         ),
         click.option(
             "--interval",
@@ -108,7 +116,12 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Seconds between cycles with --continuous.",
         ),
-        click.option("--dry-run", is_flag=True, help="Show what would land; write nothing."),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Show what would land, what is accumulating and when the next file would "
+            "close; write nothing.",
+        ),
         click.option(
             "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."
         ),
@@ -208,13 +221,18 @@ def _land(
             return summary.exit_code
         while not stop.is_set():
             try:
-                report(lander.run_once())
+                report(lander.run_once(rolling=True))
             except ConfigError:
                 raise
             except LandingError as exc:
                 # a daemon outlives outages: say what is wrong, keep what we have, retry
                 click.echo(f"error: {exc} (retrying in {interval:g} s)", err=True)
             stop.wait(interval)
+        # a stop closes what is accumulating and ships it; what cannot ship stays spooled
+        try:
+            report(lander.finish())
+        except LandingError as exc:
+            click.echo(f"error: {exc} (kept in the spool; the next run ships it)", err=True)
         click.echo("stopped cleanly", err=True)
         return 0  # a requested stop is a clean stop; each cycle's problems were reported
 
@@ -226,8 +244,9 @@ def _land(
 def land(**options: Any) -> None:
     """Land new sensor readings: SQLite → raw/schematized/filtered/emergency → S3 or local lake.
 
-    Reads rows after the last landed one, validates and routes them, writes gzip NDJSON files
-    with deterministic keys into a durable spool, then ships them with create-only PUTs.
+    Reads rows after the last landed one (up to the newest when the cycle starts), validates
+    and routes them, writes gzip NDJSON files with deterministic keys into a durable spool,
+    then ships them with create-only PUTs. With --continuous, files roll by size and age.
     Safe to interrupt at any point: nothing is lost or landed twice.
     """
     _land(**options)

@@ -51,8 +51,10 @@ class Limits:
     """Sizes that bound memory, file size and the spool; each default is written here only.
 
     ``batch_rows`` is the commit unit: the watermark moves once per batch, after its
-    files are durable. Files rotate at ``file_rows`` records or ``file_bytes``
-    compressed bytes; emergency files rotate much earlier so they stay small.
+    files are durable. Files close at ``file_rows`` records or ``file_bytes``
+    compressed bytes, or, in continuous mode, ``file_max_age_seconds`` after they opened,
+    whichever comes first (a one-shot run closes every file at the end of each batch);
+    emergency files close much earlier so an alarm lands within seconds.
     """
 
     batch_rows: int = 100_000
@@ -62,6 +64,8 @@ class Limits:
     file_rows: int = 100_000
     file_bytes: int = 64 * 1024 * 1024
     emergency_file_rows: int = 1_000
+    file_max_age_seconds: int = 300
+    emergency_file_max_age_seconds: int = 0  # 0: closes in the cycle that read it
     spool_max_bytes: int = 1024 * 1024 * 1024
     compress_level: int = 2  # ISA-L deflate levels are 0-3
     workers: int = field(default_factory=_default_workers)
@@ -124,11 +128,13 @@ def parse_pipelines(text: str | None) -> tuple[str, ...]:
     return tuple(p for p in PIPELINES if p in names)
 
 
-def _int_env(env: Mapping[str, str], name: str, default: int, *, scale: int = 1) -> int:
+def _int_env(
+    env: Mapping[str, str], name: str, default: int, *, scale: int = 1, minimum: int = 1
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
-    example = default // scale or 1_000
+    example = default // scale or (1_000 if minimum else 0)
     try:
         value = int(raw)
     except ValueError:
@@ -136,9 +142,9 @@ def _int_env(env: Mapping[str, str], name: str, default: int, *, scale: int = 1)
             f"{name}={raw!r} is not a whole number",
             hint=f"unset it or set e.g. {name}={example}",
         ) from None
-    if value <= 0:
+    if value < minimum:
         raise ConfigError(
-            f"{name}={raw!r} must be positive",
+            f"{name}={raw!r} must be {'positive' if minimum == 1 else f'at least {minimum}'}",
             hint=f"unset it or set e.g. {name}={example}",
         )
     return value * scale
@@ -213,6 +219,15 @@ def load_config(
         file_bytes=_int_env(env, "SENSORLAKE_FILE_MAX_MB", default.file_bytes, scale=_MB),
         emergency_file_rows=_int_env(
             env, "SENSORLAKE_EMERGENCY_FILE_MAX_ROWS", default.emergency_file_rows
+        ),
+        file_max_age_seconds=_int_env(
+            env, "SENSORLAKE_FILE_MAX_AGE_SECONDS", default.file_max_age_seconds, minimum=0
+        ),
+        emergency_file_max_age_seconds=_int_env(
+            env,
+            "SENSORLAKE_EMERGENCY_FILE_MAX_AGE_SECONDS",
+            default.emergency_file_max_age_seconds,
+            minimum=0,
         ),
         spool_max_bytes=_int_env(
             env, "SENSORLAKE_SPOOL_MAX_MB", default.spool_max_bytes, scale=_MB

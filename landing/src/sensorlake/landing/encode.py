@@ -29,6 +29,7 @@ from isal import isal_zlib
 
 __all__ = [
     "CHUNK_ROWS",
+    "AssemblerProgress",
     "GzipAssembler",
     "Part",
     "chunk_of",
@@ -63,6 +64,17 @@ class Part(msgspec.Struct, frozen=True, array_like=True):
     digest: bytes = b""
     raw: bool = False
     row_ids: list[int] = []  # only while raw: where a file-sized cut may fall
+
+
+class AssemblerProgress(msgspec.Struct, frozen=True):
+    """An unfinished file's running totals: its bytes so far, their CRC-32 and size
+    uncompressed, its records and its parts' digests (for the content checksum)."""
+
+    size: int
+    crc: int
+    raw_size: int
+    records: int
+    digests: bytes
 
 
 def chunk_of(row_id: int) -> int:
@@ -111,17 +123,50 @@ def join_pieces(pieces: Sequence[Part], limit: int, *, level: int) -> list[Part]
 
 
 class GzipAssembler:
-    """Writes one gzip file from deflated parts, hashing every byte and every part digest."""
+    """Writes one gzip file from deflated parts, hashing every byte and every part digest.
 
-    def __init__(self, out: BinaryIO) -> None:
+    Until :meth:`finish`, the file is the header and whole parts: cut there, it can be
+    resumed (:meth:`resume`) from what :attr:`progress` said, which is how an accumulating
+    file survives a restart.
+    """
+
+    def __init__(self, out: BinaryIO, *, header: bool = True) -> None:
         self._out = out
         self._sha = hashlib.sha256()
         self._content = hashlib.sha256()
+        self._digests = bytearray()
         self._crc = 0
         self._raw_size = 0
         self.records = 0
         self.size = 0
-        self._emit(GZIP_HEADER)
+        if header:
+            self._emit(GZIP_HEADER)
+
+    @classmethod
+    def resume(cls, out: BinaryIO, prefix: BinaryIO, progress: AssemblerProgress) -> GzipAssembler:
+        """Continue a file whose first ``progress.size`` bytes ``prefix`` holds (read again
+        for the byte checksum); ``out`` appends after them."""
+        assembler = cls(out, header=False)
+        left = progress.size
+        while left > 0:
+            block = prefix.read(min(left, 1 << 20))
+            if not block:
+                raise ValueError("the file is shorter than its recorded progress")
+            assembler._sha.update(block)
+            left -= len(block)
+        assembler.size = progress.size
+        assembler._crc, assembler._raw_size = progress.crc, progress.raw_size
+        assembler.records = progress.records
+        assembler._digests[:] = progress.digests
+        assembler._content.update(progress.digests)
+        return assembler
+
+    @property
+    def progress(self) -> AssemblerProgress:
+        """What it takes to resume this file after its last whole part."""
+        return AssemblerProgress(
+            self.size, self._crc, self._raw_size, self.records, bytes(self._digests)
+        )
 
     def append(self, part: Part) -> None:
         if part.raw:
@@ -130,6 +175,7 @@ class GzipAssembler:
         self._crc = isal_zlib.crc32_combine(self._crc, part.crc, part.raw_size)
         self._raw_size += part.raw_size
         self._content.update(part.digest)
+        self._digests += part.digest
         self.records += part.records
 
     def finish(self) -> tuple[str, str]:

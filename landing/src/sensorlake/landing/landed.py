@@ -1,7 +1,8 @@
-"""A landed file: the one value spool, state and ship share.
+"""A landed file: the one value spool, state and ship share; and an open one.
 
-Built when a batch's file is complete in the spool, stored in the state with the batch,
-shipped from there. Its key is the contract's :class:`LandingKey`; what it says about
+A :class:`LandedFile` is built when a file is complete in the spool, stored in the state
+with the batch, shipped from there. An :class:`OpenFile` is one still accumulating records
+across batches: the state records how far it got at each commit. Its key is the contract's :class:`LandingKey`; what it says about
 itself in S3 (and beside the file in the local lake) is the contract's
 :class:`ObjectMetadata`.
 """
@@ -14,7 +15,9 @@ from pathlib import Path
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.metadata import ObjectMetadata
 
-__all__ = ["LandedFile"]
+from .encode import AssemblerProgress
+
+__all__ = ["LandedFile", "OpenFile"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,28 @@ class LandedFile:
             sha256=self.sha256,
             content_sha256=self.content_sha256,
         )
+
+
+@dataclass(frozen=True)
+class OpenFile:
+    """A file still accumulating (in the spool's ``tmp/``), as of the last state commit: the
+    key it would close under now (its rows so far), its rules, when it opened, and how to
+    resume its bytes."""
+
+    key: LandingKey
+    rules_version: str
+    path: Path
+    opened_at: float  # wall clock, seconds since 1970: the age limit counts from here
+    progress: AssemblerProgress
+
+    @property
+    def target(self) -> str:
+        return self.key.target
+
+    @property
+    def records(self) -> int:
+        return self.progress.records
+
+    @property
+    def size(self) -> int:
+        return self.progress.size

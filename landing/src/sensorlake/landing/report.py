@@ -93,7 +93,7 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         f"epoch={summary.epoch} watermark={summary.watermark} rows read={summary.rows_read:,}"
     )
     table = Table(show_edge=False)
-    for column in ("pipeline", "records", "files", "bytes", "shipped", "pending"):
+    for column in ("pipeline", "records", "files", "bytes", "shipped", "pending", "open"):
         table.add_column(column, justify="left" if column == "pipeline" else "right")
     for name, t in summary.targets.items():
         table.add_row(
@@ -103,8 +103,22 @@ def render_summary(summary: RunSummary, console: Console) -> None:
             _size(t.bytes),
             "-" if summary.dry_run else f"{t.shipped_files:,} ({_size(t.shipped_bytes)})",
             "-" if summary.dry_run else f"{t.pending_files:,} ({_size(t.pending_bytes)})",
+            f"{t.open_records:,} ({t.open_age_seconds:.0f} s)" if t.open_records else "-",
         )
     console.print(table)
+    if summary.open_records:
+        console.print(
+            f"{summary.open_records:,} record(s) accumulating in open files, the oldest "
+            f"{summary.oldest_open_age_seconds:.0f} s old; next to close by age: "
+            f"{summary.next_close_target} at {summary.next_close_at}"
+            + (" (a one-shot land closes them all now)" if summary.dry_run else "")
+        )
+    elif summary.dry_run:
+        console.print(
+            "no file is open: a one-shot land closes every file it writes; with --continuous "
+            "a file closes at its size limit, SENSORLAKE_FILE_MAX_AGE_SECONDS after it opens, "
+            "or when its readings reach a later date"
+        )
     if summary.rejected_reasons:
         reasons = ", ".join(
             f"{r}={n:,}" for r, n in sorted(summary.rejected_reasons.items(), key=lambda x: -x[1])

@@ -1,13 +1,15 @@
 """The durable local spool: a file's state is the folder it sits in.
 
-    <state_dir>/spool/tmp/     being written; deleted on restart
+    <state_dir>/spool/tmp/     being written, or open (accumulating across batches); the
+                               state records an open file with the size it had at the last
+                               commit. Anything else here is deleted on restart.
     <state_dir>/spool/ready/<bucket>/<key>
-                               complete (fsynced, atomically renamed). It is shipped only
+                               complete (fsynced, hard-linked from tmp/). It is shipped only
                                once the state database records it; a ready file the state
                                does not know is an orphan of a crash before the state
                                commit and is deleted (its rows are read again).
 
-Only folders and renames live here: what goes into a file is :mod:`batch`'s business.
+Only folders and links live here: what goes into a file is :mod:`batch`'s business.
 """
 
 from __future__ import annotations
@@ -53,22 +55,27 @@ class Spool:
         return path, open(path, "wb")
 
     def commit(self, tmp_path: Path, bucket: str, key: str) -> Path:
-        """Atomically publish a complete, fsynced tmp file into ready/."""
+        """Publish a complete, fsynced tmp file into ready/, atomically (a hard link: the tmp
+        name goes once the state has recorded the file, see :mod:`batch`)."""
         final = self.path_for(bucket, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp_path, final)
+        try:
+            os.link(tmp_path, final)
+        except FileExistsError:  # the same rows again: the newer bytes win, as a rename would
+            final.unlink()
+            os.link(tmp_path, final)
         fsync_dir(final.parent)
         return final
 
     def recover(self, known: Iterable[Path]) -> list[Path]:
-        """Delete tmp files and ready files the state does not know (crash orphans)."""
+        """Delete tmp and ready files the state does not know (crash orphans)."""
         removed: list[Path] = []
         keep = {Path(p).resolve() for p in known}
-        for folder in (self.tmp, self.ready):
+        for folder in (self.ready, self.tmp):
             if not folder.exists():
                 continue
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                if folder is self.tmp or path.resolve() not in keep:
+                if path.resolve() not in keep:
                     path.unlink()
                     removed.append(path)
         return removed

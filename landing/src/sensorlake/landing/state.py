@@ -1,9 +1,11 @@
 """The gateway's own state: one small SQLite file, never the sensor's database.
 
 It records, transactionally, the source position (epoch, watermark, anchor) together with
-the files that hold the rows up to that position. The watermark only moves in the same
-transaction that records a batch's spooled files (Kafka Connect's "offsets move only after
-files commit"), so after any crash the state and the spool agree on what was accepted.
+the files that hold the rows up to that position: closed ones (pending until shipped) and
+open ones still accumulating, each with the size it had at that commit. The watermark only
+moves in the same transaction that records a batch's spooled files (Kafka Connect's
+"offsets move only after files commit"), so after any crash the state and the spool agree
+on what was accepted.
 Opening it takes the state directory's lock: one lander per state, or two would race on
 the watermark.
 """
@@ -20,17 +22,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from msgspec.structs import astuple
+
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.lake import STATE_DB_NAME
 
+from .encode import AssemblerProgress
 from .errors import LocalStorageError, storage_error
-from .landed import LandedFile
+from .landed import LandedFile, OpenFile
 
 __all__ = ["LOCK_NAME", "SourcePosition", "State"]
 
 LOCK_NAME = "landing.lock"
 
-SCHEMA_VERSION = 2  # 2: files.content_sha256
+SCHEMA_VERSION = 3  # 2: files.content_sha256; 3: open_files
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS position (
@@ -71,6 +76,17 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (bucket, key)
 );
 CREATE INDEX IF NOT EXISTS files_status ON files (status);
+CREATE TABLE IF NOT EXISTS open_files (
+    spool_path TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    rules_version TEXT NOT NULL,
+    opened_at REAL NOT NULL,
+    size INTEGER NOT NULL,
+    crc INTEGER NOT NULL,
+    raw_size INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    digests BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -133,6 +149,19 @@ class State:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         try:
             return _read_position(conn)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def read_open_files(state_dir: Path) -> list[OpenFile]:
+        """The open files a state directory records, read-only ([] when it never ran)."""
+        path = state_dir / STATE_DB_NAME
+        if not path.exists():
+            return []
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            tables = conn.execute("SELECT name FROM sqlite_master WHERE name = 'open_files'")
+            return _read_open_files(conn) if tables.fetchone() else []
         finally:
             conn.close()
 
@@ -213,11 +242,27 @@ class State:
         *,
         epoch: int,
         watermark: int,
-        anchor: str,
+        anchor: str | None,
+        open_files: Iterable[OpenFile] = (),
     ) -> None:
-        """Record a batch's spooled files and move the watermark, atomically."""
+        """Record a batch's closed files and the files still open (replacing the previous
+        open set), and move the watermark, atomically."""
         now = _now()
         with self._tx() as tx:
+            tx.execute("DELETE FROM open_files")
+            tx.executemany(
+                "INSERT INTO open_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        str(f.path),
+                        f.key.format(),
+                        f.rules_version,
+                        f.opened_at,
+                        *astuple(f.progress),
+                    )
+                    for f in open_files
+                ],
+            )
             tx.executemany(
                 "INSERT INTO files (bucket, key, target, spool_path, sha256, content_sha256, size,"
                 " records, epoch, first_row, last_row, rules_version, status, created_at)"
@@ -268,8 +313,13 @@ class State:
         return self._files("status = 'conflict' ORDER BY key")
 
     def spooled_paths(self) -> list[Path]:
-        """Files that must stay in the spool: not yet shipped, or kept for review."""
-        return [f.path for f in self._files("status IN ('pending', 'conflict')")]
+        """Files that must stay in the spool: not yet shipped, kept for review, or open."""
+        closed = [f.path for f in self._files("status IN ('pending', 'conflict')")]
+        return closed + [f.path for f in self.open_files()]
+
+    def open_files(self) -> list[OpenFile]:
+        """The files accumulating as of the last commit, oldest first."""
+        return _read_open_files(self._conn)
 
     def spooled_bytes(self) -> int:
         row = self._conn.execute(
@@ -318,6 +368,17 @@ def _read_position(conn: sqlite3.Connection) -> SourcePosition | None:
         "SELECT epoch, watermark, anchor, db_identity FROM position WHERE id = 1"
     ).fetchone()
     return SourcePosition(*row) if row else None
+
+
+def _read_open_files(conn: sqlite3.Connection) -> list[OpenFile]:
+    rows = conn.execute(
+        "SELECT key, rules_version, spool_path, opened_at, size, crc, raw_size, records, digests"
+        " FROM open_files ORDER BY opened_at, key"
+    ).fetchall()
+    return [
+        OpenFile(LandingKey.parse(key), rules, Path(path), opened, AssemblerProgress(*progress))
+        for key, rules, path, opened, *progress in rows
+    ]
 
 
 def _lock(state_dir: Path) -> TextIO:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sensorlake.contract.summary import RunSummary
 
-from .landed import LandedFile
+from .landed import LandedFile, OpenFile
 
-__all__ = ["NullReporter", "Reporter", "add_batch", "add_pending", "add_shipment"]
+__all__ = ["NullReporter", "Reporter", "add_batch", "add_open", "add_pending", "add_shipment"]
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +74,26 @@ def add_pending(summary: RunSummary, totals: Mapping[str, Mapping[str, int]]) ->
         entry = summary.target(target)
         entry.pending_files = counts.get("pending_files", 0) + counts.get("conflict_files", 0)
         entry.pending_bytes = counts.get("pending_bytes", 0) + counts.get("conflict_bytes", 0)
+
+
+def add_open(
+    summary: RunSummary, files: Iterable[OpenFile], now: float, max_age: Mapping[str, float]
+) -> None:
+    """The files still accumulating: records, bytes and the oldest's age per target, and
+    which one closes next by age, and when."""
+    next_close: tuple[float, str] | None = None
+    for f in files:
+        age = round(max(0.0, now - f.opened_at), 1)
+        entry = summary.target(f.target)
+        entry.open_records += f.records
+        entry.open_bytes += f.size
+        entry.open_age_seconds = max(entry.open_age_seconds or 0.0, age)
+        summary.open_records += f.records
+        summary.oldest_open_age_seconds = max(summary.oldest_open_age_seconds or 0.0, age)
+        closes = f.opened_at + max_age.get(f.target, 0.0)
+        if next_close is None or closes < next_close[0]:
+            next_close = (closes, f.target)
+    if next_close is not None:
+        at = datetime.fromtimestamp(next_close[0], UTC)
+        summary.next_close_at = at.isoformat(timespec="seconds")
+        summary.next_close_target = next_close[1]
