@@ -65,7 +65,7 @@ bench-live: setup ## Benchmark: objects per million readings and emergency laten
 	$(RUN) python -m benchmarks.live $(LIVE_ARGS)
 
 clean: ## Remove local state, lake, spool and build output (not the source)
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var dist .pytest_cache .ruff_cache
 
 # Later packages add their targets (and prerequisites of `setup`, `test`, `bench`) here.
 -include streams/streams.mk
