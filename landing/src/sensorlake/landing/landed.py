@@ -2,9 +2,9 @@
 
 A :class:`LandedFile` is built when a file is complete in the spool, stored in the state
 with the batch, shipped from there. An :class:`OpenFile` is one still accumulating records
-across batches: the state records how far it got at each commit. Its key is the contract's :class:`LandingKey`; what it says about
-itself in S3 (and beside the file in the local lake) is the contract's
-:class:`ObjectMetadata`.
+across batches: the state records how far it got at each commit. Its key is the contract's
+:class:`LandingKey`; what it says about itself in S3 (and beside the file in the local lake)
+is the contract's :class:`ObjectMetadata`.
 """
 
 from __future__ import annotations
