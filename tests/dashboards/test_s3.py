@@ -18,7 +18,6 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.metadata import ObjectMetadata
@@ -167,15 +166,6 @@ def test_a_missing_bucket_is_named(aws: None, tmp_path: Path, monitors: list[Mon
     assert metrics["emergency"]["error"] and metrics["raw"]["error"] is None
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_unreachable_s3_is_a_clear_reason_not_a_stack_trace(
     aws: None, tmp_path: Path, monitors: list[Monitor]
 ) -> None:
@@ -197,7 +187,7 @@ def test_unreachable_s3_is_a_clear_reason_not_a_stack_trace(
 
 
 def test_status_over_a_real_lander_and_moto_server(
-    aws: None, endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws: None, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real lander (its command) ships to a moto server; ``sensorlake status --json`` (a
     subprocess, configured only by the environment) counts what landed from object metadata."""
@@ -205,10 +195,10 @@ def test_status_over_a_real_lander_and_moto_server(
 
     env = {
         **bucket_env(uuid.uuid4().hex[:6]),
-        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_REGION": "us-east-1",
     }
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     for role in LANDING_ROLES:
         s3.create_bucket(Bucket=env[BUCKET_ENV[role]])
     db = tmp_path / "sensor.db"

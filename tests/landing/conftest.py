@@ -168,18 +168,6 @@ def s3_env(endpoint: str, buckets: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server over real HTTP, shared by the tests that need one."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def moto_client(endpoint: str) -> Any:
     import boto3
 
