@@ -113,6 +113,7 @@ class SnapshotCollector(Collector):
             if p.newest_object is not None:
                 newest.add_metric([p.pipeline], p.newest_object.timestamp())
         yield newest
+        yield _gateway_last_landed(snap)
         yield from _gauges(snap.tables.tables, ("pipeline", "table"), TABLES)
         yield _one_hot(
             "sensorlake_pipeline_state",
@@ -129,6 +130,24 @@ class SnapshotCollector(Collector):
         )
         ok.add_metric([], 1 if snap.reconciliation.verdict in ("exactly once", "in flight") else 0)
         yield ok
+
+
+def _gateway_last_landed(snap: Snapshot) -> Metric:
+    """The newest file each gateway landed, in any pipeline: the one per-gateway series (one
+    sample per gateway, so a fleet of 1,000 adds 1,000 samples), what "silent" alerts on."""
+    newest: dict[str, float] = {}
+    for _location, partitions, *_ in snap.details.values():
+        for part in partitions:
+            ts = part.newest_object.timestamp()
+            newest[part.gateway] = max(ts, newest.get(part.gateway, ts))
+    gauge = GaugeMetricFamily(
+        "sensorlake_gateway_last_landed_timestamp_seconds",
+        "newest file a gateway landed, any pipeline",
+        labels=["gateway"],
+    )
+    for gateway, ts in sorted(newest.items()):
+        gauge.add_metric([gateway], ts)
+    return gauge
 
 
 def render(collector: SnapshotCollector) -> bytes:
