@@ -157,7 +157,8 @@ def run(
     \b
     Tables: <warehouse-dir>/<catalog>/<schema>/sensor_readings_<pipeline>
     Exit codes: 0 done; 1 --verify found a table that differs from the lake; 2 bad option;
-    3 no Java 17+; 4 a stream failed; 5 checkpoint/state problem; 6 corrupt landed
+    3 no Java 17+; 4 a stream failed; 5 checkpoint/state problem (a checkpoint that
+    does not belong to its table or lake); 6 corrupt landed
     file(s) skipped (everything else was ingested).
     """
     try:
@@ -193,6 +194,7 @@ def run(
     try:
         import pyspark  # noqa: F401 - only to say what is missing before anything starts
 
+        from .ownership import check as check_state
         from .runner import run as run_streams
         from .session import local_session
     except ImportError as exc:
@@ -202,6 +204,7 @@ def run(
             JavaMissing.exit_code,
         )
     try:
+        check_state(config)  # before Spark starts: a checkpoint that is not its table's stops here
         spark = local_session(config.master, memory=config.memory, verbose=verbose)
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)

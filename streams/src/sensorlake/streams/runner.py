@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sensorlake.contract.lake import lake_path
 from sensorlake.contract.records import RESCUED_COLUMN, Field, shape
 
-from . import evolution, landed
+from . import evolution, landed, ownership
 from .config import LocalRunConfig
 from .delta_sink import committed_version, table_rows, write_batch
 from .errors import StateProblem
@@ -276,6 +276,7 @@ def run(
         s.target: TableStream(spark, s, config, result.tables[s.target], stop, progress)
         for s in specs
     }
+    ownership.check(config)  # before any query starts: nothing written while state disagrees
     while True:
         result.cycles += 1
         _await(streams, {t: s.start() for t, s in streams.items()})
