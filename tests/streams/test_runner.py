@@ -307,3 +307,41 @@ def test_a_checkpoint_that_is_not_its_tables_stops_the_run_and_writes_nothing(
     again = run(config, spark=spark, progress=lambda _: None)
     assert again.tables["emergency"].rows == expected["emergency"]
     assert again.tables["filtered"].rows == 0
+
+
+def _strays(config: LocalRunConfig) -> list[Path]:
+    """Copies of a real landed raw file put where the key layout does not allow them."""
+    import shutil
+
+    source = lake_path(config.lake_dir, "raw/")
+    landed_file = sorted(source.rglob("*.ndjson.gz"))[0]
+    name = landed_file.name
+    strays = [
+        source / "gateway=x" / "f.ndjson.gz",  # no date folder: clashing partition columns
+        source / "stray.ndjson.gz",  # beside the partition folders
+        source / "date=foo" / "gateway=y" / name,  # in the folders, but not a date
+        landed_file.parent / "not-a-key.ndjson.gz",  # in a real folder, not a key's name
+    ]
+    for path in strays:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(landed_file, path)
+    return sorted(strays)
+
+
+def test_a_file_outside_the_key_layout_is_skipped_and_reported_and_the_rest_ingested(
+    spark: Any, landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    config = replace(config, targets=("raw",))
+    expected = landed(300)
+    strays = _strays(config)
+    lines: list[str] = []
+    result = run(config, spark=spark, progress=lines.append, reconcile=True)
+    t = result.tables["raw"]
+    assert t.error is None and t.rows == t.table_rows == t.landed_rows == expected["raw"]
+    assert sorted(t.skipped_files) == [str(p) for p in strays] == sorted(result.skipped)
+    assert len(set(lineage_keys(read_table(config, "raw")))) == expected["raw"]
+    assert all(any(str(p) in line and "key layout" in line for line in lines) for p in strays)
+    # They stay in the lake and are reported on every run; nothing is ingested twice.
+    again = run(config, spark=spark, progress=lambda _: None)
+    assert sorted(again.tables["raw"].skipped_files) == [str(p) for p in strays]
+    assert again.tables["raw"].rows == 0 and all(p.exists() for p in strays)
