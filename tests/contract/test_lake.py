@@ -48,3 +48,30 @@ def test_a_tables_checkpoint_sits_under_the_checkpoint_dir_by_table_name() -> No
     assert checkpoint_path(Path("var/checkpoints"), table_name("raw")) == Path(
         "var/checkpoints/sensor_readings_raw"
     )
+
+
+def test_a_lake_path_follows_the_layout_only_as_a_landing_key_in_its_bucket(
+    tmp_path: Path,
+) -> None:
+    from sensorlake.contract.lake import follows_layout, lake_key
+
+    lake = tmp_path / "lake"
+    key = LandingKey("rejected", "2026-03-01", "gw-1", 1, 5, 9)
+    assert lake_key(lake, lake_path(lake, key.format())) == key
+    assert follows_layout(Path("var/lake"), Path("var/lake/schematized") / key.format())
+    assert follows_layout(
+        lake, Path(f"{lake}/raw/../raw") / key.format().replace("rejected", "raw")
+    )
+    good = key.format().rsplit("/", 1)[1]
+    for wrong in (
+        f"raw/raw/gateway=x/{good}",  # no date folder
+        f"raw/raw/{good}",  # beside the partition folders
+        "raw/raw/stray.ndjson.gz",
+        f"raw/raw/date=foo/gateway=x/{good}",  # not a date
+        "raw/raw/date=2026-03-01/gateway=x/f.ndjson.gz",  # not a key's name
+        f"raw/raw/date=2026-03-01/gateway=x/sub/{good}",  # one folder too deep
+        f"raw/rejected/date=2026-03-01/gateway=x/{good}",  # rejected lives with schematized
+        f"raw/raw/date=2026-03-01/gateway=x/{good}.metadata.json",
+    ):
+        assert not follows_layout(lake, lake / wrong), wrong
+    assert not follows_layout(lake, tmp_path / "elsewhere" / key.format())

@@ -168,3 +168,41 @@ def test_without_the_local_extra_it_says_what_to_install(
     assert out.returncode == 3
     assert out.stderr.count("\n") == 1 and "sensorlake-streams[local]" in out.stderr
     assert missing in out.stderr
+
+
+def test_a_checkpoint_of_another_table_exits_5_with_one_line_before_spark(
+    spark: Any, tmp_path: Path, landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    config = replace(config, targets=("emergency",))
+    landed(200)
+    run(config, spark=spark, progress=lambda _: None)
+    elsewhere = replace(config, warehouse_dir=tmp_path / "new-warehouse")
+    out = subprocess.run(
+        _args(elsewhere, "--pipelines", "emergency"), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 5, out.stderr[-3000:]
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: checkpoint ")
+    assert "point --warehouse-dir at the table it belongs to" in out.stderr
+    assert not elsewhere.warehouse_dir.exists()
+
+
+def test_files_outside_the_key_layout_exit_6_and_are_in_the_json_summary(
+    landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    import shutil
+
+    from sensorlake.contract.lake import lake_path
+
+    expected = landed(200)
+    source = lake_path(config.lake_dir, "raw/")
+    stray = source / "gateway=x" / "f.ndjson.gz"
+    stray.parent.mkdir(parents=True)
+    shutil.copyfile(sorted(source.rglob("*.ndjson.gz"))[0], stray)
+    out = subprocess.run(
+        _args(config, "--pipelines", "raw", "--json"), capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 6, out.stderr[-3000:]
+    summary = json.loads(out.stdout)
+    assert summary["skipped_files"] == [str(stray)]
+    assert summary["tables"]["raw"]["rows"] == expected["raw"]
+    assert "Traceback" not in out.stderr and f"skipped {stray}: not in the key layout" in out.stderr

@@ -235,21 +235,113 @@ def test_failure_line_finds_the_error_in_sparks_report() -> None:
 def test_reconciliation_catches_a_table_that_differs_from_the_lake(
     spark: Any, landed: Callable[..., dict[str, int]], config: LocalRunConfig
 ) -> None:
-    import shutil
-
+    from sensorlake.contract.metadata import local_metadata_path
     from sensorlake.streams.cli import format_summary
 
     config = replace(config, targets=("emergency",))
-    expected = landed(400)
+    expected = landed(400, file_rows=100)
     first = run(config, spark=spark, progress=lambda _: None, reconcile=True)
     assert first.mismatched == [] and "MISMATCH" not in format_summary(first)
-    # A lost checkpoint makes a new query ingest every file again: --verify must say so.
-    shutil.rmtree(config.checkpoint_path(config.spec("emergency")))
+    # A landed file lost from the lake after it was ingested: --verify must say so.
+    gone = sorted(lake_path(config.lake_dir, "emergency/").rglob("*.ndjson.gz"))[0]
+    gone.unlink()
+    local_metadata_path(gone).unlink(missing_ok=True)
     second = run(config, spark=spark, progress=lambda _: None, reconcile=True)
     table = second.tables["emergency"]
-    assert (table.table_rows, table.landed_rows) == (
-        2 * expected["emergency"],
-        expected["emergency"],
-    )
+    assert table.table_rows == expected["emergency"] > table.landed_rows
     assert second.mismatched == [table]
     assert "MISMATCH" in format_summary(second)
+
+
+def _copy_state(config: LocalRunConfig, to: Path) -> LocalRunConfig:
+    import shutil
+
+    moved = replace(
+        config,
+        lake_dir=to / "lake",
+        warehouse_dir=to / "warehouse",
+        checkpoint_dir=to / "checkpoints",
+    )
+    for old, new in (
+        (config.lake_dir, moved.lake_dir),
+        (config.warehouse_dir, moved.warehouse_dir),
+        (config.checkpoint_dir, moved.checkpoint_dir),
+    ):
+        shutil.copytree(old, new)
+    return moved
+
+
+def test_a_checkpoint_that_is_not_its_tables_stops_the_run_and_writes_nothing(
+    spark: Any, tmp_path: Path, landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    import shutil
+
+    from sensorlake.streams.errors import StateProblem
+
+    config = replace(config, targets=("emergency", "filtered"))
+    expected = landed(400)
+    run(config, spark=spark, progress=lambda _: None)
+
+    # The checkpoints with a new warehouse: Spark would think everything is done.
+    elsewhere = replace(config, warehouse_dir=tmp_path / "other-warehouse")
+    with pytest.raises(StateProblem, match="point --warehouse-dir at the table it belongs to"):
+        run(elsewhere, spark=spark, progress=lambda _: None)
+    assert not elsewhere.warehouse_dir.exists()
+
+    # Lake, checkpoints and warehouse copied to a new place: the source log's paths are old.
+    moved = _copy_state(config, tmp_path / "moved")
+    with pytest.raises(StateProblem, match="run with the --lake-dir it was made for"):
+        run(moved, spark=spark, progress=lambda _: None)
+    assert {t: len(read_table(moved, t)) for t in moved.targets} == {
+        t: expected[t] for t in moved.targets
+    }
+
+    # A lost checkpoint beside its table: a new query would ingest every file again.
+    shutil.rmtree(config.checkpoint_path(config.spec("emergency")))
+    with pytest.raises(StateProblem, match=r"already holds .* rows but checkpoint .* is new"):
+        run(config, spark=spark, progress=lambda _: None)
+    assert len(read_table(config, "emergency")) == expected["emergency"]
+
+    # Checkpoint and table both gone: start over, every row once.
+    shutil.rmtree(config.table_path(config.spec("emergency")))
+    again = run(config, spark=spark, progress=lambda _: None)
+    assert again.tables["emergency"].rows == expected["emergency"]
+    assert again.tables["filtered"].rows == 0
+
+
+def _strays(config: LocalRunConfig) -> list[Path]:
+    """Copies of a real landed raw file put where the key layout does not allow them."""
+    import shutil
+
+    source = lake_path(config.lake_dir, "raw/")
+    landed_file = sorted(source.rglob("*.ndjson.gz"))[0]
+    name = landed_file.name
+    strays = [
+        source / "gateway=x" / "f.ndjson.gz",  # no date folder: clashing partition columns
+        source / "stray.ndjson.gz",  # beside the partition folders
+        source / "date=foo" / "gateway=y" / name,  # in the folders, but not a date
+        landed_file.parent / "not-a-key.ndjson.gz",  # in a real folder, not a key's name
+    ]
+    for path in strays:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(landed_file, path)
+    return sorted(strays)
+
+
+def test_a_file_outside_the_key_layout_is_skipped_and_reported_and_the_rest_ingested(
+    spark: Any, landed: Callable[..., dict[str, int]], config: LocalRunConfig
+) -> None:
+    config = replace(config, targets=("raw",))
+    expected = landed(300)
+    strays = _strays(config)
+    lines: list[str] = []
+    result = run(config, spark=spark, progress=lines.append, reconcile=True)
+    t = result.tables["raw"]
+    assert t.error is None and t.rows == t.table_rows == t.landed_rows == expected["raw"]
+    assert sorted(t.skipped_files) == [str(p) for p in strays] == sorted(result.skipped)
+    assert len(set(lineage_keys(read_table(config, "raw")))) == expected["raw"]
+    assert all(any(str(p) in line and "key layout" in line for line in lines) for p in strays)
+    # They stay in the lake and are reported on every run; nothing is ingested twice.
+    again = run(config, spark=spark, progress=lambda _: None)
+    assert sorted(again.tables["raw"].skipped_files) == [str(p) for p in strays]
+    assert again.tables["raw"].rows == 0 and all(p.exists() for p in strays)

@@ -7,10 +7,12 @@ default paths are relative to the working directory (``var/``), each with its va
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .keys import LandingKey
 from .pipelines import bucket_role
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "STATE_DB_NAME",
     "LocalPath",
     "checkpoint_path",
+    "follows_layout",
+    "lake_key",
     "lake_path",
     "s3_url",
     "table_dir",
@@ -68,6 +72,33 @@ STATE_DB_NAME: Final = "landing-state.db"
 def lake_path(lake_dir: Path, key: str) -> Path:
     """Where a landed key lives in the local lake."""
     return Path(lake_dir) / bucket_role(key.split("/", 1)[0]) / key
+
+
+def lake_key(lake_dir: Path, path: Path) -> LandingKey | None:
+    """The landing key of a file in the local lake (``<lake>/<bucket role>/<key>``), or
+    None when the file does not follow the key layout (wrong folders or name, or a target
+    in another target's bucket): such a file is no landed file, and no stream ingests it."""
+    relative = None
+    for base, file in (
+        (Path(os.path.abspath(lake_dir)), Path(os.path.abspath(path))),
+        (Path(lake_dir).resolve(), Path(path).resolve()),  # a lake reached through a link
+    ):
+        if file.is_relative_to(base):
+            relative = file.relative_to(base).as_posix()
+            break
+    if relative is None:
+        return None
+    role, _, key = relative.partition("/")
+    try:
+        parsed = LandingKey.parse(key)
+    except ValueError:
+        return None
+    return parsed if bucket_role(parsed.target) == role else None
+
+
+def follows_layout(lake_dir: Path, path: Path) -> bool:
+    """Whether a file in the local lake follows the key layout (see :func:`lake_key`)."""
+    return lake_key(lake_dir, path) is not None
 
 
 def s3_url(bucket: str, key: str = "") -> str:

@@ -75,6 +75,11 @@ def format_summary(result: RunResult) -> str:
     for t in result.tables.values():
         if t.new_columns:
             lines.append(f"{t.table}: new column(s) {', '.join(t.new_columns)}")
+        if t.skipped_files:
+            lines.append(
+                f"{t.table}: skipped {len(t.skipped_files)} file(s) outside the key layout: "
+                + ", ".join(t.skipped_files)
+            )
         if t.error:
             lines.append(f"{t.table}: FAILED: {t.error}")
     lines.append(f"{result.seconds:.1f} s" + (" (stopped on request)" if result.stopped else ""))
@@ -157,8 +162,9 @@ def run(
     \b
     Tables: <warehouse-dir>/<catalog>/<schema>/sensor_readings_<pipeline>
     Exit codes: 0 done; 1 --verify found a table that differs from the lake; 2 bad option;
-    3 no Java 17+; 4 a stream failed; 5 checkpoint/state problem; 6 corrupt landed
-    file(s) skipped (everything else was ingested).
+    3 no Java 17+; 4 a stream failed; 5 checkpoint/state problem (a checkpoint that
+    does not belong to its table or lake); 6 corrupt landed
+    file(s) or file(s) outside the key layout skipped (everything else was ingested).
     """
     try:
         config = LocalRunConfig(
@@ -193,6 +199,7 @@ def run(
     try:
         import pyspark  # noqa: F401 - only to say what is missing before anything starts
 
+        from .ownership import check as check_state
         from .runner import run as run_streams
         from .session import local_session
     except ImportError as exc:
@@ -202,6 +209,7 @@ def run(
             JavaMissing.exit_code,
         )
     try:
+        check_state(config)  # before Spark starts: a checkpoint that is not its table's stops here
         spark = local_session(config.master, memory=config.memory, verbose=verbose)
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
@@ -214,7 +222,7 @@ def run(
         )
     except StreamsError as exc:
         _fail(str(exc), exc.exit_code)
-    payload: dict[str, Any] = result.as_dict()
+    payload: dict[str, Any] = {**result.as_dict(), "skipped_files": result.skipped}
     click.echo(json.dumps(payload, indent=2) if as_json else format_summary(result))
     for item in result.corrupt:
         click.echo(f"error: skipped corrupt file {item['path']}: {item['error']}", err=True)
@@ -223,7 +231,7 @@ def run(
             f"{len(result.failed)} stream(s) failed: {result.failed[0].table}: {result.failed[0].error}",
             StreamFailed.exit_code,
         )
-    if result.corrupt:
+    if result.corrupt or result.skipped:
         sys.exit(EXIT_CORRUPT_FILES)
     if verify and result.mismatched:
         names = ", ".join(t.table for t in result.mismatched)

@@ -14,7 +14,7 @@ from typing import Any
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-__all__ = ["committed_version", "table_rows", "write_batch"]
+__all__ = ["committed_version", "sound_arrow", "table_rows", "write_batch"]
 
 
 def _table(path: Path) -> DeltaTable | None:
@@ -32,6 +32,59 @@ def committed_version(path: Path, app_id: str) -> int | None:
     return None if table is None else table.transaction_version(app_id)
 
 
+def _offset_width(kind: Any) -> int | None:
+    import pyarrow as pa
+
+    if pa.types.is_string(kind) or pa.types.is_binary(kind):
+        return 4
+    if pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        return 8
+    if pa.types.is_map(kind) or pa.types.is_list(kind):
+        return 4
+    if pa.types.is_large_list(kind):
+        return 8
+    return None
+
+
+def _short_offsets(array: Any) -> bool:
+    """Whether a variable-size array in ``array`` (at any depth) has fewer than
+    ``length + 1`` offsets.
+
+    Java's Arrow (Spark's ``toArrow``) writes an empty offsets buffer for an empty vector:
+    the child of a list column whose every value is ``[]`` or null. Arrow C++ (pyarrow)
+    accepts that, but arrow-rs, which ``deltalake`` imports the data with through the C data
+    interface, reads the one offset it needs from the zero-size buffer and panics on the
+    garbage it finds (apache/arrow#40038, apache/arrow-rs#5391).
+    """
+    import pyarrow as pa
+
+    kind = array.type
+    width = _offset_width(kind)
+    if width is not None:
+        offsets = array.buffers()[1]
+        if offsets is None or offsets.size < (array.offset + len(array) + 1) * width:
+            return True
+    if pa.types.is_struct(kind):
+        return any(_short_offsets(array.field(i)) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
+        return _short_offsets(array.values)
+    return False
+
+
+def sound_arrow(data: Any) -> Any:
+    """``data`` (an Arrow table) with every column that has short offsets rebuilt by Arrow
+    C++ (``take`` of all its rows writes complete buffers); other columns are untouched."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, column in enumerate(data.columns):
+        if any(_short_offsets(chunk) for chunk in column.chunks):
+            rows = pa.array(range(len(column)), type=pa.int64())
+            rebuilt = pc.take(column.combine_chunks(), rows)
+            data = data.set_column(index, data.schema.field(index), rebuilt)
+    return data
+
+
 def write_batch(
     path: Path, data: Any, *, app_id: str, batch_id: int, partition_by: tuple[str, ...]
 ) -> bool:
@@ -45,7 +98,7 @@ def write_batch(
         return False
     write_deltalake(
         str(path),
-        data,
+        sound_arrow(data),
         mode="append",
         partition_by=list(partition_by),
         schema_mode="merge",

@@ -5,8 +5,9 @@
     ├── StreamFailed        a query stopped with an error (exit 4)
     └── StateProblem        checkpoint or table folder unusable (exit 5)
 
-Corrupt landed files are not errors of the run: they are skipped, reported by path, and
-make the run end with exit code 6 once everything else is ingested.
+Corrupt landed files, and files outside the key layout, are not errors of the run: they
+are skipped, reported by path, and make the run end with exit code 6 once everything else
+is ingested.
 """
 
 from __future__ import annotations

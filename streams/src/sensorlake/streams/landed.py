@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 from isal import igzip
 
 from sensorlake.contract.keys import SUFFIX, source_prefix
-from sensorlake.contract.lake import lake_path
+from sensorlake.contract.lake import follows_layout, lake_path
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 
 __all__ = [
@@ -107,11 +107,13 @@ def _records(path: Path) -> int:
 
 
 def landed_records(lake_dir: Path, targets: Iterable[str]) -> dict[str, int]:
-    """Records landed per target in the local lake: the sidecars' counts, else the lines."""
+    """Records landed per target in the local lake: the sidecars' counts, else the lines
+    (only files in the key layout: the others are no landed files, and reported as such)."""
     return {
         target: sum(
             _records(path)
             for path in lake_path(lake_dir, source_prefix(target)).rglob(f"*{SUFFIX}")
+            if follows_layout(lake_dir, path)
         )
         for target in targets
     }

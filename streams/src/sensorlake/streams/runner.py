@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sensorlake.contract.lake import lake_path
+from sensorlake.contract.keys import SUFFIX, source_glob
+from sensorlake.contract.lake import lake_key, lake_path
 from sensorlake.contract.records import RESCUED_COLUMN, Field, shape
 
-from . import evolution, landed
+from . import evolution, landed, ownership
 from .config import LocalRunConfig
 from .delta_sink import committed_version, table_rows, write_batch
 from .errors import StateProblem
@@ -51,6 +52,7 @@ class TableResult:
     files: int = 0
     rescued_rows: int = 0
     corrupt_files: list[dict[str, str]] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
     new_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
     table_rows: int = 0
@@ -75,6 +77,10 @@ class RunResult:
     @property
     def corrupt(self) -> list[dict[str, str]]:
         return [c for t in self.tables.values() for c in t.corrupt_files]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [p for t in self.tables.values() for p in t.skipped_files]
 
     @property
     def mismatched(self) -> list[TableResult]:
@@ -116,10 +122,25 @@ class TableStream:
         self.extra = evolution.load_extra(self.schema_dir)
         self.evolved = False
 
+    def scan(self) -> None:
+        """Report every data file below the source that does not follow the key layout
+        (the query never reads it; it stays in the lake, reported on every run)."""
+        lake = Path(self.config.lake_dir)
+        known = set(self.result.skipped_files)
+        for path in sorted(self.source.rglob(f"*{SUFFIX}")):
+            if lake_key(lake, path) is None and str(path) not in known:
+                self.result.skipped_files.append(str(path))
+                self.progress(
+                    f"warning: {self.spec.table}: skipped {path}: not in the key layout "
+                    f"{source_glob(self.spec.target)} with a landing key's name; move it "
+                    "there under its own key (or out of the lake)"
+                )
+
     def start(self) -> StreamingQuery:
         from pyspark.sql.types import StructType
 
         self.source.mkdir(parents=True, exist_ok=True)  # an empty lake is not an error
+        self.scan()
         self.extra = evolution.load_extra(self.schema_dir)
         self.evolved = False
         frame = (
@@ -130,7 +151,10 @@ class TableStream:
                     self.spec, max_files=self.config.max_files, max_bytes=self.config.max_bytes
                 )
             )
-            .load(str(self.source))
+            # Only files in the key layout's folders (no partition-column clash, no file
+            # read outside them); a file there whose key is still wrong is dropped per batch.
+            .option("basePath", str(self.source))
+            .load(str(lake_path(self.config.lake_dir, source_glob(self.spec.target))))
         )
         return (
             ingest_columns(frame, self.spec)
@@ -152,11 +176,17 @@ class TableStream:
             r.replayed_batches += 1
             self.progress(f"{self.spec.table}: batch {batch_id} already committed, skipped")
             return
-        files = landed.batch_files(self.checkpoint, batch_id)
+        lake = Path(self.config.lake_dir)
+        files, outside = [], set()
+        for url in landed.batch_files(self.checkpoint, batch_id):
+            if lake_key(lake, landed.local_file(url)) is None:
+                outside.add(landed.local_file(url))
+            else:
+                files.append(url)
         if self.spec.evolution == "addNewColumns":
             self._evolve(files)
         data = frame.toArrow()
-        data, corrupt = self._without_corrupt(data, files)
+        data, corrupt = self._without_corrupt(data, files, outside)
         rescued = data.num_rows - data.column(RESCUED_COLUMN).null_count
         written = write_batch(
             self.table_path,
@@ -200,7 +230,11 @@ class TableStream:
             )
             raise evolution.SchemaEvolved(", ".join(found))
 
-    def _without_corrupt(self, data: Any, files: list[str]) -> tuple[Any, list[dict[str, str]]]:
+    def _without_corrupt(
+        self, data: Any, files: list[str], outside: set[Path]
+    ) -> tuple[Any, list[dict[str, str]]]:
+        """``data`` without the rows of corrupt files and of files ``outside`` the key
+        layout (in its folders, but not named as a landing key: reported by :meth:`scan`)."""
         import pyarrow.compute as pc
 
         corrupt: dict[Path, str] = {}
@@ -208,7 +242,7 @@ class TableStream:
             reason = landed.corruption(landed.local_file(url))
             if reason:
                 corrupt[landed.local_file(url)] = reason
-        if not corrupt:
+        if not corrupt and not outside:
             return data, []
         reported = [{"path": str(p), "error": why} for p, why in corrupt.items()]
         for item in reported:
@@ -216,8 +250,9 @@ class TableStream:
                 f"error: {self.spec.table}: skipped corrupt file {item['path']}: {item['error']}; "
                 "land it again under a new name to ingest it"
             )
+        dropped = {*corrupt, *outside}
         column = data.column("_source_file")
-        bad = [u for u in pc.unique(column).to_pylist() if u and landed.local_file(u) in corrupt]
+        bad = [u for u in pc.unique(column).to_pylist() if u and landed.local_file(u) in dropped]
         if bad:
             data = data.filter(pc.invert(pc.is_in(column, value_set=pc.cast(bad, column.type))))
         return data, reported
@@ -276,6 +311,7 @@ def run(
         s.target: TableStream(spark, s, config, result.tables[s.target], stop, progress)
         for s in specs
     }
+    ownership.check(config)  # before any query starts: nothing written while state disagrees
     while True:
         result.cycles += 1
         _await(streams, {t: s.start() for t, s in streams.items()})
