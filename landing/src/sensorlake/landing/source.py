@@ -9,6 +9,7 @@ file's identity, the highest id, and an anchor fingerprint of the row at the wat
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import sqlite3
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 from .errors import SourceError
 
-__all__ = ["LANDING_COLUMNS", "Snapshot", "Source", "verify_unchanged"]
+__all__ = ["LANDING_COLUMNS", "ReadRows", "Snapshot", "Source", "verify_unchanged"]
 
 TABLE = "sensor_readings"
 
@@ -32,8 +33,42 @@ class SourceChanged(SourceError):
 
 # Without these a row cannot be identified, partitioned or attributed at all.
 LANDING_COLUMNS = ("id", "timestamp", "sensor_id")
-_RETRYABLE = ("locked", "busy", "disk i/o error", "malformed")
 T = TypeVar("T")
+# Worth waiting for: another connection holds a lock (SQLITE_BUSY, SQLITE_LOCKED), or the
+# sensor is recreating its file (SQLITE_IOERR). A damaged file (SQLITE_CORRUPT,
+# SQLITE_NOTADB) stays damaged: it fails at once, not after the whole busy timeout.
+_RETRYABLE_CODES = frozenset({5, 6, 10})
+_RETRYABLE_WORDS = ("locked", "busy", "disk i/o error")
+# What Python's sqlite3 says when a TEXT value is not UTF-8 (it has no error code).
+_NOT_UTF8 = "could not decode to utf-8"
+
+
+class _NotUtf8(bytes):
+    """A TEXT value that is not UTF-8, as its bytes (see :meth:`Source._fetch`)."""
+
+
+def _lenient_text(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NotUtf8(data)
+
+
+class ReadRows(list[tuple[Any, ...]]):
+    """Rows as read. ``not_utf8`` maps a row's position to ``{column: original bytes}`` for
+    TEXT values that are not UTF-8: in the row such a value is its text decoded with
+    U+FFFD for the bad bytes (JSON cannot carry the bytes); the bytes travel beside it."""
+
+    not_utf8: dict[int, dict[str, bytes]]
+
+    def __init__(self, rows: list[tuple[Any, ...]] = ()) -> None:  # type: ignore[assignment]
+        super().__init__(rows)
+        self.not_utf8 = {}
+
+
+def base64_text(data: bytes) -> str:
+    """How original bytes are kept in a landed record (standard base64, with padding)."""
+    return base64.b64encode(data).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -154,27 +189,54 @@ class Source:
         """
         if row_id <= 0:
             return None
-        row = self._retry(
-            lambda: (
-                self._connection()
-                .execute(f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?", (row_id,))
-                .fetchone()
-            )
-        )
-        if row is None:
+        rows = self._fetch(f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?", (row_id,))
+        if not rows:
             return None
-        return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]
+        return hashlib.sha256(repr(tuple(rows[0])).encode()).hexdigest()[:32]
 
     def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
         """Rows with ``after < id <= upto`` in id order (one segment of a batch)."""
         columns = ", ".join(f'"{c}"' for c in self.columns)
         sql = f"SELECT {columns} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id"
-        try:
-            return self._retry(lambda: self._connection().execute(sql, (after, upto)).fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
+        return self._fetch(sql, (after, upto))
 
     # -- internals -----------------------------------------------------------------------
+
+    def _fetch(self, sql: str, args: tuple[Any, ...]) -> ReadRows:
+        """Every row of a query. A TEXT value that is not UTF-8 must not stop the gateway:
+        then the query runs again with a lenient decoder, and such values come back as text
+        with U+FFFD replacements, their bytes in :attr:`ReadRows.not_utf8` (rare: the fast
+        path decodes in C)."""
+        conn = self._connection()
+        try:
+            return ReadRows(self._retry(lambda: conn.execute(sql, args).fetchall()))
+        except sqlite3.OperationalError as exc:
+            if _NOT_UTF8 not in str(exc).lower():
+                raise self._translate(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+        conn.text_factory = _lenient_text
+        try:
+            cursor = self._retry(lambda: conn.execute(sql, args))
+            fetched = self._retry(cursor.fetchall)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+        finally:
+            conn.text_factory = str
+        names = [d[0] for d in cursor.description or ()]
+        rows = ReadRows()
+        for row in fetched:
+            if any(v.__class__ is _NotUtf8 for v in row):
+                fixed = list(row)
+                bad: dict[str, bytes] = {}
+                for i, value in enumerate(row):
+                    if value.__class__ is _NotUtf8:
+                        bad[names[i]] = bytes(value)
+                        fixed[i] = bytes(value).decode("utf-8", errors="replace")
+                rows.not_utf8[len(rows)] = bad
+                row = tuple(fixed)
+            rows.append(row)
+        return rows
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -201,14 +263,8 @@ class Source:
         while True:
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
-                message = str(exc).lower()
-                if not any(word in message for word in _RETRYABLE) or self._clock() >= deadline:
-                    raise
-                self._sleep(delay)
-                delay = min(delay * 2, 2.0)
             except sqlite3.DatabaseError as exc:
-                if "malformed" not in str(exc).lower() or self._clock() >= deadline:
+                if not _retryable(exc) or self._clock() >= deadline:
                     raise
                 self._sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -234,6 +290,16 @@ class Source:
             f"error reading sensor database {self.path}: {exc}",
             hint="rerun; if it persists check the file",
         )
+
+
+def _retryable(exc: sqlite3.DatabaseError) -> bool:
+    """Busy or locked (or the file being recreated): worth waiting for. Corrupt or not a
+    database: not."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _RETRYABLE_CODES  # the primary code of an extended one
+    message = str(exc).lower()
+    return any(word in message for word in _RETRYABLE_WORDS)
 
 
 def verify_unchanged(source: Source, after: int, last_row: int) -> None:
