@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -179,7 +179,11 @@ class Source:
             yield snap
         finally:
             if conn.in_transaction:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")  # a read transaction: ending it cannot lose anything
+                except sqlite3.DatabaseError:
+                    with suppress(sqlite3.DatabaseError):
+                        conn.execute("ROLLBACK")
 
     def anchor(self, row_id: int) -> str | None:
         """A fingerprint of the row at ``row_id``: if it changes, the database was replaced.
