@@ -49,6 +49,9 @@ class RunSummary:
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     replayed_objects: int = 0
     conflicts: list[str] = field(default_factory=list)
+    # Spooled files that cannot ship (their key is not a landing key): kept, one error line
+    # each; the run exits 5 once everything else is done.
+    stranded_files: list[str] = field(default_factory=list)
     paused_spool_full: bool = False
     # Records accumulating in open files (all targets), the age of the oldest open file,
     # and when (UTC ISO 8601) and for which target the next file closes by age.

@@ -134,5 +134,8 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         console.print("[yellow]spool full: reading paused until pending files ship[/]")
     for key in summary.conflicts:
         console.print(f"[red]conflict:[/] {key} (kept in the spool, not overwritten)")
+    for path in summary.stranded_files:
+        shown = path if path.isprintable() else repr(path)
+        console.print(f"[red]cannot ship:[/] {shown} (kept in the spool; see the error above)")
     if summary.dry_run and summary.would_land:
         console.print(f"would land {len(summary.would_land)} file(s), e.g. {summary.would_land[0]}")

@@ -33,11 +33,11 @@ from sensorlake.contract.summary import RunSummary
 from .batch import BatchFiles
 from .config import LandingConfig
 from .epochs import resolve_position
-from .errors import LandingError, ObjectConflict, TransientError
+from .errors import LandingError, LocalStorageError, ObjectConflict, TransientError
 from .route import Lineage
 from .rules import Rules
 from .segments import SegmentJob, plan_segments, segment_size
-from .ship import ship_pending
+from .ship import report_stranded, ship_pending
 from .sink import NullSink, Sink
 from .source import Source, SourceChanged, verify_unchanged
 from .spool import Spool
@@ -176,12 +176,15 @@ class Lander:
                         self._land(state, source, spool, sink, summary, started, rolling)
                 if self._close_due(state, spool, summary, close_all=not rolling):
                     self._ship(state, sink, summary, stoppable=read)
+            summary.stranded_files = report_stranded(state)
         except LandingError as exc:
             summary.error = str(exc)
             summary.exit_code = exc.exit_code
             raise
         if summary.error is None and summary.conflicts:
             summary.exit_code = ObjectConflict.exit_code
+        elif summary.error is None and summary.stranded_files:
+            summary.exit_code = LocalStorageError.exit_code
 
     def _land(
         self,

@@ -20,7 +20,7 @@ from .sink import PutOutcome, Sink
 from .spool import Spool
 from .state import State
 
-__all__ = ["ShipReport", "ship_pending"]
+__all__ = ["ShipReport", "report_stranded", "ship_pending"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,31 @@ def ship_pending(
             report.unverified += 1
             log.warning("%s already existed and could not be read back to compare", file.name)
     return report
+
+
+def report_stranded(state: State) -> list[str]:
+    """One line per spooled file that cannot ship because its key is not a landing key
+    (see :class:`state.StrandedFile`): it is kept, and the other files ship. One taken out
+    of the spool by hand is forgotten, with a line that says so."""
+    lines: list[str] = []
+    for file in state.stranded():
+        shown = str(file.path)
+        if not shown.isprintable():
+            shown = repr(shown)  # one line, whatever the key holds
+        if not file.path.exists():
+            note = f"stranded spooled file {shown} was removed by hand: no longer tracked"
+            state.forget_stranded(file, note)
+            log.warning("%s", note)
+            continue
+        kind = "open spooled file" if file.open else "spooled file"
+        line = (
+            f"{kind} {shown} cannot ship: {file.problem}. It is kept with its "
+            f"{file.records} record(s) and the other files ship: copy it to its pipeline's "
+            "bucket by hand under a valid key (fix the gateway= folder), then delete it"
+        )
+        log.error("%s", line)
+        lines.append(str(file.path))
+    return lines
 
 
 def _put_with_retry(
