@@ -42,6 +42,12 @@ class RunSummary:
     db_path: str
     dry_run: bool = False
     rows_read: int = 0
+    # Rows that cannot land exactly once (only in a table whose id is not its INTEGER
+    # PRIMARY KEY): those whose id is NULL or not an integer, counted in the table as of
+    # this run (skipped, every run), and those skipped this run because their id repeats
+    # an earlier row's (the first row of each id lands).
+    rows_without_id: int = 0
+    duplicate_ids: int = 0
     epoch: int = 0
     watermark: int = 0
     new_epochs: list[str] = field(default_factory=list)

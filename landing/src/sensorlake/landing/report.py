@@ -124,6 +124,10 @@ def render_summary(summary: RunSummary, console: Console) -> None:
             f"{r}={n:,}" for r, n in sorted(summary.rejected_reasons.items(), key=lambda x: -x[1])
         )
         console.print(f"rejected by reason: {reasons}")
+    if summary.rows_without_id:
+        console.print(f"[yellow]{summary.rows_without_id:,} row(s) without a usable id: skipped[/]")
+    if summary.duplicate_ids:
+        console.print(f"[yellow]{summary.duplicate_ids:,} row(s) with a repeated id: skipped[/]")
     for message in summary.new_epochs:
         console.print(f"[yellow]{message}[/]")
     if summary.replayed_objects:

@@ -60,10 +60,12 @@ class ReadRows(list[tuple[Any, ...]]):
     U+FFFD for the bad bytes (JSON cannot carry the bytes); the bytes travel beside it."""
 
     not_utf8: dict[int, dict[str, bytes]]
+    duplicates: int  # rows left out because their id repeats the row before (see rows_between)
 
     def __init__(self, rows: list[tuple[Any, ...]] = ()) -> None:  # type: ignore[assignment]
         super().__init__(rows)
         self.not_utf8 = {}
+        self.duplicates = 0
 
 
 def base64_text(data: bytes) -> str:
@@ -76,6 +78,9 @@ class Snapshot:
     columns: tuple[str, ...]
     max_id: int
     identity: str
+    # Rows whose id is NULL or not an integer (only a table without an INTEGER PRIMARY KEY
+    # id has them): they cannot be read incrementally, so they never land.
+    rows_without_id: int = 0
 
 
 class Source:
@@ -94,6 +99,10 @@ class Source:
         self._conn: sqlite3.Connection | None = None
         self.columns: tuple[str, ...] = ()
         self.opened_identity = ""
+        # Whether ``id`` is the table's INTEGER PRIMARY KEY (the rowid): then it is never
+        # NULL, always an integer and unique, and nothing needs checking.
+        self.ids_trusted = True
+        self._has_rowid = True
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -111,6 +120,7 @@ class Source:
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
             self._conn.execute("PRAGMA query_only = ON")
             self.columns = self._retry(self._table_columns)
+            self._retry(self._inspect_ids)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise self._translate(exc) from exc
@@ -161,11 +171,18 @@ class Source:
         def begin() -> Snapshot:
             conn.execute("BEGIN")
             try:
-                max_id = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()[0]
+                if self.ids_trusted:
+                    max_id = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()
+                    max_id, unusable = max_id[0], 0
+                else:
+                    max_id, unusable = conn.execute(
+                        "SELECT COALESCE(MAX(CASE WHEN typeof(id) = 'integer' THEN id END), 0),"
+                        f" COUNT(*) - COUNT(CASE WHEN typeof(id) = 'integer' THEN 1 END) FROM {TABLE}"
+                    ).fetchone()
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return Snapshot(self.columns, int(max_id), self.identity())
+            return Snapshot(self.columns, int(max_id), self.identity(), int(unusable))
 
         try:
             snap = self._retry(begin)
@@ -193,7 +210,10 @@ class Source:
         """
         if row_id <= 0:
             return None
-        rows = self._fetch(f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?", (row_id,))
+        order = "" if self.ids_trusted or not self._has_rowid else " ORDER BY rowid LIMIT 1"
+        rows = self._fetch(
+            f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?{order}", (row_id,)
+        )
         if not rows:
             return None
         return hashlib.sha256(repr(tuple(rows[0])).encode()).hexdigest()[:32]
@@ -201,8 +221,29 @@ class Source:
     def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
         """Rows with ``after < id <= upto`` in id order (one segment of a batch)."""
         columns = ", ".join(f'"{c}"' for c in self.columns)
-        sql = f"SELECT {columns} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id"
-        return self._fetch(sql, (after, upto))
+        if self.ids_trusted:
+            sql = f"SELECT {columns} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id"
+            return self._fetch(sql, (after, upto))
+        # A table without its primary key: only integer ids, and of rows sharing an id the
+        # first (in rowid order) lands; the others are counted, never landed twice.
+        order = "id, rowid" if self._has_rowid else "id"
+        sql = (
+            f"SELECT {columns} FROM {TABLE} WHERE typeof(id) = 'integer' AND id > ? AND id <= ?"
+            f" ORDER BY {order}"
+        )
+        rows = self._fetch(sql, (after, upto))
+        index = self.columns.index("id")
+        unique = ReadRows()
+        previous = None
+        for position, row in enumerate(rows):
+            if row[index] == previous:
+                unique.duplicates += 1
+                continue
+            previous = row[index]
+            if position in rows.not_utf8:
+                unique.not_utf8[len(unique)] = rows.not_utf8[position]
+            unique.append(row)
+        return unique
 
     # -- internals -----------------------------------------------------------------------
 
@@ -246,6 +287,17 @@ class Source:
         if self._conn is None:
             raise RuntimeError("Source is not open")
         return self._conn
+
+    def _inspect_ids(self) -> None:
+        conn = self._connection()
+        info = conn.execute(f"PRAGMA table_info({TABLE})").fetchall()
+        keys = [(r[1], str(r[2]).upper()) for r in info if r[5]]
+        try:
+            conn.execute(f"SELECT rowid FROM {TABLE} LIMIT 0").fetchall()
+            self._has_rowid = True
+        except sqlite3.OperationalError:
+            self._has_rowid = False  # WITHOUT ROWID
+        self.ids_trusted = keys == [("id", "INTEGER")] and self._has_rowid
 
     def _table_columns(self) -> tuple[str, ...]:
         conn = self._connection()
