@@ -13,7 +13,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import DestinationError, LandingError, ObjectConflict, TransientError
+from .errors import (
+    DestinationError,
+    LandingError,
+    LocalStorageError,
+    ObjectConflict,
+    TransientError,
+)
 from .failpoints import Failpoints
 from .landed import LandedFile
 from .sink import PutOutcome, Sink
@@ -64,7 +70,7 @@ def ship_pending(
             report.error = exc
             log.error("%s", exc)
             continue
-        except (TransientError, DestinationError) as exc:
+        except (TransientError, DestinationError, LocalStorageError) as exc:
             state.mark_failed(file, str(exc))
             report.error = exc
             break
