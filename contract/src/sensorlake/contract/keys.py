@@ -23,6 +23,7 @@ __all__ = [
     "SUFFIX",
     "UNKNOWN_DATE",
     "LandingKey",
+    "is_gateway_id",
     "source_glob",
     "source_prefix",
 ]
@@ -32,6 +33,7 @@ UNKNOWN_DATE: Final = "unknown"
 # The partition columns a key creates, in folder order.
 PARTITION_FIELDS: Final[tuple[str, ...]] = ("date", "gateway")
 GATEWAY_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
+_GATEWAY_RE = re.compile(GATEWAY_PATTERN)
 
 _KEY_RE = re.compile(
     r"\A(?P<target>[a-z]+)/date=(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2}|unknown)/"
@@ -59,7 +61,7 @@ class LandingKey:
 
     @classmethod
     def parse(cls, key: str) -> LandingKey:
-        match = _KEY_RE.match(key)
+        match = _KEY_RE.fullmatch(key)
         if match is None or match["target"] not in TARGETS:
             raise ValueError(f"not a landing key: {key!r}")
         g = match.groupdict()
@@ -76,6 +78,12 @@ class LandingKey:
     def partitions(self) -> dict[str, str]:
         """The partition columns this key creates (``{"date": ..., "gateway": ...}``)."""
         return {"date": self.date, "gateway": self.gateway}
+
+
+def is_gateway_id(text: str) -> bool:
+    """Whether ``text`` can be a key's gateway folder: the whole text (a full match, so a
+    trailing newline is not let through as ``$`` would)."""
+    return _GATEWAY_RE.fullmatch(text) is not None
 
 
 def source_prefix(target: str) -> str:

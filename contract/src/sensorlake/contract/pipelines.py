@@ -58,8 +58,9 @@ DEFAULT_SCHEMA: Final = "sensor_pipeline"
 # Unity Catalog volumes appear to Spark under this root: /Volumes/<catalog>/<schema>/<volume>.
 VOLUMES_ROOT: Final = "/Volumes"
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+# Used with fullmatch: "$" alone would let a trailing newline through.
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
 def bucket_role(target: str) -> str:
@@ -99,7 +100,7 @@ def bucket_name_problems(name: str) -> list[str]:
         problems.append("must not contain dots (they break TLS for virtual-hosted URLs)")
     if not 3 <= len(name) <= 63:
         problems.append("must be 3 to 63 characters long")
-    if not _BUCKET_RE.match(name.replace(".", "-")):
+    if not _BUCKET_RE.fullmatch(name.replace(".", "-")):
         problems.append(
             "may only contain lowercase letters, digits and hyphens, "
             "and must start and end with a letter or digit"
@@ -108,7 +109,7 @@ def bucket_name_problems(name: str) -> list[str]:
         problems.append("must not start with 'xn--'")
     if name.endswith(("-s3alias", "--ol-s3", "--x-s3")):
         problems.append("must not end with a reserved suffix (-s3alias, --ol-s3, --x-s3)")
-    if _IP_RE.match(name):
+    if _IP_RE.fullmatch(name):
         problems.append("must not look like an IP address")
     return problems
 

@@ -21,6 +21,7 @@ __all__ = [
     "DEPLOYMENT_FIELDS",
     "DEVICE_FIELDS",
     "INGEST_COLUMNS",
+    "INVALID_UTF8_FIELD",
     "LINEAGE",
     "LOCATION_FIELDS",
     "READING_FIELDS",
@@ -188,6 +189,11 @@ _SHAPES: Final[dict[str, tuple[Field, ...]]] = {
 }
 # Whether a record may carry fields beyond its shape.
 OPEN_SHAPES: Final = frozenset({"raw", "rejected"})
+# A source TEXT value that is not UTF-8 lands (in raw and rejected) as its text decoded with
+# U+FFFD for the bad bytes, and this field of the record keeps the original bytes:
+# ``{"<column>": "<standard base64>"}``. Only records with such a value have it; consumers
+# that do not know it find it in their rescued-data column.
+INVALID_UTF8_FIELD: Final = "_invalid_utf8"
 
 
 # What the streams add to every table row, beside the record and its partition columns

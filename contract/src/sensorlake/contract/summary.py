@@ -42,6 +42,12 @@ class RunSummary:
     db_path: str
     dry_run: bool = False
     rows_read: int = 0
+    # Rows that cannot land exactly once (only in a table whose id is not its INTEGER
+    # PRIMARY KEY): those whose id is NULL or not an integer, counted in the table as of
+    # this run (skipped, every run), and those skipped this run because their id repeats
+    # an earlier row's (the first row of each id lands).
+    rows_without_id: int = 0
+    duplicate_ids: int = 0
     epoch: int = 0
     watermark: int = 0
     new_epochs: list[str] = field(default_factory=list)
@@ -49,6 +55,9 @@ class RunSummary:
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     replayed_objects: int = 0
     conflicts: list[str] = field(default_factory=list)
+    # Spooled files that cannot ship (their key is not a landing key): kept, one error line
+    # each; the run exits 5 once everything else is done.
+    stranded_files: list[str] = field(default_factory=list)
     paused_spool_full: bool = False
     # Records accumulating in open files (all targets), the age of the oldest open file,
     # and when (UTC ISO 8601) and for which target the next file closes by age.

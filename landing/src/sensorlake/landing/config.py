@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sensorlake.contract.keys import GATEWAY_PATTERN
+from sensorlake.contract.keys import is_gateway_id
 from sensorlake.contract.lake import LOCAL_PATHS
 from sensorlake.contract.pipelines import (
     BUCKET_ENV,
@@ -39,7 +39,6 @@ DEFAULT_STATE_DIR = LOCAL_PATHS["state"].default
 DEFAULT_LAKE_DIR = LOCAL_PATHS["lake"].default
 
 _MB = 1024 * 1024
-_GATEWAY_RE = re.compile(rf"^{GATEWAY_PATTERN}$")
 
 
 def _default_workers() -> int:
@@ -205,7 +204,7 @@ def load_config(
     env = os.environ if env is None else env
     chosen = parse_pipelines(pipelines or env.get("SENSORLAKE_PIPELINES"))
     gateway = gateway_id or _default_gateway_id(env)
-    if not _GATEWAY_RE.match(gateway):
+    if not is_gateway_id(gateway):
         raise ConfigError(
             f"gateway id {gateway!r} cannot be used in object keys",
             hint="use up to 63 letters, digits, '.', '_' or '-' (set --gateway-id or SENSORLAKE_GATEWAY_ID)",

@@ -124,6 +124,10 @@ def render_summary(summary: RunSummary, console: Console) -> None:
             f"{r}={n:,}" for r, n in sorted(summary.rejected_reasons.items(), key=lambda x: -x[1])
         )
         console.print(f"rejected by reason: {reasons}")
+    if summary.rows_without_id:
+        console.print(f"[yellow]{summary.rows_without_id:,} row(s) without a usable id: skipped[/]")
+    if summary.duplicate_ids:
+        console.print(f"[yellow]{summary.duplicate_ids:,} row(s) with a repeated id: skipped[/]")
     for message in summary.new_epochs:
         console.print(f"[yellow]{message}[/]")
     if summary.replayed_objects:
@@ -134,5 +138,8 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         console.print("[yellow]spool full: reading paused until pending files ship[/]")
     for key in summary.conflicts:
         console.print(f"[red]conflict:[/] {key} (kept in the spool, not overwritten)")
+    for path in summary.stranded_files:
+        shown = path if path.isprintable() else repr(path)
+        console.print(f"[red]cannot ship:[/] {shown} (kept in the spool; see the error above)")
     if summary.dry_run and summary.would_land:
         console.print(f"would land {len(summary.would_land)} file(s), e.g. {summary.would_land[0]}")

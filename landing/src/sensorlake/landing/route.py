@@ -19,7 +19,9 @@ from typing import Any
 import msgspec
 
 from sensorlake.contract.keys import UNKNOWN_DATE
+from sensorlake.contract.records import INVALID_UTF8_FIELD
 
+from .source import base64_text
 from .validate import Validator, utc_timestamp
 
 __all__ = ["Lineage", "LineageRecord", "Routed", "Router"]
@@ -107,9 +109,22 @@ class Router:
         row["_lineage"] = lineage
         return row
 
+    def _raw_with_bytes(
+        self, values: tuple[Any, ...], lineage: LineageRecord, bad: dict[str, bytes]
+    ) -> dict[str, Any]:
+        """A raw record whose TEXT values in ``bad`` were not UTF-8: their bytes beside it."""
+        row = self._raw_dict(values, lineage)
+        row[INVALID_UTF8_FIELD] = {column: base64_text(data) for column, data in bad.items()}
+        return row
+
     def route(self, rows: Sequence[tuple[Any, ...]]) -> Routed:
+        """Records per (target, date). ``rows`` may say which of their TEXT values were not
+        UTF-8 (``not_utf8``, see :class:`source.ReadRows`): raw and rejected keep those
+        values' bytes in :data:`INVALID_UTF8_FIELD`, and the row is rejected with
+        ``<column>.invalid_utf8``."""
+        not_utf8: dict[int, dict[str, bytes]] = getattr(rows, "not_utf8", None) or {}
         if not self._validating:
-            return self._route_raw(rows)
+            return self._route_raw(rows, not_utf8)
         out: Routed = {}
         id_index = self._id_index
         targets = self.targets
@@ -127,19 +142,30 @@ class Router:
                 bucket = out[(target, date)] = []
             bucket.append((row_id, record))
 
-        for values in rows:
+        for position, values in enumerate(rows):
             row_id = values[id_index]
             lineage = self._lineage(row_id)
             checked = check(values)
+            reasons = checked.reasons
+            bad = not_utf8.get(position) if not_utf8 else None
+            if bad:
+                reasons = (*reasons, *(f"{column}.invalid_utf8" for column in bad))
             date = checked.timestamp[:10] if checked.timestamp else UNKNOWN_DATE
             if want_raw:
-                put("raw", date, row_id, self._raw(values, lineage))
-            if checked.reasons:
-                for reason in checked.reasons:
+                if bad:
+                    put("raw", date, row_id, self._raw_with_bytes(values, lineage, bad))
+                else:
+                    put("raw", date, row_id, self._raw(values, lineage))
+            if reasons:
+                for reason in reasons:
                     reasons_count[reason] = reasons_count.get(reason, 0) + 1
                 if want_rejected:
-                    rejected = self._raw_dict(values, lineage)
-                    rejected["_rejected_reasons"] = list(checked.reasons)
+                    rejected = (
+                        self._raw_with_bytes(values, lineage, bad)
+                        if bad
+                        else self._raw_dict(values, lineage)
+                    )
+                    rejected["_rejected_reasons"] = list(reasons)
                     put("rejected", date, row_id, rejected)
             else:
                 record = checked.record
@@ -158,13 +184,15 @@ class Router:
                 alarm["_lineage"] = lineage
                 alarm["emergency"] = {
                     "reasons": list(checked.emergency),
-                    "valid": checked.valid,
-                    "validation_errors": list(checked.reasons),
+                    "valid": not reasons,
+                    "validation_errors": list(reasons),
                 }
                 put("emergency", date, row_id, alarm)
         return out
 
-    def _route_raw(self, rows: Sequence[tuple[Any, ...]]) -> Routed:
+    def _route_raw(
+        self, rows: Sequence[tuple[Any, ...]], not_utf8: dict[int, dict[str, bytes]]
+    ) -> Routed:
         """Raw only: no validation, just the UTC date for the partition (the hot path)."""
         out: Routed = {}
         columns, id_index = self.columns, self._id_index
@@ -173,7 +201,7 @@ class Router:
         version, table = self.lineage.rules_version, self.lineage.source_table
         dates: dict[str, str] = {}  # the sensor's own format: cache the date per day prefix
         raw = self._raw
-        for values in rows:
+        for position, values in enumerate(rows):
             row_id = values[id_index]
             ts = values[ts_index]
             date = dates.get(ts[:10]) if ts.__class__ is str and _SENSOR_TS.fullmatch(ts) else None
@@ -182,7 +210,9 @@ class Router:
                 date = full[:10] if full else UNKNOWN_DATE
                 if full and ts.__class__ is str and _SENSOR_TS.fullmatch(ts):
                     dates[ts[:10]] = date
-            record = raw(values, LineageRecord(gateway, epoch, row_id, version, table))
+            lineage = LineageRecord(gateway, epoch, row_id, version, table)
+            bad = not_utf8.get(position) if not_utf8 else None
+            record = self._raw_with_bytes(values, lineage, bad) if bad else raw(values, lineage)
             bucket = out.get(("raw", date))
             if bucket is None:
                 bucket = out[("raw", date)] = []

@@ -33,11 +33,11 @@ from sensorlake.contract.summary import RunSummary
 from .batch import BatchFiles
 from .config import LandingConfig
 from .epochs import resolve_position
-from .errors import LandingError, ObjectConflict, TransientError
+from .errors import LandingError, LocalStorageError, ObjectConflict, TransientError
 from .route import Lineage
 from .rules import Rules
 from .segments import SegmentJob, plan_segments, segment_size
-from .ship import ship_pending
+from .ship import report_stranded, ship_pending
 from .sink import NullSink, Sink
 from .source import Source, SourceChanged, verify_unchanged
 from .spool import Spool
@@ -176,12 +176,15 @@ class Lander:
                         self._land(state, source, spool, sink, summary, started, rolling)
                 if self._close_due(state, spool, summary, close_all=not rolling):
                     self._ship(state, sink, summary, stoppable=read)
+            summary.stranded_files = report_stranded(state)
         except LandingError as exc:
             summary.error = str(exc)
             summary.exit_code = exc.exit_code
             raise
         if summary.error is None and summary.conflicts:
             summary.exit_code = ObjectConflict.exit_code
+        elif summary.error is None and summary.stranded_files:
+            summary.exit_code = LocalStorageError.exit_code
 
     def _land(
         self,
@@ -230,6 +233,13 @@ class Lander:
                     summary.new_epochs.append(message)
                     self.reporter.note(message)
                 summary.epoch, summary.watermark = position.epoch, position.watermark
+                if snap.rows_without_id and not summary.rows_without_id:
+                    self.reporter.note(
+                        f"{snap.rows_without_id} row(s) have no usable id (NULL or not an "
+                        "integer): they cannot land exactly once and are skipped; give the "
+                        "table an INTEGER PRIMARY KEY id"
+                    )
+                summary.rows_without_id = snap.rows_without_id
                 if bound is None or bound[0] != position.epoch:  # (a reset: a new database)
                     bound = (position.epoch, snap.max_id)
                 upto = min(snap.max_id, bound[1])  # what was there when the cycle started
@@ -240,7 +250,7 @@ class Lander:
                     begun = True
                 files = self._files_for(state, spool, position.epoch)
                 try:
-                    last_row, rows, reasons = self._write_batch(
+                    last_row, rows, reasons, duplicates = self._write_batch(
                         source, files, position, upto, limit
                     )
                 except SourceChanged as exc:
@@ -250,9 +260,15 @@ class Lander:
             read = SourcePosition(position.epoch, last_row, anchor, position.db_identity)
             self._commit(state, files, summary, read, rows, reasons, close_all=not rolling)
             summary.watermark = last_row
+            summary.duplicate_ids += duplicates
             self._ship(state, sink, summary)
         if begun:
             self.reporter.end()
+        if summary.duplicate_ids:
+            self.reporter.note(
+                f"skipped {summary.duplicate_ids} row(s) whose id repeats an earlier row's "
+                "(the table has no primary key): only the first row of each id lands"
+            )
 
     def _files_for(self, state: State, spool: Spool, epoch: int) -> BatchFiles:
         """The files being written for this epoch: those the state records as open, taken
@@ -335,8 +351,9 @@ class Lander:
         position: SourcePosition,
         max_id: int,
         limit: str,
-    ) -> tuple[int, int, dict[str, int]]:
-        """Encode the rows of one batch into the spooled files (not yet committed)."""
+    ) -> tuple[int, int, dict[str, int], int]:
+        """Encode the rows of one batch into the spooled files (not yet committed); returns
+        the last row id, the rows, the rejected rows by reason and the duplicate ids."""
         cfg, limits = self.config, self.config.limits
         job = SegmentJob(
             db_path=str(cfg.db_path),
@@ -351,7 +368,7 @@ class Lander:
         )
         upto = min(max_id, position.watermark + limits.batch_rows)
         segments = plan_segments(position.watermark, upto, self._segment_rows)
-        last_row, rows, reasons = position.watermark, 0, {}
+        last_row, rows, reasons, duplicates = position.watermark, 0, {}, 0
         try:
             for result in self._pool.encode(job, segments, rows=source):
                 for target, date, parts in result.parts:
@@ -361,6 +378,7 @@ class Lander:
                 if result.last_row is not None:
                     last_row = result.last_row
                 rows += result.rows
+                duplicates += result.duplicate_ids
                 for reason, n in result.rejected_reasons.items():
                     reasons[reason] = reasons.get(reason, 0) + n
                 self.reporter.advance(result.rows)
@@ -369,7 +387,7 @@ class Lander:
         except BaseException:
             self._drop_files()
             raise
-        return last_row, rows, reasons
+        return last_row, rows, reasons, duplicates
 
     def _ship(
         self, state: State, sink: Sink, summary: RunSummary, *, stoppable: bool = True

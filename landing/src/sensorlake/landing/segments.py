@@ -51,6 +51,7 @@ class SegmentResult(msgspec.Struct, array_like=True):
     rejected_reasons: dict[str, int] = {}
     error: str | None = None
     error_kind: str | None = None
+    duplicate_ids: int = 0  # rows left out: their id repeats another row's (no primary key)
 
 
 class SegmentJob(msgspec.Struct, frozen=True):
@@ -122,6 +123,7 @@ class SegmentEncoder:
             last_row=rows[-1][self._id_index],
             parts=groups,
             rejected_reasons=self.router.take_rejected_reasons(),
+            duplicate_ids=getattr(rows, "duplicates", 0),
         )
 
     def _parts(

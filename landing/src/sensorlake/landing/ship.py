@@ -13,14 +13,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import DestinationError, LandingError, ObjectConflict, TransientError
+from .errors import (
+    DestinationError,
+    LandingError,
+    LocalStorageError,
+    ObjectConflict,
+    TransientError,
+)
 from .failpoints import Failpoints
 from .landed import LandedFile
 from .sink import PutOutcome, Sink
 from .spool import Spool
 from .state import State
 
-__all__ = ["ShipReport", "ship_pending"]
+__all__ = ["ShipReport", "report_stranded", "ship_pending"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +70,7 @@ def ship_pending(
             report.error = exc
             log.error("%s", exc)
             continue
-        except (TransientError, DestinationError) as exc:
+        except (TransientError, DestinationError, LocalStorageError) as exc:
             state.mark_failed(file, str(exc))
             report.error = exc
             break
@@ -79,6 +85,31 @@ def ship_pending(
             report.unverified += 1
             log.warning("%s already existed and could not be read back to compare", file.name)
     return report
+
+
+def report_stranded(state: State) -> list[str]:
+    """One line per spooled file that cannot ship because its key is not a landing key
+    (see :class:`state.StrandedFile`): it is kept, and the other files ship. One taken out
+    of the spool by hand is forgotten, with a line that says so."""
+    lines: list[str] = []
+    for file in state.stranded():
+        shown = str(file.path)
+        if not shown.isprintable():
+            shown = repr(shown)  # one line, whatever the key holds
+        if not file.path.exists():
+            note = f"stranded spooled file {shown} was removed by hand: no longer tracked"
+            state.forget_stranded(file, note)
+            log.warning("%s", note)
+            continue
+        kind = "open spooled file" if file.open else "spooled file"
+        line = (
+            f"{kind} {shown} cannot ship: {file.problem}. It is kept with its "
+            f"{file.records} record(s) and the other files ship: copy it to its pipeline's "
+            "bucket by hand under a valid key (fix the gateway= folder), then delete it"
+        )
+        log.error("%s", line)
+        lines.append(str(file.path))
+    return lines
 
 
 def _put_with_retry(

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 
-from .errors import ObjectConflict
+from .errors import LocalStorageError, ObjectConflict
 from .failpoints import Failpoints
 from .landed import LandedFile
 from .spool import fsync_dir
@@ -87,6 +87,12 @@ class LocalLakeSink:
 
     def put_if_absent(self, file: LandedFile) -> PutOutcome:
         dest = self.root / file.bucket / file.name
+        try:
+            return self._put(file, dest)
+        except OSError as exc:
+            raise _lake_error(exc, self.root) from exc
+
+    def _put(self, file: LandedFile, dest: Path) -> PutOutcome:
         dest.parent.mkdir(parents=True, exist_ok=True)
         sidecar = local_metadata_path(dest)
         try:
@@ -118,17 +124,29 @@ class LocalLakeSink:
                 if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                     raise
         tmp = _partial(dest)
-        with open(src, "rb") as reader, open(tmp, "wb") as writer:
-            writer.write(reader.read(src.stat().st_size // 2))
-            writer.flush()
-            self.failpoints.hit("during-upload")  # half of the object is written
-            shutil.copyfileobj(reader, writer)
-            writer.flush()
-            os.fsync(writer.fileno())
         try:
+            with open(src, "rb") as reader, open(tmp, "wb") as writer:
+                writer.write(reader.read(src.stat().st_size // 2))
+                writer.flush()
+                self.failpoints.hit("during-upload")  # half of the object is written
+                shutil.copyfileobj(reader, writer)
+                writer.flush()
+                os.fsync(writer.fileno())
             os.link(tmp, dest)
-        finally:
-            tmp.unlink()
+        except OSError:  # (a kill leaves it, for the rerun to overwrite)
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.unlink()
+
+
+def _lake_error(exc: OSError, root: Path) -> LocalStorageError:
+    """The local lake cannot be written (read-only, full, permissions): one line, exit 5."""
+    return LocalStorageError(
+        f"cannot write the local lake {root} ({exc.strerror or exc})",
+        hint="nothing is lost: the files stay in the spool and the next run ships them once "
+        "the lake is writable (free space, fix its permissions or mount, or choose another "
+        "--lake-dir)",
+    )
 
 
 def _partial(path: Path) -> Path:
@@ -140,16 +158,18 @@ def _partial(path: Path) -> Path:
 def _create_text(path: Path, text: str) -> None:
     """Write ``path`` atomically unless it exists (then it is kept)."""
     tmp = _partial(path)
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
     try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.link(tmp, path)
     except FileExistsError:
         pass
-    finally:
-        tmp.unlink()
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.unlink(missing_ok=True)
 
 
 def _read_metadata(path: Path) -> ObjectMetadata | None:

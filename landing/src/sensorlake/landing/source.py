@@ -9,19 +9,20 @@ file's identity, the highest id, and an anchor fingerprint of the row at the wat
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import SourceError
 
-__all__ = ["LANDING_COLUMNS", "Snapshot", "Source", "verify_unchanged"]
+__all__ = ["LANDING_COLUMNS", "ReadRows", "Snapshot", "Source", "verify_unchanged"]
 
 TABLE = "sensor_readings"
 
@@ -32,8 +33,44 @@ class SourceChanged(SourceError):
 
 # Without these a row cannot be identified, partitioned or attributed at all.
 LANDING_COLUMNS = ("id", "timestamp", "sensor_id")
-_RETRYABLE = ("locked", "busy", "disk i/o error", "malformed")
 T = TypeVar("T")
+# Worth waiting for: another connection holds a lock (SQLITE_BUSY, SQLITE_LOCKED), or the
+# sensor is recreating its file (SQLITE_IOERR). A damaged file (SQLITE_CORRUPT,
+# SQLITE_NOTADB) stays damaged: it fails at once, not after the whole busy timeout.
+_RETRYABLE_CODES = frozenset({5, 6, 10})
+_RETRYABLE_WORDS = ("locked", "busy", "disk i/o error")
+# What Python's sqlite3 says when a TEXT value is not UTF-8 (it has no error code).
+_NOT_UTF8 = "could not decode to utf-8"
+
+
+class _NotUtf8(bytes):
+    """A TEXT value that is not UTF-8, as its bytes (see :meth:`Source._fetch`)."""
+
+
+def _lenient_text(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NotUtf8(data)
+
+
+class ReadRows(list[tuple[Any, ...]]):
+    """Rows as read. ``not_utf8`` maps a row's position to ``{column: original bytes}`` for
+    TEXT values that are not UTF-8: in the row such a value is its text decoded with
+    U+FFFD for the bad bytes (JSON cannot carry the bytes); the bytes travel beside it."""
+
+    not_utf8: dict[int, dict[str, bytes]]
+    duplicates: int  # rows left out because their id repeats the row before (see rows_between)
+
+    def __init__(self, rows: list[tuple[Any, ...]] = ()) -> None:  # type: ignore[assignment]
+        super().__init__(rows)
+        self.not_utf8 = {}
+        self.duplicates = 0
+
+
+def base64_text(data: bytes) -> str:
+    """How original bytes are kept in a landed record (standard base64, with padding)."""
+    return base64.b64encode(data).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -41,6 +78,9 @@ class Snapshot:
     columns: tuple[str, ...]
     max_id: int
     identity: str
+    # Rows whose id is NULL or not an integer (only a table without an INTEGER PRIMARY KEY
+    # id has them): they cannot be read incrementally, so they never land.
+    rows_without_id: int = 0
 
 
 class Source:
@@ -59,6 +99,10 @@ class Source:
         self._conn: sqlite3.Connection | None = None
         self.columns: tuple[str, ...] = ()
         self.opened_identity = ""
+        # Whether ``id`` is the table's INTEGER PRIMARY KEY (the rowid): then it is never
+        # NULL, always an integer and unique, and nothing needs checking.
+        self.ids_trusted = True
+        self._has_rowid = True
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -76,6 +120,7 @@ class Source:
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
             self._conn.execute("PRAGMA query_only = ON")
             self.columns = self._retry(self._table_columns)
+            self._retry(self._inspect_ids)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise self._translate(exc) from exc
@@ -126,11 +171,18 @@ class Source:
         def begin() -> Snapshot:
             conn.execute("BEGIN")
             try:
-                max_id = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()[0]
+                if self.ids_trusted:
+                    max_id = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()
+                    max_id, unusable = max_id[0], 0
+                else:
+                    max_id, unusable = conn.execute(
+                        "SELECT COALESCE(MAX(CASE WHEN typeof(id) = 'integer' THEN id END), 0),"
+                        f" COUNT(*) - COUNT(CASE WHEN typeof(id) = 'integer' THEN 1 END) FROM {TABLE}"
+                    ).fetchone()
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return Snapshot(self.columns, int(max_id), self.identity())
+            return Snapshot(self.columns, int(max_id), self.identity(), int(unusable))
 
         try:
             snap = self._retry(begin)
@@ -144,7 +196,11 @@ class Source:
             yield snap
         finally:
             if conn.in_transaction:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")  # a read transaction: ending it cannot lose anything
+                except sqlite3.DatabaseError:
+                    with suppress(sqlite3.DatabaseError):
+                        conn.execute("ROLLBACK")
 
     def anchor(self, row_id: int) -> str | None:
         """A fingerprint of the row at ``row_id``: if it changes, the database was replaced.
@@ -154,32 +210,94 @@ class Source:
         """
         if row_id <= 0:
             return None
-        row = self._retry(
-            lambda: (
-                self._connection()
-                .execute(f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?", (row_id,))
-                .fetchone()
-            )
+        order = "" if self.ids_trusted or not self._has_rowid else " ORDER BY rowid LIMIT 1"
+        rows = self._fetch(
+            f"SELECT timestamp, sensor_id FROM {TABLE} WHERE id = ?{order}", (row_id,)
         )
-        if row is None:
+        if not rows:
             return None
-        return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]
+        return hashlib.sha256(repr(tuple(rows[0])).encode()).hexdigest()[:32]
 
     def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
         """Rows with ``after < id <= upto`` in id order (one segment of a batch)."""
         columns = ", ".join(f'"{c}"' for c in self.columns)
-        sql = f"SELECT {columns} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id"
-        try:
-            return self._retry(lambda: self._connection().execute(sql, (after, upto)).fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
+        if self.ids_trusted:
+            sql = f"SELECT {columns} FROM {TABLE} WHERE id > ? AND id <= ? ORDER BY id"
+            return self._fetch(sql, (after, upto))
+        # A table without its primary key: only integer ids, and of rows sharing an id the
+        # first (in rowid order) lands; the others are counted, never landed twice.
+        order = "id, rowid" if self._has_rowid else "id"
+        sql = (
+            f"SELECT {columns} FROM {TABLE} WHERE typeof(id) = 'integer' AND id > ? AND id <= ?"
+            f" ORDER BY {order}"
+        )
+        rows = self._fetch(sql, (after, upto))
+        index = self.columns.index("id")
+        unique = ReadRows()
+        previous = None
+        for position, row in enumerate(rows):
+            if row[index] == previous:
+                unique.duplicates += 1
+                continue
+            previous = row[index]
+            if position in rows.not_utf8:
+                unique.not_utf8[len(unique)] = rows.not_utf8[position]
+            unique.append(row)
+        return unique
 
     # -- internals -----------------------------------------------------------------------
+
+    def _fetch(self, sql: str, args: tuple[Any, ...]) -> ReadRows:
+        """Every row of a query. A TEXT value that is not UTF-8 must not stop the gateway:
+        then the query runs again with a lenient decoder, and such values come back as text
+        with U+FFFD replacements, their bytes in :attr:`ReadRows.not_utf8` (rare: the fast
+        path decodes in C)."""
+        conn = self._connection()
+        try:
+            return ReadRows(self._retry(lambda: conn.execute(sql, args).fetchall()))
+        except sqlite3.OperationalError as exc:
+            if _NOT_UTF8 not in str(exc).lower():
+                raise self._translate(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+        conn.text_factory = _lenient_text
+        try:
+            cursor = self._retry(lambda: conn.execute(sql, args))
+            fetched = self._retry(cursor.fetchall)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+        finally:
+            conn.text_factory = str
+        names = [d[0] for d in cursor.description or ()]
+        rows = ReadRows()
+        for row in fetched:
+            if any(v.__class__ is _NotUtf8 for v in row):
+                fixed = list(row)
+                bad: dict[str, bytes] = {}
+                for i, value in enumerate(row):
+                    if value.__class__ is _NotUtf8:
+                        bad[names[i]] = bytes(value)
+                        fixed[i] = bytes(value).decode("utf-8", errors="replace")
+                rows.not_utf8[len(rows)] = bad
+                row = tuple(fixed)
+            rows.append(row)
+        return rows
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise RuntimeError("Source is not open")
         return self._conn
+
+    def _inspect_ids(self) -> None:
+        conn = self._connection()
+        info = conn.execute(f"PRAGMA table_info({TABLE})").fetchall()
+        keys = [(r[1], str(r[2]).upper()) for r in info if r[5]]
+        try:
+            conn.execute(f"SELECT rowid FROM {TABLE} LIMIT 0").fetchall()
+            self._has_rowid = True
+        except sqlite3.OperationalError:
+            self._has_rowid = False  # WITHOUT ROWID
+        self.ids_trusted = keys == [("id", "INTEGER")] and self._has_rowid
 
     def _table_columns(self) -> tuple[str, ...]:
         conn = self._connection()
@@ -201,14 +319,8 @@ class Source:
         while True:
             try:
                 return fn()
-            except sqlite3.OperationalError as exc:
-                message = str(exc).lower()
-                if not any(word in message for word in _RETRYABLE) or self._clock() >= deadline:
-                    raise
-                self._sleep(delay)
-                delay = min(delay * 2, 2.0)
             except sqlite3.DatabaseError as exc:
-                if "malformed" not in str(exc).lower() or self._clock() >= deadline:
+                if not _retryable(exc) or self._clock() >= deadline:
                     raise
                 self._sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -234,6 +346,16 @@ class Source:
             f"error reading sensor database {self.path}: {exc}",
             hint="rerun; if it persists check the file",
         )
+
+
+def _retryable(exc: sqlite3.DatabaseError) -> bool:
+    """Busy or locked (or the file being recreated): worth waiting for. Corrupt or not a
+    database: not."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _RETRYABLE_CODES  # the primary code of an extended one
+    message = str(exc).lower()
+    return any(word in message for word in _RETRYABLE_WORDS)
 
 
 def verify_unchanged(source: Source, after: int, last_row: int) -> None:

@@ -31,7 +31,7 @@ from .encode import AssemblerProgress
 from .errors import LocalStorageError, storage_error
 from .landed import LandedFile, OpenFile
 
-__all__ = ["LOCK_NAME", "SourcePosition", "State"]
+__all__ = ["LOCK_NAME", "SourcePosition", "State", "StrandedFile"]
 
 LOCK_NAME = "landing.lock"
 
@@ -108,6 +108,33 @@ class SourcePosition:
     watermark: int
     anchor: str | None
     db_identity: str | None
+
+
+@dataclass(frozen=True)
+class StrandedFile:
+    """A spooled file the state records under a key that is not a landing key (an older
+    lander accepted a gateway id such as ``"gw1\\n"``): it cannot ship, and it is kept."""
+
+    key: str
+    path: Path
+    records: int
+    open: bool  # still accumulating (a continuous run's open file)
+
+    @property
+    def problem(self) -> str:
+        try:
+            LandingKey.parse(self.key)
+        except ValueError as exc:
+            return str(exc)
+        return ""
+
+
+def _parses(key: str) -> bool:
+    try:
+        LandingKey.parse(key)
+    except ValueError:
+        return False
+    return True
 
 
 class State:
@@ -249,7 +276,16 @@ class State:
         open set), and move the watermark, atomically."""
         now = _now()
         with self._tx() as tx:
-            tx.execute("DELETE FROM open_files")
+            # an open file under a key that cannot be read back stays recorded (stranded)
+            keep = [
+                path
+                for path, key in tx.execute("SELECT spool_path, key FROM open_files")
+                if not _parses(key)
+            ]
+            tx.execute(
+                f"DELETE FROM open_files WHERE spool_path NOT IN ({', '.join('?' * len(keep))})",
+                keep,
+            )
             tx.executemany(
                 "INSERT INTO open_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -304,7 +340,37 @@ class State:
         return [
             LandedFile(LandingKey.parse(key), bucket, Path(path), *rest)
             for bucket, key, path, *rest in rows
+            if _parses(key)
         ]
+
+    def stranded(self) -> list[StrandedFile]:
+        """Pending and open files whose key is not a landing key: they cannot ship, and
+        :meth:`pending` and :meth:`open_files` leave them out."""
+        closed = self._conn.execute(
+            "SELECT key, spool_path, records FROM files WHERE status = 'pending' ORDER BY key"
+        ).fetchall()
+        opened = self._conn.execute(
+            "SELECT key, spool_path, records FROM open_files ORDER BY key"
+        ).fetchall()
+        return [
+            StrandedFile(key, Path(path), records, is_open)
+            for is_open, rows in ((False, closed), (True, opened))
+            for key, path, records in rows
+            if not _parses(key)
+        ]
+
+    def forget_stranded(self, file: StrandedFile, note: str) -> None:
+        """A stranded file that was taken out of the spool by hand: kept in the state as a
+        conflict (with ``note``), no longer reported on every run."""
+        with self._tx() as tx:
+            if file.open:
+                tx.execute("DELETE FROM open_files WHERE spool_path = ?", (str(file.path),))
+            else:
+                tx.execute(
+                    "UPDATE files SET status = 'conflict', last_error = ? WHERE key = ?"
+                    " AND spool_path = ?",
+                    (note[:500], file.key, str(file.path)),
+                )
 
     def pending(self) -> list[LandedFile]:
         return self._files(f"status = 'pending' ORDER BY {_SHIP_ORDER}")
@@ -314,8 +380,11 @@ class State:
 
     def spooled_paths(self) -> list[Path]:
         """Files that must stay in the spool: not yet shipped, kept for review, or open."""
-        closed = [f.path for f in self._files("status IN ('pending', 'conflict')")]
-        return closed + [f.path for f in self.open_files()]
+        rows = self._conn.execute(
+            "SELECT spool_path FROM files WHERE status IN ('pending', 'conflict')"
+            " UNION ALL SELECT spool_path FROM open_files"
+        ).fetchall()
+        return [Path(path) for (path,) in rows]
 
     def open_files(self) -> list[OpenFile]:
         """The files accumulating as of the last commit, oldest first."""
@@ -378,6 +447,7 @@ def _read_open_files(conn: sqlite3.Connection) -> list[OpenFile]:
     return [
         OpenFile(LandingKey.parse(key), rules, Path(path), opened, AssemblerProgress(*progress))
         for key, rules, path, opened, *progress in rows
+        if _parses(key)
     ]
 
 

@@ -194,7 +194,7 @@ class RowChecker:
         reasons: list[str] = [f"{n}.missing" for n in _IDENTITY if n in v.required and f[n] is None]
         sensor_id = f["sensor_id"]
         if sensor_id is not None and (
-            sensor_id.__class__ is not str or not v.sensor_re.match(sensor_id)
+            sensor_id.__class__ is not str or not v.sensor_re.fullmatch(sensor_id)
         ):
             reasons.append("sensor_id.format")
         manufacturer, model = f["manufacturer"], f["model"]
@@ -206,7 +206,7 @@ class RowChecker:
                 reasons.append("model.unknown_for_manufacturer")
         firmware = f["firmware_version"]
         if firmware is not None and (
-            firmware.__class__ is not str or not v.firmware_re.match(firmware)
+            firmware.__class__ is not str or not v.firmware_re.fullmatch(firmware)
         ):
             reasons.append("firmware_version.format")
         location = f["location"]
