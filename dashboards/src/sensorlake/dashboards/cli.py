@@ -94,4 +94,18 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
         click.echo(json.dumps({"as_of": as_of, **rep.as_dict()}, indent=2))
     else:
         render(rep, Console(), snap.at)
-    sys.exit(rep.exit_code)
+    _exit_now(rep.exit_code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with ``code`` even while a read is stuck on a dead endpoint: the interpreter
+    would otherwise join the S3 client's worker threads until their sockets time out."""
+    import os
+    import threading
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sensorlake.contract.pipelines import TARGETS
 
+from .backends import BoundedBackend, read_all
 from .errors import DashboardError, NotConfigured
 from .readers.base import GatewayStateReader, Inputs, LandingReader, TableReader
 from .readers.gateway import LocalGatewayReader
@@ -26,6 +27,14 @@ from .snapshot import Snapshot, build
 __all__ = ["Monitor", "Readers", "make_readers"]
 
 log = logging.getLogger(__name__)
+
+# The name of each backend in "no answer from ... after N s".
+BACKEND_LABELS = {
+    "landing": "the landing zone",
+    "tables": "the tables",
+    "jobs": "Databricks job runs",
+    "gateway": "the gateway state",
+}
 
 # While a first scan is still counting records, publish progress this often.
 INCOMPLETE_RETRY_SECONDS = 1.0
@@ -110,47 +119,72 @@ class Monitor:
         self._refresh_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.refreshes = 0
+        self._backends: dict[str, BoundedBackend[Any]] = {
+            name: BoundedBackend(label, _guard, clock=clock)
+            for name, label in BACKEND_LABELS.items()
+        }
 
     # -- reading ---------------------------------------------------------------------------
 
-    def collect(self) -> Inputs:
+    def collect(self, timeout: float | None = None) -> Inputs:
+        """Read every backend in parallel, each bounded by ``backend_timeout_seconds`` (or
+        ``timeout`` when it is shorter: what is left of a report's own deadline)."""
         r = self.readers
-        listing, landing_error = _guard("the landing zone", r.landing.list_landed)
+        calls: dict[str, tuple[BoundedBackend[Any], Callable[[], Any]]] = {
+            "landing": (self._backends["landing"], r.landing.list_landed),
+            "gateway": (self._backends["gateway"], r.gateway.gateway_state),
+        }
+        if r.tables is not None:
+            calls["tables"] = (self._backends["tables"], self._read_tables)
+            if hasattr(r.tables, "job_runs"):
+                calls["jobs"] = (self._backends["jobs"], r.tables.job_runs)  # type: ignore[attr-defined]
+        bound = self.settings.backend_timeout_seconds
+        answers = read_all(calls, bound if timeout is None else min(bound, timeout))
         tables: dict[str, Any] = {}
         table_errors: dict[str, str] = {}
-        if r.tables is not None:
-            for target in TARGETS:
-                stats, error = _guard(
-                    f"table of {target}", lambda t=target: r.tables.table_stats(t)
-                )  # type: ignore[union-attr]
-                if error:
-                    table_errors[target] = error
-                tables[target] = stats
-        job_runs, jobs_error = (), None
-        if r.tables is not None and hasattr(r.tables, "job_runs"):
-            runs, jobs_error = _guard("Databricks job runs", r.tables.job_runs)  # type: ignore[attr-defined]
-            job_runs = tuple(runs or ())
-        gateway, gateway_error = _guard("the gateway state", r.gateway.gateway_state)
+        if "tables" in answers:
+            read = answers["tables"]
+            if read.error is not None:
+                table_errors = {target: read.error for target in TARGETS}
+                tables = dict.fromkeys(TARGETS)
+            else:
+                tables, table_errors = read.value
+        jobs = answers.get("jobs")
         return Inputs(
             landing_kind=r.landing.kind,
-            landing=listing,
-            landing_error=landing_error,
+            landing=answers["landing"].value,
+            landing_error=answers["landing"].error,
             tables_kind=r.tables_kind,
             tables=tables,
             table_errors=table_errors,
             tables_not_configured=r.tables_not_configured,
-            gateway=gateway,
-            gateway_error=gateway_error,
+            gateway=answers["gateway"].value,
+            gateway_error=answers["gateway"].error,
             read_at=self.clock(),
-            job_runs=job_runs,
-            jobs_error=jobs_error,
+            job_runs=tuple((jobs.value if jobs else None) or ()),
+            jobs_error=jobs.error if jobs else None,
         )
 
-    def refresh(self) -> Snapshot:
+    def _read_tables(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """Every table, one after the other, on the tables backend's own thread; a table
+        that fails is a reason for that table only."""
+        tables: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for target in TARGETS:
+            stats, error = _guard(
+                f"table of {target}",
+                lambda t=target: self.readers.tables.table_stats(t),  # type: ignore[union-attr]
+            )
+            if error:
+                errors[target] = error
+            tables[target] = stats
+        return tables, errors
+
+    def refresh(self, timeout: float | None = None) -> Snapshot:
         """Read every backend now and publish the result (one refresh at a time)."""
         with self._refresh_lock:
             started = time.monotonic()
-            snapshot = build(self.collect(), self.settings.thresholds)
+            snapshot = build(self.collect(timeout), self.settings.thresholds)
             self._snapshot = snapshot
             self.refreshes += 1
             self._ready.set()
@@ -187,12 +221,15 @@ class Monitor:
         """Refresh now instead of at the end of the current wait."""
         self._wake.set()
 
-    def refresh_complete(self, timeout: float = 3600.0) -> Snapshot:
-        """Refresh until every record count is read (what a one-shot report needs)."""
-        deadline = time.monotonic() + timeout
-        snapshot = self.refresh()
-        while not snapshot.complete and time.monotonic() < deadline:
-            snapshot = self.refresh()
+    def refresh_complete(self, timeout: float | None = None) -> Snapshot:
+        """Refresh until every record count is read (what a one-shot report needs), within
+        ``timeout`` (``status_timeout_seconds``) whatever hangs: the last snapshot then says
+        which backend did not answer, or that counts are still missing."""
+        budget = self.settings.status_timeout_seconds if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        snapshot = self.refresh(timeout=budget)
+        while not snapshot.complete and (left := deadline - time.monotonic()) > 0.5:
+            snapshot = self.refresh(timeout=left)
         return snapshot
 
     def _loop(self) -> None:

@@ -38,6 +38,7 @@ class S3Settings:
     buckets: Mapping[str, str]  # bucket role -> bucket name; only the configured ones
     region: str | None = None
     endpoint_url: str | None = None
+    timeout_seconds: float = 10.0  # per request, retries included (a page must not hang)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class DatabricksSettings:
     http_path: str | None
     token: str | None = field(default=None, repr=False)
     checkpoint_root: str | None = None  # where the streams keep checkpoints (cloud_files_state)
+    timeout_seconds: float = 10.0  # per request and for all its retries together
 
     @property
     def missing(self) -> list[str]:
@@ -72,6 +74,10 @@ class Settings:
     cache_ttl_seconds: float = 10.0
     # How long a request waits for the very first scan before answering 503.
     first_scan_wait_seconds: float = 10.0
+    # Each backend's read per refresh; past it the backend is "unreachable" for that refresh.
+    backend_timeout_seconds: float = 10.0
+    # `sensorlake status` answers within this, whatever hangs (then says what it could not read).
+    status_timeout_seconds: float = 25.0
 
     @property
     def landing(self) -> Landing:
@@ -118,6 +124,7 @@ def load_settings(
         spec = LOCAL_PATHS[name]
         return Path(given) if given is not None else Path(env.get(spec.env) or spec.default)
 
+    backend_timeout = _float(env, "SENSORLAKE_BACKEND_TIMEOUT_SECONDS", 10.0)
     buckets = {role: env[BUCKET_ENV[role]] for role in LANDING_ROLES if env.get(BUCKET_ENV[role])}
     s3 = None
     if buckets and not force_local_lake:
@@ -125,12 +132,14 @@ def load_settings(
             buckets=buckets,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+            timeout_seconds=backend_timeout,
         )
     databricks = DatabricksSettings(
         host=env.get("DATABRICKS_HOST") or None,
         http_path=env.get("DATABRICKS_HTTP_PATH") or None,
         token=env.get("DATABRICKS_TOKEN") or None,
         checkpoint_root=env.get("SENSORLAKE_DATABRICKS_CHECKPOINTS") or None,
+        timeout_seconds=backend_timeout,
     )
     thresholds = Thresholds(
         lag_seconds=_float(env, "SENSORLAKE_LAG_SECONDS", Thresholds.lag_seconds),
@@ -149,4 +158,6 @@ def load_settings(
         databricks=databricks,
         thresholds=thresholds,
         cache_ttl_seconds=_float(env, "SENSORLAKE_MONITOR_TTL", 10.0),
+        backend_timeout_seconds=backend_timeout,
+        status_timeout_seconds=_float(env, "SENSORLAKE_STATUS_TIMEOUT_SECONDS", 25.0),
     )

@@ -67,6 +67,16 @@ def report(snap: Snapshot) -> Report:
         elif c.status == "degraded":
             code = max(code, DEGRADED)
             reasons.append(f"{name}: {c.reason}")
+    if snap.status.jobs_error:
+        code = UNCHECKED
+        reasons.append(f"jobs: {snap.status.jobs_error}")
+    uncounted = sum(p.uncounted_objects for p in snap.metrics.pipelines)
+    if uncounted and code != UNCHECKED:
+        code = UNCHECKED
+        reasons.append(
+            f"landing: record counts of {uncounted:,} files not read in the time allowed "
+            "(SENSORLAKE_STATUS_TIMEOUT_SECONDS)"
+        )
     if components["gateway"].status in ("degraded", "unavailable"):
         code = max(code, DEGRADED)
         reasons.append(f"gateway: {components['gateway'].reason}")

@@ -170,6 +170,7 @@ class DatabricksReader:
     def _cursor(self, table: str) -> Iterator[Callable[..., _Result | None]]:
         try:
             conn = self._connect(
+                timeout=self.settings.timeout_seconds,
                 server_hostname=_hostname(self.settings.host or ""),
                 http_path=self.settings.http_path,
                 access_token=self.settings.token,
@@ -263,16 +264,35 @@ def _hostname(host: str) -> str:
     return re.sub(r"^https?://", "", host).rstrip("/")
 
 
-def _sql_connect(**kwargs: Any) -> Any:
+def _sql_connect(timeout: float = 10.0, **kwargs: Any) -> Any:
+    """The SQL connector with its retries bounded: by default it retries for up to 900 s
+    (``_retry_stop_after_attempts_duration`` in databricks-sql-connector's
+    ``backend/thrift_backend.py``), which would blind the tables for a quarter of an hour."""
     from databricks import sql
 
-    return sql.connect(**kwargs, _socket_timeout=30)
+    return sql.connect(
+        **kwargs,
+        _socket_timeout=timeout,
+        _retry_stop_after_attempts_count=2,
+        _retry_stop_after_attempts_duration=max(1.0, timeout),
+    )
 
 
 def _workspace_client(settings: DatabricksSettings) -> Any:
+    """The SDK client with bounded waits (``http_timeout_seconds``, ``retry_timeout_seconds``
+    in databricks-sdk's ``config.py``; the defaults are 60 s and 300 s)."""
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
 
     host = settings.host or ""
     if not host.startswith(("http://", "https://")):
         host = f"https://{host}"
-    return WorkspaceClient(host=host, token=settings.token, auth_type="pat")
+    timeout = settings.timeout_seconds
+    config = Config(
+        host=host,
+        token=settings.token,
+        auth_type="pat",
+        http_timeout_seconds=timeout,
+        retry_timeout_seconds=max(1, int(timeout)),
+    )
+    return WorkspaceClient(config=config)

@@ -41,11 +41,14 @@ def make_client(settings: S3Settings) -> Any:
     import boto3
     from botocore.config import Config
 
+    # Two attempts within the backend's time bound: an endpoint that accepts connections and
+    # never answers costs at most about twice the bound, on the reader's own thread.
+    timeout = settings.timeout_seconds
     config = Config(
         region_name=settings.region,
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=3,
-        read_timeout=15,
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=min(3.0, timeout),
+        read_timeout=timeout,
         max_pool_connections=HEAD_WORKERS + 4,
     )
     return boto3.session.Session().client("s3", endpoint_url=settings.endpoint_url, config=config)
