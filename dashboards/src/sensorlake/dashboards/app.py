@@ -27,6 +27,7 @@ from sensorlake.contract.pipelines import TARGETS
 from . import models as m
 from .metrics import SnapshotCollector, render
 from .monitor import Monitor
+from .security import API_POLICY, HEADERS, Access, SecurityMiddleware
 from .snapshot import Snapshot
 
 __all__ = ["create_app"]
@@ -35,18 +36,13 @@ log = logging.getLogger(__name__)
 
 STATIC = files("sensorlake.dashboards") / "static"
 _ERRORS = {404: {"model": m.ErrorResponse}, 503: {"model": m.ErrorResponse}}
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-_PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
 
 
-def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
+def create_app(
+    monitor: Monitor, *, start_monitor: bool = True, access: Access | None = None
+) -> FastAPI:
+    """``access``: the Host names and token the service answers (security.py); loopback
+    names only, no token, by default."""
     clock = monitor.clock
 
     @asynccontextmanager
@@ -68,11 +64,7 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers.update(_SECURITY_HEADERS)
-        return response
+    app.add_middleware(SecurityMiddleware, access=access)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -89,8 +81,11 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)
+        # Answered outside the middleware (Starlette's ServerErrorMiddleware): headers here.
         return JSONResponse(
-            {"detail": "internal error; the monitor's log has the details"}, status_code=500
+            {"detail": "internal error; the monitor's log has the details"},
+            status_code=500,
+            headers={**HEADERS, "Content-Security-Policy": API_POLICY},
         )
 
     def current() -> Snapshot:
@@ -181,7 +176,6 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         response = FileResponse(str(STATIC / "index.html"), media_type="text/html")
-        response.headers["Content-Security-Policy"] = _PAGE_POLICY
         response.headers["Cache-Control"] = "no-cache"
         return response
 

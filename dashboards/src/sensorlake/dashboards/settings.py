@@ -18,6 +18,7 @@ from sensorlake.contract.lake import LOCAL_PATHS
 from sensorlake.contract.pipelines import BUCKET_ENV, DEFAULT_CATALOG, DEFAULT_SCHEMA, LANDING_ROLES
 
 from .errors import ConfigError
+from .security import parse_hosts
 
 __all__ = ["DatabricksSettings", "S3Settings", "Settings", "Thresholds", "load_settings"]
 
@@ -72,6 +73,9 @@ class Settings:
     cache_ttl_seconds: float = 10.0
     # How long a request waits for the very first scan before answering 503.
     first_scan_wait_seconds: float = 10.0
+    # The monitor on a network (security.py): more Host names it answers, its access token.
+    allowed_hosts: frozenset[str] = frozenset()
+    monitor_token: str | None = field(default=None, repr=False)
 
     @property
     def landing(self) -> Landing:
@@ -149,4 +153,9 @@ def load_settings(
         databricks=databricks,
         thresholds=thresholds,
         cache_ttl_seconds=_float(env, "SENSORLAKE_MONITOR_TTL", 10.0),
+        allowed_hosts=parse_hosts(
+            [env.get("SENSORLAKE_MONITOR_ALLOWED_HOSTS", "")],
+            source="SENSORLAKE_MONITOR_ALLOWED_HOSTS",
+        ),
+        monitor_token=env.get("SENSORLAKE_MONITOR_TOKEN") or None,
     )
