@@ -120,3 +120,111 @@ def test_a_bad_allowed_host_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, 
         "error: --allowed-host: 'a/b' is not a host name or address "
         "(e.g. monitor.example.lan or 10.0.0.5)"
     ]
+
+
+@pytest.mark.parametrize("path", EVERY_KIND)
+def test_beyond_loopback_every_path_needs_the_token(app: Any, path: str) -> None:
+    access = Access.for_binding("0.0.0.0")
+    assert access.token and access.generated
+    client = TestClient(app(access=access))
+    refused = client.get(path)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in refused.json()["detail"]
+    wrong = client.get(path, headers={"authorization": f"Bearer {access.token}x"})
+    assert wrong.status_code == 401
+    basic = client.get(path, headers={"authorization": f"Basic {access.token}"})
+    assert basic.status_code == 401
+    bearer = client.get(path, headers={"authorization": f"Bearer {access.token}"})
+    assert bearer.status_code == 200
+
+
+def test_the_one_time_url_sets_a_strict_cookie_and_drops_the_token(app: Any) -> None:
+    access = Access.for_binding("0.0.0.0")
+    client = TestClient(app(access=access), follow_redirects=False)
+    response = client.get(f"/api/bucket-details/raw?limit=2&token={access.token}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/api/bucket-details/raw?limit=2"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"sensorlake_monitor_token={access.token};")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert client.get("/api/bucket-details/raw?limit=2").status_code == 200  # the cookie
+    assert client.get("/", headers={"host": "attacker.example"}).status_code == 403
+
+    fresh = TestClient(app(access=access), follow_redirects=False)
+    bad = fresh.get("/?token=guess")
+    assert bad.status_code == 401 and "set-cookie" not in bad.headers
+    assert fresh.get("/", headers={"cookie": "sensorlake_monitor_token=guess"}).status_code == 401
+
+
+def test_the_token_is_compared_in_constant_time(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+
+    from sensorlake.dashboards import security
+
+    compared: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    access = Access.for_binding("0.0.0.0")
+    client = TestClient(app(access=access))
+    assert client.get("/api/health", headers={"authorization": "Bearer nope"}).status_code == 401
+    assert (b"nope", access.token.encode()) in compared  # type: ignore[union-attr]
+
+
+def test_loopback_needs_no_token_unless_one_is_configured(app: Any) -> None:
+    for host in ("127.0.0.1", "localhost", "::1"):
+        assert Access.for_binding(host).token is None
+    configured = Access.for_binding("127.0.0.1", token="s" * 20)
+    client = TestClient(app(access=configured))
+    assert client.get("/api/health").status_code == 401
+    assert client.get("/api/health", headers={"authorization": "Bearer " + "s" * 20}).is_success
+
+
+def test_beyond_loopback_the_command_prints_the_one_time_url_once(
+    monkeypatch: pytest.MonkeyPatch, flow: Flow
+) -> None:
+    import re
+
+    app, served, output = run_monitor(monkeypatch, flow, "--host", "0.0.0.0", "--port", "8123")
+    assert served["host"] == "0.0.0.0" and served["port"] == 8123
+    urls = re.findall(r"http://\S+/\?token=([A-Za-z0-9_-]+)", output)
+    assert len(urls) == 1 and output.count(urls[0]) == 1
+    client = TestClient(app)
+    assert client.get("/metrics").status_code == 401
+    prometheus = client.get("/metrics", headers={"authorization": f"Bearer {urls[0]}"})
+    assert prometheus.is_success and "sensorlake_monitor_up" in prometheus.text
+
+
+def test_a_configured_token_is_required_and_never_printed(
+    monkeypatch: pytest.MonkeyPatch, flow: Flow
+) -> None:
+    token = "configured-token-0123456789"
+    app, _, output = run_monitor(
+        monkeypatch, flow, "--host", "0.0.0.0", env={"SENSORLAKE_MONITOR_TOKEN": token}
+    )
+    assert token not in output and "SENSORLAKE_MONITOR_TOKEN" in output
+    client = TestClient(app, follow_redirects=False)
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get(f"/?token={token}").status_code == 303
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_loopback_prints_no_token(monkeypatch: pytest.MonkeyPatch, flow: Flow) -> None:
+    app, _, output = run_monitor(monkeypatch, flow)
+    assert "token" not in output
+    assert TestClient(app).get("/openapi.json").status_code == 200
+
+
+def test_a_weak_configured_token_is_one_line_exit_2(flow: Flow) -> None:
+    from sensorlake.dashboards.cli import monitor
+
+    result = CliRunner().invoke(
+        monitor, ["--lake-dir", str(flow.lake)], env={"SENSORLAKE_MONITOR_TOKEN": "short"}
+    )
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith("error: SENSORLAKE_MONITOR_TOKEN must be at least 16")
+    assert "short" not in result.output
