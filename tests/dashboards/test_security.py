@@ -7,6 +7,9 @@ on a name the attacker controls, re-pointed at 127.0.0.1, still sends that name 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any
 
 import pytest
@@ -187,8 +190,6 @@ def test_loopback_needs_no_token_unless_one_is_configured(app: Any) -> None:
 def test_beyond_loopback_the_command_prints_the_one_time_url_once(
     monkeypatch: pytest.MonkeyPatch, flow: Flow
 ) -> None:
-    import re
-
     app, served, output = run_monitor(monkeypatch, flow, "--host", "0.0.0.0", "--port", "8123")
     assert served["host"] == "0.0.0.0" and served["port"] == 8123
     urls = re.findall(r"http://\S+/\?token=([A-Za-z0-9_-]+)", output)
@@ -228,3 +229,68 @@ def test_a_weak_configured_token_is_one_line_exit_2(flow: Flow) -> None:
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert result.output.startswith("error: SENSORLAKE_MONITOR_TOKEN must be at least 16")
     assert "short" not in result.output
+
+
+LOCKED = ("frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'")
+
+
+@pytest.mark.parametrize("path", ["/", "/static/index.html", "/docs"])
+def test_every_html_page_carries_the_policy(app: Any, path: str) -> None:
+    response = TestClient(app()).get(path)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "style-src 'self';" in policy
+    assert all(part in policy for part in LOCKED)
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    script_src = next(p for p in policy.split(";") if p.strip().startswith("script-src"))
+    inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    # Each inline script runs by its hash only (the Swagger UI page's configuration).
+    assert script_src.count("'sha256-") == len(inline)
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in script_src
+
+
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/api/health", 200),
+        ("/metrics", 200),
+        ("/openapi.json", 200),
+        ("/static/app.js", 200),
+        ("/static-offline-docs/swagger-ui-bundle.js", 200),
+        ("/api/bucket-details/nope", 404),
+        ("/api/bucket-details/raw?limit=0", 422),
+        ("/redoc", 404),  # ReDoc needs inline styles; /docs and /openapi.json stay
+        ("/nothing-here", 404),
+    ],
+)
+def test_every_response_carries_the_headers(app: Any, path: str, status: int) -> None:
+    response = TestClient(app()).get(path)
+    assert response.status_code == status
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    policy = response.headers["content-security-policy"]
+    assert all(part in policy for part in LOCKED)
+    if not response.headers["content-type"].startswith("text/html"):
+        assert policy.startswith("default-src 'none';")
+
+
+def test_refusals_and_internal_errors_carry_the_headers(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monitor = flow.monitor()
+    monitor.refresh()
+    monkeypatch.setattr(type(monitor.snapshot()), "overview", lambda *_: 1 / 0)
+    access = Access.for_binding("0.0.0.0")
+    app = create_app(monitor, start_monitor=False, access=access)
+    client = TestClient(app, raise_server_exceptions=False)
+    for response in (
+        client.get("/api/overview", headers={"host": "attacker.example"}),
+        client.get("/api/overview"),
+        client.get("/api/overview", headers={"authorization": f"Bearer {access.token}"}),
+    ):
+        assert response.status_code in (403, 401, 500)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["content-security-policy"].startswith("default-src 'none';")

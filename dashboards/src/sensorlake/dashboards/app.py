@@ -16,7 +16,8 @@ from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -27,7 +28,7 @@ from sensorlake.contract.pipelines import TARGETS
 from . import models as m
 from .metrics import SnapshotCollector, render
 from .monitor import Monitor
-from .security import API_POLICY, HEADERS, Access, SecurityMiddleware
+from .security import API_POLICY, HEADERS, Access, SecurityMiddleware, inline_script_policy
 from .snapshot import Snapshot
 
 __all__ = ["create_app"]
@@ -55,9 +56,12 @@ def create_app(
             if start_monitor:
                 monitor.stop()
 
-    # FastAPIOffline: /docs and /redoc from the package's copies of Swagger UI and ReDoc,
-    # not from a CDN (the monitor must work on a machine without internet).
+    # FastAPIOffline: Swagger UI's files from the package (/static-offline-docs), not from a
+    # CDN (the monitor must work on a machine without internet). /docs is ours, below, for its
+    # policy; no /redoc (ReDoc injects <style> elements: it needs style-src 'unsafe-inline').
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
         title="sensorlake monitor",
         summary="Is every sensor reading in its table? Landing zone, tables, gateway, reconciliation.",
         version="0.1.0",
@@ -172,6 +176,21 @@ def create_app(
     def metrics() -> Response:
         """The same figures in Prometheus' text format."""
         return Response(render(collector), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{root}/static-offline-docs/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/static-offline-docs/swagger-ui.css",
+            swagger_favicon_url=f"{root}/static-offline-docs/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge from validator.swagger.io
+        )
+        # The page's one inline script (its configuration) runs by hash; nothing else inline.
+        page.headers["Content-Security-Policy"] = inline_script_policy(bytes(page.body).decode())
+        return page
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
