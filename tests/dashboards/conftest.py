@@ -14,7 +14,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -236,6 +236,16 @@ def _no_dashboard_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "SENSORLAKE_MONITOR_ALLOWED_HOSTS",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_redaction_left_behind() -> Iterator[None]:
+    """``sensorlake monitor``/``status`` install log redaction for the process; a test that
+    runs them must not mask its secrets (moto's "testing" keys...) in the tests after it."""
+    from sensorlake.dashboards import redact
+
+    yield
+    redact.uninstall()
 
 
 LOCAL_URL = "http://127.0.0.1:8000"

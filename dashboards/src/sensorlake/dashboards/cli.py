@@ -63,15 +63,18 @@ def monitor(
     """
     import uvicorn
 
+    from . import redact
     from .app import create_app
     from .monitor import Monitor, make_readers
     from .security import Access
 
     try:
         settings = _settings(ctx, **paths)
+        redact.install(settings.secrets)
         access = Access.for_binding(
             host, allowed=(*settings.allowed_hosts, *allowed_hosts), token=settings.monitor_token
         )
+        redact.add_secrets([access.token])
         app = create_app(Monitor(settings, make_readers(settings)), access=access)
     except DashboardError as exc:
         _fail(exc)
@@ -106,11 +109,13 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
     """
     from rich.console import Console
 
+    from . import redact
     from .monitor import Monitor, make_readers
     from .status import render, report
 
     try:
         settings = _settings(ctx, **paths)
+        redact.install(settings.secrets)
         mon = Monitor(settings, make_readers(settings))
     except DashboardError as exc:
         _fail(exc)
