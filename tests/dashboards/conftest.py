@@ -8,12 +8,13 @@ commit per landed batch, with the Spark file-source checkpoint a local stream ke
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
+from starlette.testclient import TestClient
 
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.lake import checkpoint_path, table_dir
@@ -230,8 +232,37 @@ def _no_dashboard_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "SENSORLAKE_LAG_SECONDS",
         "SENSORLAKE_STALL_SECONDS",
         "SENSORLAKE_MONITOR_TTL",
+        "SENSORLAKE_MONITOR_TOKEN",
+        "SENSORLAKE_MONITOR_ALLOWED_HOSTS",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_redaction_left_behind() -> Iterator[None]:
+    """``sensorlake monitor``/``status`` install log redaction for the process; a test that
+    runs them must not mask its secrets (moto's "testing" keys...) in the tests after it."""
+    from sensorlake.dashboards import redact
+
+    yield
+    redact.uninstall()
+
+
+LOCAL_URL = "http://127.0.0.1:8000"
+
+
+@pytest.fixture(autouse=True)
+def _test_client_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TestClient's default Host, ``testserver``, is refused (the DNS-rebinding check,
+    security.py): requests come from http://127.0.0.1:8000, as a browser on the monitor's
+    default address sends them, unless a test names another base_url."""
+    original = TestClient.__init__
+
+    @functools.wraps(original)
+    def init(self: TestClient, app: Any, base_url: str = LOCAL_URL, *args: Any, **kw: Any) -> None:
+        original(self, app, base_url, *args, **kw)
+
+    monkeypatch.setattr(TestClient, "__init__", init)
 
 
 @pytest.fixture(scope="session")

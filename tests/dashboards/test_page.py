@@ -167,11 +167,24 @@ def test_api_docs_render_offline(served, browser) -> None:  # type: ignore[no-un
     url, _ = served
     page = browser.new_page()
     outside: list[str] = []
+    errors: list[str] = []  # a Content-Security-Policy violation is a console error
     page.on("request", lambda r: None if r.url.startswith(url) else outside.append(r.url))
-    page.goto(f"{url}/docs")
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(f"{url}/docs")
+    assert (
+        response is not None
+        and "script-src 'self' 'sha256-" in (response.headers["content-security-policy"])
+    )
     page.wait_for_selector(".opblock-summary-path", timeout=20_000)
     paths = {p.strip() for p in page.locator(".opblock-summary-path").all_inner_texts()}
     assert {"/api/health", "/api/reconciliation", "/api/bucket-details/{pipeline}"} <= {
         p.replace("\u200b", "") for p in paths
     }
-    assert outside == []
+    # "Try it out" still reaches the API under the policy (connect-src 'self').
+    page.locator(".opblock-summary", has_text="/api/health").first.click()
+    page.get_by_role("button", name="Try it out").click()
+    page.get_by_role("button", name="Execute").click()
+    page.wait_for_selector(".live-responses-table .response-col_status", timeout=20_000)
+    assert page.locator(".live-responses-table .response-col_status").nth(1).inner_text() == "200"
+    assert outside == [] and errors == []

@@ -16,7 +16,8 @@ from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -27,6 +28,7 @@ from sensorlake.contract.pipelines import TARGETS
 from . import models as m
 from .metrics import SnapshotCollector, render
 from .monitor import Monitor
+from .security import API_POLICY, HEADERS, Access, SecurityMiddleware, inline_script_policy
 from .snapshot import Snapshot
 
 __all__ = ["create_app"]
@@ -35,18 +37,13 @@ log = logging.getLogger(__name__)
 
 STATIC = files("sensorlake.dashboards") / "static"
 _ERRORS = {404: {"model": m.ErrorResponse}, 503: {"model": m.ErrorResponse}}
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-_PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
 
 
-def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
+def create_app(
+    monitor: Monitor, *, start_monitor: bool = True, access: Access | None = None
+) -> FastAPI:
+    """``access``: the Host names and token the service answers (security.py); loopback
+    names only, no token, by default."""
     clock = monitor.clock
 
     @asynccontextmanager
@@ -59,20 +56,19 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
             if start_monitor:
                 monitor.stop()
 
-    # FastAPIOffline: /docs and /redoc from the package's copies of Swagger UI and ReDoc,
-    # not from a CDN (the monitor must work on a machine without internet).
+    # FastAPIOffline: Swagger UI's files from the package (/static-offline-docs), not from a
+    # CDN (the monitor must work on a machine without internet). /docs is ours, below, for its
+    # policy; no /redoc (ReDoc injects <style> elements: it needs style-src 'unsafe-inline').
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
         title="sensorlake monitor",
         summary="Is every sensor reading in its table? Landing zone, tables, gateway, reconciliation.",
         version="0.1.0",
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers.update(_SECURITY_HEADERS)
-        return response
+    app.add_middleware(SecurityMiddleware, access=access)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -89,8 +85,11 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)
+        # Answered outside the middleware (Starlette's ServerErrorMiddleware): headers here.
         return JSONResponse(
-            {"detail": "internal error; the monitor's log has the details"}, status_code=500
+            {"detail": "internal error; the monitor's log has the details"},
+            status_code=500,
+            headers={**HEADERS, "Content-Security-Policy": API_POLICY},
         )
 
     def current() -> Snapshot:
@@ -178,10 +177,24 @@ def create_app(monitor: Monitor, *, start_monitor: bool = True) -> FastAPI:
         """The same figures in Prometheus' text format."""
         return Response(render(collector), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{root}/static-offline-docs/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/static-offline-docs/swagger-ui.css",
+            swagger_favicon_url=f"{root}/static-offline-docs/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge from validator.swagger.io
+        )
+        # The page's one inline script (its configuration) runs by hash; nothing else inline.
+        page.headers["Content-Security-Policy"] = inline_script_policy(bytes(page.body).decode())
+        return page
+
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         response = FileResponse(str(STATIC / "index.html"), media_type="text/html")
-        response.headers["Content-Security-Policy"] = _PAGE_POLICY
         response.headers["Cache-Control"] = "no-cache"
         return response
 

@@ -41,27 +41,60 @@ def _fail(exc: DashboardError) -> NoReturn:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests addressed to this host name (repeatable; or "
+    "SENSORLAKE_MONITOR_ALLOWED_HOSTS, comma-separated). Other names get 403.",
+)
 @_paths
 @click.pass_context
-def monitor(ctx: click.Context, host: str, port: int, **paths: Path) -> None:
+def monitor(
+    ctx: click.Context, host: str, port: int, allowed_hosts: tuple[str, ...], **paths: Path
+) -> None:
     """Serve the monitoring dashboard and API (http://127.0.0.1:8000, docs at /docs).
 
     Reads the local lake, gateway state and local Delta tables, or the S3 buckets
     (S3_BUCKET_*) and Databricks (DATABRICKS_HOST, DATABRICKS_HTTP_PATH, DATABRICKS_TOKEN).
+    Beyond loopback (--host 0.0.0.0) it needs an access token: SENSORLAKE_MONITOR_TOKEN,
+    or one made at start and printed once as a URL.
     """
     import uvicorn
 
+    from . import redact
     from .app import create_app
     from .monitor import Monitor, make_readers
+    from .security import Access
 
     try:
         settings = _settings(ctx, **paths)
-        app = create_app(Monitor(settings, make_readers(settings)))
+        redact.install(settings.secrets)
+        access = Access.for_binding(
+            host, allowed=(*settings.allowed_hosts, *allowed_hosts), token=settings.monitor_token
+        )
+        redact.add_secrets([access.token])
+        app = create_app(Monitor(settings, make_readers(settings)), access=access)
     except DashboardError as exc:
         _fail(exc)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}, reachable from other machines", err=True)
-    click.echo(f"sensorlake monitor on http://{host}:{port} (API docs at /docs)", err=True)
+    url = access.url(host, port)
+    if access.generated:
+        click.echo(
+            f"sensorlake monitor on {host}:{port}, reachable from other machines; it needs this "
+            f"access token. Open once (sets a cookie): {url}  Scripts and Prometheus: "
+            "Authorization: Bearer <the token in that URL>",
+            err=True,
+        )
+    elif access.token is not None:
+        click.echo(
+            f"sensorlake monitor on {url} (API docs at /docs); it needs the token in "
+            f"SENSORLAKE_MONITOR_TOKEN: open {url}?token=<token> once, or send "
+            "Authorization: Bearer <token>",
+            err=True,
+        )
+    else:
+        click.echo(f"sensorlake monitor on {url} (API docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -76,11 +109,13 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
     """
     from rich.console import Console
 
+    from . import redact
     from .monitor import Monitor, make_readers
     from .status import render, report
 
     try:
         settings = _settings(ctx, **paths)
+        redact.install(settings.secrets)
         mon = Monitor(settings, make_readers(settings))
     except DashboardError as exc:
         _fail(exc)

@@ -18,8 +18,25 @@ from sensorlake.contract.lake import LOCAL_PATHS
 from sensorlake.contract.pipelines import BUCKET_ENV, DEFAULT_CATALOG, DEFAULT_SCHEMA, LANDING_ROLES
 
 from .errors import ConfigError
+from .security import parse_hosts
 
-__all__ = ["DatabricksSettings", "S3Settings", "Settings", "Thresholds", "load_settings"]
+__all__ = [
+    "SECRET_ENV",
+    "DatabricksSettings",
+    "S3Settings",
+    "Settings",
+    "Thresholds",
+    "load_settings",
+]
+
+# Secrets the process may hold (ours, or read by boto3 / databricks-sdk from the environment).
+SECRET_ENV = (
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_CLIENT_SECRET",
+    "SENSORLAKE_MONITOR_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 
 Landing = Literal["local", "s3"]
 Tables = Literal["local", "databricks"]
@@ -78,6 +95,11 @@ class Settings:
     backend_timeout_seconds: float = 10.0
     # `sensorlake status` answers within this, whatever hangs (then says what it could not read).
     status_timeout_seconds: float = 25.0
+    # The monitor on a network (security.py): more Host names it answers, its access token.
+    allowed_hosts: frozenset[str] = frozenset()
+    monitor_token: str | None = field(default=None, repr=False)
+    # Values no log line may show (redact.py): those of SECRET_ENV that are set.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def landing(self) -> Landing:
@@ -160,4 +182,10 @@ def load_settings(
         cache_ttl_seconds=_float(env, "SENSORLAKE_MONITOR_TTL", 10.0),
         backend_timeout_seconds=backend_timeout,
         status_timeout_seconds=_float(env, "SENSORLAKE_STATUS_TIMEOUT_SECONDS", 25.0),
+        allowed_hosts=parse_hosts(
+            [env.get("SENSORLAKE_MONITOR_ALLOWED_HOSTS", "")],
+            source="SENSORLAKE_MONITOR_ALLOWED_HOSTS",
+        ),
+        monitor_token=env.get("SENSORLAKE_MONITOR_TOKEN") or None,
+        secrets=tuple(value for name in SECRET_ENV if (value := env.get(name))),
     )
