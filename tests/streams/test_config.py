@@ -41,3 +41,23 @@ def test_grown_columns_are_typed_from_json_and_kept(tmp_path: Path) -> None:
     assert evolution.load_extra(tmp_path) == ()
     evolution.save_extra(tmp_path, found[:2])
     assert evolution.load_extra(tmp_path) == (Field("flag", "boolean"), Field("n", "long"))
+
+
+def test_a_damaged_table_log_is_a_state_problem_with_one_line(tmp_path: Path) -> None:
+    from sensorlake.streams.config import LocalRunConfig
+    from sensorlake.streams.errors import StateProblem
+    from sensorlake.streams.ownership import check
+
+    config = LocalRunConfig(
+        lake_dir=tmp_path / "lake",
+        warehouse_dir=tmp_path / "warehouse",
+        checkpoint_dir=tmp_path / "checkpoints",
+        targets=("emergency",),
+    )
+    check(config)  # nothing yet: nothing to disagree
+    log = config.table_path(config.spec("emergency")) / "_delta_log"
+    log.mkdir(parents=True)
+    (log / "00000000000000000000.json").write_text("{not json")
+    with pytest.raises(StateProblem, match="cannot be read") as caught:
+        check(config)
+    assert "\n" not in str(caught.value) and StateProblem.exit_code == 5

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sensorlake.contract.keys import SUFFIX, LandingKey
 from sensorlake.contract.lake import lake_path
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 from sensorlake.streams import landed
@@ -73,11 +74,22 @@ def test_first_record_fields(tmp_path: Path) -> None:
 
 
 def test_landed_records_per_target_from_sidecars_or_lines(tmp_path: Path) -> None:
-    _file(tmp_path, "raw", "a", ["{}"] * 5)
-    with_sidecar = _file(tmp_path, "raw", "b", ["{}"] * 3)
+    def name(row: int) -> str:  # a landing key's file name
+        return (
+            LandingKey("raw", "2026-03-01", "g", 1, row, row)
+            .format()
+            .rsplit("/", 1)[1]
+            .removesuffix(SUFFIX)
+        )
+
+    _file(tmp_path, "raw", name(1), ["{}"] * 5)
+    with_sidecar = _file(tmp_path, "raw", name(2), ["{}"] * 3)
     _sidecar(with_sidecar, 3)
-    _file(tmp_path, "rejected", "c", ["{}"] * 2)
-    (lake_path(tmp_path, "raw/date=2026-03-01/gateway=g/x.ndjson.gz")).write_bytes(b"corrupt")
+    _file(tmp_path, "rejected", name(3), ["{}"] * 2)
+    (lake_path(tmp_path, f"raw/date=2026-03-01/gateway=g/{name(4)}.ndjson.gz")).write_bytes(
+        b"corrupt"
+    )
+    _file(tmp_path, "raw", "not-a-key", ["{}"] * 7)  # outside the layout: no landed file
     assert landed.landed_records(tmp_path, ("raw", "schematized", "rejected")) == {
         "raw": 8,
         "schematized": 0,

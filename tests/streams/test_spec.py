@@ -83,7 +83,7 @@ def test_directory_listing_without_file_events_and_explicit_limits() -> None:
 def test_schema_hints_name_every_field_of_the_shape_with_its_type(target: str) -> None:
     hints = s.schema_hints(target)
     top = re.findall(r"(?:^|, )`([^`]+)` ", hints)
-    names = [f.name for f in shape(target)]
+    names = [*(f.name for f in shape(target)), s.CORRUPT_COLUMN]
     # Nested fields appear inside STRUCT<...>; the top-level ones are in shape order.
     assert [n for n in top if n in names] == names
     for f in shape(target):
@@ -142,3 +142,20 @@ def test_sizes_and_names_are_checked() -> None:
         s.StreamSpec("nope")
     with pytest.raises(ValueError, match="catalog"):
         s.StreamSpec("raw", catalog="bad-name")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_both_engines_keep_a_line_that_is_not_json_the_same_way(target: str) -> None:
+    """Databricks (``cloudFiles``) and local (``json``) read with the same corrupt-record
+    settings and the same fields: a malformed line lands whole in the same column on both
+    (Auto Loader options and rescued data column: see ``spec.reader_fields``)."""
+    spec = s.StreamSpec(target)
+    cloud = s.autoloader_options(spec, schemas_volume=SCHEMAS, file_events=True)
+    local = s.local_source_options(spec)
+    for key in ("mode", "columnNameOfCorruptRecord"):
+        assert cloud[key] == local[key]
+    assert (cloud["mode"], cloud["columnNameOfCorruptRecord"]) == ("PERMISSIVE", s.CORRUPT_COLUMN)
+    hinted = re.findall(r"(?:^|, )`([^`]+)` ", cloud["cloudFiles.schemaHints"])
+    read = [f["name"] for f in s.spark_schema(target)["fields"]]
+    assert [n for n in hinted if n in read] == read and s.CORRUPT_COLUMN in hinted
+    assert f"`{s.CORRUPT_COLUMN}` STRING" in cloud["cloudFiles.schemaHints"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,8 @@ from .transform import ingest_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-    from pyspark.sql.streaming import StreamingQuery
+    from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+    from pyspark.sql.types import StructType
 
 __all__ = ["DatabricksJob", "main", "parse_args", "start"]
 
@@ -118,9 +119,24 @@ def parse_args(argv: Sequence[str] | None = None) -> DatabricksJob:
         parser.error(str(exc))
 
 
-def start(spark: SparkSession, job: DatabricksJob) -> StreamingQuery:
-    """Start the stream; only the source format and the sink differ from the local runner."""
-    frame = spark.readStream.format("cloudFiles").options(**job.source_options()).load(job.source)
+def start(
+    spark: SparkSession,
+    job: DatabricksJob,
+    *,
+    source_format: str = "cloudFiles",
+    schema: StructType | None = None,
+    sink: Callable[[DataStreamWriter], StreamingQuery] | None = None,
+) -> StreamingQuery:
+    """Start the stream; only the source format and the sink differ from the local runner.
+
+    ``source_format``, ``schema`` and ``sink`` are for the offline test, which runs this on
+    a local Spark Connect server (serverless jobs run Python over Spark Connect) with
+    Spark's ``json`` source and the schema the hints name, and a file sink for ``toTable``.
+    """
+    reader = spark.readStream.format(source_format)
+    if schema is not None:
+        reader = reader.schema(schema)
+    frame = reader.options(**job.source_options()).load(job.source)
     writer: Any = (
         ingest_columns(frame, job.spec)
         .writeStream.queryName(job.spec.full_table_name)
@@ -128,6 +144,8 @@ def start(spark: SparkSession, job: DatabricksJob) -> StreamingQuery:
         .partitionBy(*job.spec.partition_columns)
         .trigger(availableNow=True)
     )
+    if sink is not None:
+        return sink(writer)
     return writer.toTable(job.spec.full_table_name)
 
 

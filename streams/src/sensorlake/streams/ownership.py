@@ -111,7 +111,15 @@ def check(config: LocalRunConfig) -> None:
     for target in config.targets:
         spec = config.spec(target)
         source = lake_path(config.lake_dir, spec.source_prefix)
-        line = mismatch(config.checkpoint_path(spec), config.table_path(spec), source)
+        table = config.table_path(spec)
+        try:
+            line = mismatch(config.checkpoint_path(spec), table, source)
+        except Exception as exc:  # a damaged Delta log: deltalake's errors have no common base
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            line = (
+                f"table {table} cannot be read ({why}): restore its _delta_log, or delete the "
+                "table and its checkpoint to ingest everything again"
+            )
         if line:
             problems.append(line)
     if problems:

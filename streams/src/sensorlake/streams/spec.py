@@ -36,6 +36,7 @@ __all__ = [
     "local_source_options",
     "parse_size",
     "parse_volume",
+    "reader_fields",
     "schema_hints",
     "size_bytes",
     "spark_schema",
@@ -88,11 +89,25 @@ def _spark_field(f: Field) -> dict[str, Any]:
     return {"name": f.name, "type": spark_type(f), "nullable": True, "metadata": {}}
 
 
+def reader_fields(target: str, extra: Iterable[Field] = ()) -> tuple[Field, ...]:
+    """The fields both engines read a target's files with: the record shape, any columns
+    raw has grown (``extra``), and the corrupt-record column.
+
+    Spark's JSON reader (``mode`` PERMISSIVE) keeps a line that is not JSON only in the
+    ``columnNameOfCorruptRecord`` column, and only when a string field of that name is in
+    the schema; otherwise the line becomes a row of nulls (Spark's JSON data source
+    options, https://spark.apache.org/docs/latest/sql-data-sources-json.html). Auto Loader's rescued-data column does not take such lines: it
+    holds data "missing from the given schema, or because there was a type mismatch, or
+    because the casing ... didn't match" (https://docs.databricks.com/external-data/json.html,
+    "Rescued data column"). So the column is named in the schema hints as well
+    (``cloudFiles.schemaHints``, https://docs.databricks.com/ingestion/cloud-object-storage/auto-loader/options.html).
+    """
+    return (*shape(target), *extra, Field(CORRUPT_COLUMN, "string"))
+
+
 def spark_schema(target: str, extra: Iterable[Field] = ()) -> dict[str, Any]:
-    """The explicit schema a target's files are read with (JSON form): the record shape,
-    any columns raw has grown (``extra``), and the corrupt-record column."""
-    fields = [*shape(target), *extra, Field(CORRUPT_COLUMN, "string")]
-    return {"type": "struct", "fields": [_spark_field(f) for f in fields]}
+    """The explicit schema the local stream reads a target's files with (JSON form)."""
+    return {"type": "struct", "fields": [_spark_field(f) for f in reader_fields(target, extra)]}
 
 
 def ddl_type(f: Field) -> str:
@@ -105,8 +120,9 @@ def ddl_type(f: Field) -> str:
 
 
 def schema_hints(target: str) -> str:
-    """Auto Loader schema hints for every field of the shape, so no type is ever inferred."""
-    return ", ".join(f"`{f.name}` {ddl_type(f)}" for f in shape(target))
+    """Auto Loader schema hints for every field the local stream reads (the shape and the
+    corrupt-record column), so no type is ever inferred and a line that is not JSON is kept."""
+    return ", ".join(f"`{f.name}` {ddl_type(f)}" for f in reader_fields(target))
 
 
 def parse_size(value: str) -> str:
