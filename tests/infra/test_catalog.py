@@ -122,6 +122,28 @@ def test_file_event_permissions_cover_only_the_landing_buckets(synthesized: Synt
     assert uploads["resources"] == [f"arn:aws:s3:::{s.bucket('checkpoints')}"]
 
 
+# isolation_mode's values per resource type, from databricks/terraform-provider-databricks:
+# docs/resources/storage_credential.md and external_location.md ("Can be
+# `ISOLATION_MODE_ISOLATED` or `ISOLATION_MODE_OPEN`"), docs/resources/catalog.md ("Can be
+# `ISOLATED` or `OPEN`"). The provider does not check them (issues #3728, #3886).
+ISOLATED_VALUE = {
+    "databricks_storage_credential": "ISOLATION_MODE_ISOLATED",
+    "databricks_external_location": "ISOLATION_MODE_ISOLATED",
+    "databricks_catalog": "ISOLATED",
+}
+
+
+@pytest.mark.parametrize("rtype", sorted(ISOLATED_VALUE))
+def test_isolation_is_spelled_as_each_resource_type_takes_it(
+    synthesized: Synth, rtype: str
+) -> None:
+    """Old: "ISOLATED" everywhere, which leaves the credential and locations OPEN."""
+    bodies = resources(synthesized.docs[CATALOG], rtype)
+    assert bodies
+    for name, body in bodies.items():
+        assert body["isolation_mode"] == ISOLATED_VALUE[rtype], name
+
+
 def test_isolated_bound_and_owned_by_the_admin_group(synthesized: Synth) -> None:
     """Old: open to every workspace, owned by whoever ran the deploy."""
     doc, uc = synthesized.docs[CATALOG], synthesized.settings.unity_catalog
@@ -137,7 +159,7 @@ def test_isolated_bound_and_owned_by_the_admin_group(synthesized: Synth) -> None
     expected = set()
     for rtype, securable_type in isolated.items():
         for name, body in resources(doc, rtype).items():
-            assert body["isolation_mode"] == "ISOLATED", name
+            assert body["isolation_mode"] == ISOLATED_VALUE[rtype], name
             ref = f"${{{rtype}.{name}.name}}"
             for ws in uc.workspace_ids:
                 expected.add((securable_type, ref, ws, "BINDING_TYPE_READ_WRITE"))

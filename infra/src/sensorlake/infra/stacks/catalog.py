@@ -4,8 +4,8 @@ Creation order avoids the classic cycle: the credential is created first with th
 a plain string; its external ID feeds the role's trust policy (stacks/access.py); a
 ``time_sleep`` waits for IAM to propagate before the external locations validate the role.
 
-The credential, the external locations and the catalog are ISOLATED and bound to the
-configured workspaces only; every UC object is owned by the configured admin group (not by
+The credential, the external locations and the catalog are isolated (each in its resource
+type's spelling) and bound to the configured workspaces only; every UC object is owned by the configured admin group (not by
 whoever ran the deploy). The catalog's managed storage is a folder of the checkpoints bucket
 next to the volumes, and it waits for the external location that covers it.
 
@@ -65,7 +65,14 @@ LOCATION_PRIVILEGES = {"pipeline": ("READ_FILES",)}
 VOLUME_PRIVILEGES = {"pipeline": ("READ_VOLUME", "WRITE_VOLUME")}
 
 
-ISOLATED = "ISOLATED"
+# Isolation is spelled per resource type, and the provider passes it through unchecked: a
+# wrong value leaves the object ISOLATION_MODE_OPEN with a diff on every plan (provider issues
+# #3728, #3886; docs/resources/storage_credential.md and external_location.md: "Can be
+# `ISOLATION_MODE_ISOLATED` or `ISOLATION_MODE_OPEN`"; docs/resources/catalog.md: "Can be
+# `ISOLATED` or `OPEN`").
+ISOLATED_CREDENTIAL = "ISOLATION_MODE_ISOLATED"
+ISOLATED_LOCATION = "ISOLATION_MODE_ISOLATED"
+ISOLATED_CATALOG = "ISOLATED"
 
 
 def storage_credential(scope: Construct, settings: Settings, role_arn: str) -> StorageCredential:
@@ -83,7 +90,7 @@ def storage_credential(scope: Construct, settings: Settings, role_arn: str) -> S
         comment="sensorlake: S3 access for the landing and checkpoint buckets",
         aws_iam_role=StorageCredentialAwsIamRole(role_arn=role_arn),
         owner=settings.unity_catalog.admin_group,
-        isolation_mode=ISOLATED,
+        isolation_mode=ISOLATED_CREDENTIAL,
         lifecycle=TerraformResourceLifecycle(
             precondition=[
                 Precondition(
@@ -162,7 +169,7 @@ class UnityCatalog(Construct):
                 comment=f"sensorlake {role} bucket",
                 read_only=landing,
                 owner=uc.admin_group,
-                isolation_mode=ISOLATED,
+                isolation_mode=ISOLATED_LOCATION,
                 encryption_details=ExternalLocationEncryptionDetails(
                     sse_encryption_details=ExternalLocationEncryptionDetailsSseEncryptionDetails(
                         algorithm="AWS_SSE_KMS", aws_kms_key_arn=key_arn
@@ -190,7 +197,7 @@ class UnityCatalog(Construct):
             comment="sensorlake: sensor readings landed by gateways, ingested by Auto Loader",
             storage_root=settings.catalog_storage_root,
             owner=uc.admin_group,
-            isolation_mode=ISOLATED,
+            isolation_mode=ISOLATED_CATALOG,
             lifecycle=KEEP,
             depends_on=[self.locations[settings.catalog_storage_role]],
         )
