@@ -180,3 +180,30 @@ def test_uc_objects_carry_the_tags(synthesized: Synth) -> None:
     for name in resources(doc, "databricks_volume"):
         entities.add(("volumes", f"${{databricks_volume.{name}.id}}"))
     assert got == {(t, e, k, v) for t, e in entities for k, v in tags.items()}
+
+
+def test_the_plan_refuses_a_deployer_outside_the_admin_group(synthesized: Synth) -> None:
+    """Old: owner = admin group at create, so the steps after the hand-over (catalog storage
+    root, schema, volumes, grants, tags) failed for a deployer outside that group.
+
+    Source: provider docs/data-sources/group.md (``users``, ``service_principals``;
+    ``recursive`` defaults to true), scim/data_group.go (members by SCIM id) and
+    docs/data-sources/current_user.md (``id``: the caller's id)."""
+    doc, uc = synthesized.docs[CATALOG], synthesized.settings.unity_catalog
+    from tests.infra.conftest import data_sources
+
+    (group_key, group) = next(iter(data_sources(doc, "databricks_group").items()))
+    assert group == {"display_name": uc.admin_group}  # recursive: the default, true
+    (me_key,) = data_sources(doc, "databricks_current_user")
+    (credential,) = resources(doc, "databricks_storage_credential").values()
+    conditions = {
+        p["condition"]: p["error_message"] for p in credential["lifecycle"]["precondition"]
+    }
+    grp = f"data.databricks_group.{group_key}"
+    expected = (
+        f"${{contains(setunion(tolist({grp}.users), tolist({grp}.service_principals)), "
+        f"data.databricks_current_user.{me_key}.id)}}"
+    )
+    assert expected in conditions
+    # a failed precondition stops the plan: nothing of the stack is applied
+    assert uc.admin_group in conditions[expected] and "\n" not in conditions[expected]

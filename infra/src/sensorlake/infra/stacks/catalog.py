@@ -19,11 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdktf import ITerraformDependable, Op, Precondition, TerraformResourceLifecycle
+from cdktf import Fn, ITerraformDependable, Op, Precondition, TerraformResourceLifecycle
 from cdktf_cdktf_provider_databricks.catalog import Catalog
 from cdktf_cdktf_provider_databricks.data_databricks_current_metastore import (
     DataDatabricksCurrentMetastore,
 )
+from cdktf_cdktf_provider_databricks.data_databricks_current_user import (
+    DataDatabricksCurrentUser,
+)
+from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
 from cdktf_cdktf_provider_databricks.entity_tag_assignment import EntityTagAssignment
 from cdktf_cdktf_provider_databricks.external_location import (
     ExternalLocation,
@@ -78,11 +82,26 @@ ISOLATED_CATALOG = "ISOLATED"
 def storage_credential(scope: Construct, settings: Settings, role_arn: str) -> StorageCredential:
     """The credential, created before the role exists (role ARN as a plain string).
 
-    Its precondition refuses a workspace whose metastore is in another region than the
-    buckets (cross-region reads cost egress and Databricks rejects some of them).
+    Its preconditions refuse, at plan time and before any UC object exists:
+
+    - a workspace whose metastore is in another region than the buckets (cross-region
+      reads cost egress and Databricks rejects some of them);
+    - a deployer who is not in ``admin_group``. Every UC object is created with
+      ``owner = admin_group``, and the provider hands ownership over right after creating
+      each one; the steps after that (the catalog's storage root needs CREATE MANAGED
+      STORAGE on the location, the schema, volumes, grants, bindings and tags need
+      privileges on objects the deployer no longer owns) work only through that group. The
+      provider has no resource that sets an owner later, so the membership is checked
+      instead. ``data.databricks_group`` collects nested members (``recursive`` defaults to
+      true) and lists users and service principals by SCIM id, the id
+      ``data.databricks_current_user`` gives the caller (provider scim/data_group.go,
+      docs/data-sources/group.md, docs/data-sources/current_user.md).
     """
     metastore = DataDatabricksCurrentMetastore(scope, "metastore")
     region = settings.aws.region
+    admins = settings.unity_catalog.admin_group
+    me = DataDatabricksCurrentUser(scope, "deployer")
+    group = DataDatabricksGroup(scope, "admin_group", display_name=admins)
     return StorageCredential(
         scope,
         "storage_credential",
@@ -99,7 +118,18 @@ def storage_credential(scope: Construct, settings: Settings, role_arn: str) -> S
                         f"the workspace's metastore is not in {region} (aws.region): deploy to "
                         "a workspace in the buckets' region, or change aws.region"
                     ),
-                )
+                ),
+                Precondition(
+                    condition=Fn.contains(
+                        Fn.setunion(group.users, [group.service_principals]), me.id
+                    ),
+                    error_message=(
+                        f"the deployer is not a member of unity_catalog.admin_group {admins!r}, "
+                        "which will own every Unity Catalog object: add the deploying user or "
+                        "service principal to that group (or set UC_ADMIN_GROUP to a group it "
+                        "is in), then deploy again"
+                    ),
+                ),
             ]
         ),
     )
