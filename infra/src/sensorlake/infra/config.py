@@ -321,6 +321,12 @@ FASTEST_TRIGGER: Final = FileArrivalSettings(
 )
 
 
+# Schedules used instead of file-arrival triggers when file events are off: minutes between
+# runs, a divisor of 60 so the Quartz cron "0 0/N * * * ?" runs evenly.
+SCHEDULE_MINUTES: Final = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+DEFAULT_SCHEDULE_MINUTES: Final = 15
+
+
 class JobClusterSettings(_Model):
     """The job cluster used when ``jobs.compute`` is ``job_cluster`` (not serverless)."""
 
@@ -345,6 +351,9 @@ class JobsSettings(_Model):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 3
     min_retry_interval_millis: Annotated[int, Field(ge=0, le=3_600_000)] = 60_000
     triggers: dict[str, FileArrivalSettings] = Field(default_factory=dict)
+    # With unity_catalog.file_events false: a schedule per target instead of file arrival
+    # (minutes between runs; default 15, emergency 1).
+    schedule_minutes: dict[str, int] = Field(default_factory=dict)
     checkpoints_volume: UcName = "autoloader_checkpoints"
     schemas_volume: UcName = "autoloader_schemas"
     dist_dir: str = "dist"
@@ -352,13 +361,25 @@ class JobsSettings(_Model):
 
     @model_validator(mode="after")
     def _known_targets(self) -> JobsSettings:
-        unknown = sorted(set(self.triggers) - set(contract.TARGETS))
-        if unknown:
-            raise ValueError(
-                f"jobs.triggers: unknown target(s) {', '.join(unknown)} "
-                f"(targets: {', '.join(contract.TARGETS)})"
-            )
+        for key in ("triggers", "schedule_minutes"):
+            unknown = sorted(set(getattr(self, key)) - set(contract.TARGETS))
+            if unknown:
+                raise ValueError(
+                    f"jobs.{key}: unknown target(s) {', '.join(unknown)} "
+                    f"(targets: {', '.join(contract.TARGETS)})"
+                )
+        for target, minutes in sorted(self.schedule_minutes.items()):
+            if minutes not in SCHEDULE_MINUTES:
+                raise ValueError(
+                    f"jobs.schedule_minutes.{target}: {minutes} must divide an hour "
+                    f"({', '.join(map(str, SCHEDULE_MINUTES))})"
+                )
         return self
+
+    def schedule(self, target: str) -> int:
+        """Minutes between scheduled runs (file events off); emergency defaults to 1."""
+        default = 1 if target == "emergency" else DEFAULT_SCHEDULE_MINUTES
+        return self.schedule_minutes.get(target, default)
 
     def trigger(self, target: str) -> FileArrivalSettings:
         """The configured trigger, else the default (emergency: the fastest allowed)."""
