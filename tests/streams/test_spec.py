@@ -142,3 +142,14 @@ def test_sizes_and_names_are_checked() -> None:
         s.StreamSpec("nope")
     with pytest.raises(ValueError, match="catalog"):
         s.StreamSpec("raw", catalog="bad-name")
+
+
+def test_names_follow_the_contracts_one_rule() -> None:
+    """Old: a rule of its own (no length limit; a trailing newline passed `$`)."""
+    from sensorlake.contract.names import UcNameError
+
+    for bad in ("a" * 256, "cat\n", "1cat", "c-at"):
+        with pytest.raises(UcNameError, match="is not a valid Unity Catalog name: use letters"):
+            s.StreamSpec("raw", catalog=bad)
+    with pytest.raises(ValueError, match="/Volumes/cat/sch/<volume>"):
+        s.parse_volume("/Volumes/cat/sch/" + "v" * 256, "cat", "sch")

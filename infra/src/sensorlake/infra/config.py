@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from sensorlake.contract import pipelines as contract
+from sensorlake.contract.names import check_uc_name
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
@@ -76,7 +77,10 @@ ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
 }
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_UC_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
+# Credentials and external locations are never part of a table name or /Volumes path, so
+# they may keep a '-' (as existing ones often have); catalog, schema and volume names follow
+# the contract's rule (sensorlake.contract.names).
+_UC_OBJECT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROLE_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$"
@@ -98,7 +102,12 @@ def _pipeline(name: str) -> str:
 
 
 def _uc_name(name: str) -> str:
-    if not _UC_NAME_RE.match(name):
+    # the contract's rule: what the job's checks and toTable accept (no '-', no leading digit)
+    return check_uc_name("name", name)
+
+
+def _uc_object_name(name: str) -> str:
+    if not _UC_OBJECT_NAME_RE.match(name):
         raise ValueError(f"bad Unity Catalog name {name!r}: use letters, digits, _ and -")
     return name
 
@@ -110,7 +119,8 @@ def _region(name: str) -> str:
 
 
 BucketName = Annotated[str, AfterValidator(_bucket)]
-UcName = Annotated[str, AfterValidator(_uc_name)]
+UcName = Annotated[str, AfterValidator(_uc_name)]  # catalog, schema, volume
+UcObjectName = Annotated[str, AfterValidator(_uc_object_name)]  # credential, location
 Region = Annotated[str, AfterValidator(_region)]
 Days = Annotated[int, Field(ge=1, le=36500)]
 
@@ -225,7 +235,7 @@ class GatewaySettings(_Model):
 class UnityCatalogSettings(_Model):
     catalog: UcName = "sensor_data_catalog"
     schema_: UcName = Field("sensor_pipeline", alias="schema")
-    storage_credential: UcName = "sensor_data_storage_credential"
+    storage_credential: UcObjectName = "sensor_data_storage_credential"
     iam_role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-unity-catalog"
     # DATABRICKS_IAM_ROLE: an existing role's ARN, adopted (imported, path kept) instead of
     # creating iam_role_name.
@@ -282,13 +292,13 @@ class UnityCatalogSettings(_Model):
 
 
 class ExternalLocationSettings(_Model):
-    name: UcName
+    name: UcObjectName
     s3_path: str
 
 
 class VolumeSettings(_Model):
     name: UcName
-    external_location: UcName
+    external_location: UcObjectName
     catalog: UcName | None = None
     schema_: UcName | None = Field(None, alias="schema")
     path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")] | None = None
