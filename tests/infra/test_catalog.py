@@ -207,3 +207,54 @@ def test_the_plan_refuses_a_deployer_outside_the_admin_group(synthesized: Synth)
     assert expected in conditions
     # a failed precondition stops the plan: nothing of the stack is applied
     assert uc.admin_group in conditions[expected] and "\n" not in conditions[expected]
+
+
+def test_the_dashboard_identity_reads_tables_and_the_checkpoints_volume(synthesized: Synth) -> None:
+    """Old: no grant for it, so cloud_files_state failed on Databricks. The function needs
+    READ VOLUME on the checkpoints it reads (docs.databricks.com/en/sql/language-manual/
+    functions/cloud_files_state.html, Permissions); the tables need USE CATALOG, USE SCHEMA,
+    SELECT."""
+    import json
+
+    from cdktf import App, Testing
+
+    from sensorlake.infra.main import CatalogStack
+
+    s = synthesized.settings
+    viewer = "sensorlake-dashboards"
+    uc = s.unity_catalog.model_copy(update={"dashboard_principal": viewer})
+    doc = json.loads(
+        Testing.synth(
+            CatalogStack(App(stack_traces=False), s.model_copy(update={"unity_catalog": uc}))
+        )
+    )
+    held: dict[str, set[str]] = {}
+    for g in resources(doc, "databricks_grants").values():
+        securable = next(k for k in g if k not in ("grant", "//"))
+        for grant in g["grant"]:
+            if grant["principal"] == viewer:
+                key = securable if securable != "volume" else g["volume"]
+                held.setdefault(key, set()).update(grant["privileges"])
+    (ckpt,) = [
+        k
+        for k, v in resources(doc, "databricks_volume").items()
+        if v["name"] == s.jobs.checkpoints_volume
+    ]
+    assert held == {
+        "catalog": {"USE_CATALOG"},
+        "schema": {"USE_SCHEMA", "SELECT"},
+        f"${{databricks_volume.{ckpt}.id}}": {"READ_VOLUME"},
+    }
+    # the other principals keep their grants (databricks_grants is authoritative)
+    sp = uc.service_principal
+    assert any(
+        gr["principal"] == sp
+        for g in resources(doc, "databricks_grants").values()
+        for gr in g["grant"]
+    )
+    # not configured: no grant for anyone else (the example config)
+    assert all(
+        gr["principal"] in (uc.data_team_group, sp)
+        for g in resources(synthesized.docs[CATALOG], "databricks_grants").values()
+        for gr in g["grant"]
+    )

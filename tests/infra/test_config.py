@@ -264,3 +264,9 @@ def test_credential_and_location_names_may_keep_a_hyphen() -> None:
     """They never appear in a table name or a /Volumes path (existing ones often have '-')."""
     s = parse_settings(minimal(storage_credential="prod-uc-credential"), {}, "t")
     assert s.unity_catalog.storage_credential == "prod-uc-credential"
+
+
+def test_the_dashboard_principal_is_optional_and_has_its_variable() -> None:
+    assert parse_settings(minimal(), {}, "t").unity_catalog.dashboard_principal is None
+    s = parse_settings(minimal(), {"DASHBOARD_PRINCIPAL": "dash-readers"}, "t")
+    assert s.unity_catalog.dashboard_principal == "dash-readers"

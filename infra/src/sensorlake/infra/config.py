@@ -74,6 +74,7 @@ ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "UC_ADMIN_GROUP": ("unity_catalog", "admin_group"),
     "SENSORLAKE_ALERT_EMAIL": ("jobs", "notification_email"),
     "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
+    "DASHBOARD_PRINCIPAL": ("unity_catalog", "dashboard_principal"),
 }
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -244,6 +245,10 @@ class UnityCatalogSettings(_Model):
     # Owns the credential, locations, catalog, schema and volumes (not the deploying user).
     admin_group: Annotated[str, Field(min_length=1)] = "sensorlake-admins"
     service_principal: str  # the pipeline's service principal application ID (required)
+    # The identity the dashboards query as (user, group or service principal application ID):
+    # when set, it gets USE CATALOG, USE SCHEMA, SELECT and READ VOLUME on the checkpoints
+    # volume (cloud_files_state reads the streams' checkpoints).
+    dashboard_principal: Annotated[str, Field(min_length=1)] | None = None
     # The workspaces bound to the credential, locations and catalog (isolation_mode ISOLATED).
     workspace_ids: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)]
     file_events: bool = True

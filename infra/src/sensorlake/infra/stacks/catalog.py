@@ -11,7 +11,8 @@ next to the volumes, and it waits for the external location that covers it.
 
 Grants are authoritative per securable (``databricks_grants``) and least privilege:
 the pipeline's service principal reads landing files, uses the schema, writes its tables and
-its checkpoint/schema volumes; the data team reads tables. Landing locations are read-only
+its checkpoint/schema volumes; the data team reads tables; the dashboards' identity, when
+configured, reads the tables and the checkpoints volume. Landing locations are read-only
 in UC, so nothing in Databricks can overwrite or delete landed files.
 """
 
@@ -52,6 +53,7 @@ from sensorlake.infra.stacks.storage import KEEP
 
 __all__ = [
     "CATALOG_PRIVILEGES",
+    "DASHBOARD_PRIVILEGES",
     "LOCATION_PRIVILEGES",
     "SCHEMA_PRIVILEGES",
     "VOLUME_PRIVILEGES",
@@ -67,6 +69,15 @@ SCHEMA_PRIVILEGES = {
 }
 LOCATION_PRIVILEGES = {"pipeline": ("READ_FILES",)}
 VOLUME_PRIVILEGES = {"pipeline": ("READ_VOLUME", "WRITE_VOLUME")}
+# The dashboards' identity (unity_catalog.dashboard_principal, optional): it reads the tables
+# and calls cloud_files_state on the checkpoints, which needs READ VOLUME on the volume that
+# holds them (docs.databricks.com/en/sql/language-manual/functions/cloud_files_state.html,
+# Permissions).
+DASHBOARD_PRIVILEGES = {
+    "catalog": ("USE_CATALOG",),
+    "schema": ("SELECT", "USE_SCHEMA"),
+    "checkpoints_volume": ("READ_VOLUME",),
+}
 
 
 # Isolation is spelled per resource type, and the provider passes it through unchecked: a
@@ -151,6 +162,15 @@ class UnityCatalog(Construct):
         super().__init__(scope, id_)
         uc = settings.unity_catalog
         principals = {"data_team": uc.data_team_group, "pipeline": uc.service_principal}
+        if uc.dashboard_principal:
+            principals["dashboard"] = uc.dashboard_principal
+
+        def with_dashboard(
+            privileges: dict[str, tuple[str, ...]], securable: str
+        ) -> dict[str, tuple[str, ...]]:
+            if not uc.dashboard_principal:
+                return privileges
+            return {**privileges, "dashboard": DASHBOARD_PRIVILEGES[securable]}
 
         def bind(id_: str, securable_type: str, securable_name: str) -> None:
             for ws in uc.workspace_ids:
@@ -233,7 +253,11 @@ class UnityCatalog(Construct):
         )
         bind("catalog", "catalog", self.catalog.name)
         tag("catalog", "catalogs", self.catalog.name)
-        grants("catalog_grants", CATALOG_PRIVILEGES, catalog=self.catalog.name)
+        grants(
+            "catalog_grants",
+            with_dashboard(CATALOG_PRIVILEGES, "catalog"),
+            catalog=self.catalog.name,
+        )
         self.schema = Schema(
             self,
             "schema",
@@ -243,7 +267,7 @@ class UnityCatalog(Construct):
             owner=uc.admin_group,
         )
         tag("schema", "schemas", self.schema.id)
-        grants("schema_grants", SCHEMA_PRIVILEGES, schema=self.schema.id)
+        grants("schema_grants", with_dashboard(SCHEMA_PRIVILEGES, "schema"), schema=self.schema.id)
 
         self.volumes: dict[str, Volume] = {}
         for vol in settings.uc_volumes:
@@ -261,4 +285,9 @@ class UnityCatalog(Construct):
             )
             tag(f"volume_{vol.name}", "volumes", volume.id)
             self.volumes[vol.name] = volume
-            grants(f"volume_{vol.name}_grants", VOLUME_PRIVILEGES, volume=volume.id)
+            privileges = (
+                with_dashboard(VOLUME_PRIVILEGES, "checkpoints_volume")
+                if vol.name == settings.jobs.checkpoints_volume
+                else VOLUME_PRIVILEGES
+            )
+            grants(f"volume_{vol.name}_grants", privileges, volume=volume.id)
