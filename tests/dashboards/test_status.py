@@ -96,3 +96,15 @@ def test_monitor_help_lists_host_and_port() -> None:
     assert result.exit_code == 0
     assert "--host" in result.output and "127.0.0.1" in result.output and "--port" in result.output
     assert "--warehouse-dir" in result.output and "--checkpoint-dir" in result.output
+
+
+def test_catalog_and_schema_follow_the_contracts_name_rule() -> None:
+    """Old: any SENSORLAKE_CATALOG / SENSORLAKE_SCHEMA accepted, queried as a bad table name."""
+    from sensorlake.dashboards.errors import ConfigError
+    from sensorlake.dashboards.settings import load_settings
+
+    for var, bad in (("SENSORLAKE_CATALOG", "sensor-data"), ("SENSORLAKE_SCHEMA", "1pipeline")):
+        with pytest.raises(ConfigError) as err:
+            load_settings(env={var: bad})
+        assert str(err.value).startswith(f"{var} {bad!r} is not a valid Unity Catalog name")
+    assert load_settings(env={"SENSORLAKE_CATALOG": "acme"}).catalog == "acme"

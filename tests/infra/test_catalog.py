@@ -122,6 +122,28 @@ def test_file_event_permissions_cover_only_the_landing_buckets(synthesized: Synt
     assert uploads["resources"] == [f"arn:aws:s3:::{s.bucket('checkpoints')}"]
 
 
+# isolation_mode's values per resource type, from databricks/terraform-provider-databricks:
+# docs/resources/storage_credential.md and external_location.md ("Can be
+# `ISOLATION_MODE_ISOLATED` or `ISOLATION_MODE_OPEN`"), docs/resources/catalog.md ("Can be
+# `ISOLATED` or `OPEN`"). The provider does not check them (issues #3728, #3886).
+ISOLATED_VALUE = {
+    "databricks_storage_credential": "ISOLATION_MODE_ISOLATED",
+    "databricks_external_location": "ISOLATION_MODE_ISOLATED",
+    "databricks_catalog": "ISOLATED",
+}
+
+
+@pytest.mark.parametrize("rtype", sorted(ISOLATED_VALUE))
+def test_isolation_is_spelled_as_each_resource_type_takes_it(
+    synthesized: Synth, rtype: str
+) -> None:
+    """Old: "ISOLATED" everywhere, which leaves the credential and locations OPEN."""
+    bodies = resources(synthesized.docs[CATALOG], rtype)
+    assert bodies
+    for name, body in bodies.items():
+        assert body["isolation_mode"] == ISOLATED_VALUE[rtype], name
+
+
 def test_isolated_bound_and_owned_by_the_admin_group(synthesized: Synth) -> None:
     """Old: open to every workspace, owned by whoever ran the deploy."""
     doc, uc = synthesized.docs[CATALOG], synthesized.settings.unity_catalog
@@ -137,7 +159,7 @@ def test_isolated_bound_and_owned_by_the_admin_group(synthesized: Synth) -> None
     expected = set()
     for rtype, securable_type in isolated.items():
         for name, body in resources(doc, rtype).items():
-            assert body["isolation_mode"] == "ISOLATED", name
+            assert body["isolation_mode"] == ISOLATED_VALUE[rtype], name
             ref = f"${{{rtype}.{name}.name}}"
             for ws in uc.workspace_ids:
                 expected.add((securable_type, ref, ws, "BINDING_TYPE_READ_WRITE"))
@@ -158,3 +180,81 @@ def test_uc_objects_carry_the_tags(synthesized: Synth) -> None:
     for name in resources(doc, "databricks_volume"):
         entities.add(("volumes", f"${{databricks_volume.{name}.id}}"))
     assert got == {(t, e, k, v) for t, e in entities for k, v in tags.items()}
+
+
+def test_the_plan_refuses_a_deployer_outside_the_admin_group(synthesized: Synth) -> None:
+    """Old: owner = admin group at create, so the steps after the hand-over (catalog storage
+    root, schema, volumes, grants, tags) failed for a deployer outside that group.
+
+    Source: provider docs/data-sources/group.md (``users``, ``service_principals``;
+    ``recursive`` defaults to true), scim/data_group.go (members by SCIM id) and
+    docs/data-sources/current_user.md (``id``: the caller's id)."""
+    doc, uc = synthesized.docs[CATALOG], synthesized.settings.unity_catalog
+    from tests.infra.conftest import data_sources
+
+    (group_key, group) = next(iter(data_sources(doc, "databricks_group").items()))
+    assert group == {"display_name": uc.admin_group}  # recursive: the default, true
+    (me_key,) = data_sources(doc, "databricks_current_user")
+    (credential,) = resources(doc, "databricks_storage_credential").values()
+    conditions = {
+        p["condition"]: p["error_message"] for p in credential["lifecycle"]["precondition"]
+    }
+    grp = f"data.databricks_group.{group_key}"
+    expected = (
+        f"${{contains(setunion(tolist({grp}.users), tolist({grp}.service_principals)), "
+        f"data.databricks_current_user.{me_key}.id)}}"
+    )
+    assert expected in conditions
+    # a failed precondition stops the plan: nothing of the stack is applied
+    assert uc.admin_group in conditions[expected] and "\n" not in conditions[expected]
+
+
+def test_the_dashboard_identity_reads_tables_and_the_checkpoints_volume(synthesized: Synth) -> None:
+    """Old: no grant for it, so cloud_files_state failed on Databricks. The function needs
+    READ VOLUME on the checkpoints it reads (docs.databricks.com/en/sql/language-manual/
+    functions/cloud_files_state.html, Permissions); the tables need USE CATALOG, USE SCHEMA,
+    SELECT."""
+    import json
+
+    from cdktf import App, Testing
+
+    from sensorlake.infra.main import CatalogStack
+
+    s = synthesized.settings
+    viewer = "sensorlake-dashboards"
+    uc = s.unity_catalog.model_copy(update={"dashboard_principal": viewer})
+    doc = json.loads(
+        Testing.synth(
+            CatalogStack(App(stack_traces=False), s.model_copy(update={"unity_catalog": uc}))
+        )
+    )
+    held: dict[str, set[str]] = {}
+    for g in resources(doc, "databricks_grants").values():
+        securable = next(k for k in g if k not in ("grant", "//"))
+        for grant in g["grant"]:
+            if grant["principal"] == viewer:
+                key = securable if securable != "volume" else g["volume"]
+                held.setdefault(key, set()).update(grant["privileges"])
+    (ckpt,) = [
+        k
+        for k, v in resources(doc, "databricks_volume").items()
+        if v["name"] == s.jobs.checkpoints_volume
+    ]
+    assert held == {
+        "catalog": {"USE_CATALOG"},
+        "schema": {"USE_SCHEMA", "SELECT"},
+        f"${{databricks_volume.{ckpt}.id}}": {"READ_VOLUME"},
+    }
+    # the other principals keep their grants (databricks_grants is authoritative)
+    sp = uc.service_principal
+    assert any(
+        gr["principal"] == sp
+        for g in resources(doc, "databricks_grants").values()
+        for gr in g["grant"]
+    )
+    # not configured: no grant for anyone else (the example config)
+    assert all(
+        gr["principal"] in (uc.data_team_group, sp)
+        for g in resources(synthesized.docs[CATALOG], "databricks_grants").values()
+        for gr in g["grant"]
+    )

@@ -232,3 +232,41 @@ def test_workspace_ids_are_required_and_state_defaults_to_s3() -> None:
     assert parse_settings(minimal(), {"UC_ADMIN_GROUP": "ops"}, "t").unity_catalog.admin_group == (
         "ops"
     )
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ({"catalog": "sensor-data"}, "unity_catalog.catalog"),
+        ({"schema": "1pipeline"}, "unity_catalog.schema"),
+    ],
+)
+def test_catalog_and_schema_follow_the_contracts_name_rule(where: dict, value: str) -> None:
+    """Old: '-' and a leading digit accepted here, refused by the job at run time (exit 2)."""
+    with pytest.raises(ConfigError) as err:
+        parse_settings(minimal(**where), {}, "t")
+    (name,) = where.values()
+    assert f"{value}: name {name!r} is not a valid Unity Catalog name: use letters" in str(
+        err.value
+    )
+
+
+def test_volume_names_follow_the_contracts_name_rule() -> None:
+    raw = {**minimal(), "jobs": {"checkpoints_volume": "auto-loader"}}
+    with pytest.raises(ConfigError, match=r"jobs\.checkpoints_volume: name 'auto-loader' is not"):
+        parse_settings(raw, {}, "t")
+    vols = [{"name": "2ckpt", "external_location": "autoloader_checkpoints_location"}]
+    with pytest.raises(ConfigError, match=r"uc_volumes\.0\.name: name '2ckpt' is not a valid"):
+        parse_settings({**minimal(), "uc_volumes": vols}, {}, "t")
+
+
+def test_credential_and_location_names_may_keep_a_hyphen() -> None:
+    """They never appear in a table name or a /Volumes path (existing ones often have '-')."""
+    s = parse_settings(minimal(storage_credential="prod-uc-credential"), {}, "t")
+    assert s.unity_catalog.storage_credential == "prod-uc-credential"
+
+
+def test_the_dashboard_principal_is_optional_and_has_its_variable() -> None:
+    assert parse_settings(minimal(), {}, "t").unity_catalog.dashboard_principal is None
+    s = parse_settings(minimal(), {"DASHBOARD_PRINCIPAL": "dash-readers"}, "t")
+    assert s.unity_catalog.dashboard_principal == "dash-readers"

@@ -126,6 +126,49 @@ def test_job_cluster_option_and_no_file_events(synthesized: Synth) -> None:
         assert task["python_wheel_task"]["parameters"][-1] == "--no-file-events"
 
 
+@pytest.mark.synth
+def test_without_file_events_the_jobs_run_on_a_schedule(synthesized: Synth) -> None:
+    """Old: file-arrival triggers without file events, which "could only support cloud
+    storage directories with fewer than 10,000 objects" (Databricks file-events FAQ / blog;
+    docs.databricks.com/aws/en/jobs/file-arrival-triggers, Limitations); landing writes a
+    file per gateway per batch. Schedule block: provider docs/resources/job.md (Quartz cron,
+    Java timezone id)."""
+    from cdktf import App, Testing
+
+    from sensorlake.infra.main import JobsStack
+
+    s = synthesized.settings
+    uc = s.unity_catalog.model_copy(update={"file_events": False})
+    jobs = s.jobs.model_copy(update={"schedule_minutes": {"raw": 30}})
+    settings = s.model_copy(update={"jobs": jobs, "unity_catalog": uc})
+    doc = json.loads(
+        Testing.synth(JobsStack(App(stack_traces=False), settings, synthesized.wheels))
+    )
+    every = {"raw": "0 0/30 * * * ?", "emergency": "0 0/1 * * * ?"}
+    for job in resources(doc, "databricks_job").values():
+        target = job["name"].removeprefix("sensorlake-")
+        assert "trigger" not in job
+        assert job["schedule"] == {
+            "quartz_cron_expression": every.get(target, "0 0/15 * * * ?"),
+            "timezone_id": "UTC",
+            "pause_status": "UNPAUSED",
+        }
+    # with file events (the default), file arrival and no schedule
+    for job in _jobs(synthesized).values():
+        assert "schedule" not in job and "file_arrival" in job["trigger"]
+
+
+def test_schedule_minutes_must_divide_an_hour() -> None:
+    from sensorlake.infra.config import EXAMPLE_CONFIG, load_settings
+    from sensorlake.infra.stacks.jobs import quartz_every
+
+    s = load_settings(EXAMPLE_CONFIG, env={})
+    raw = {**s.model_dump(by_alias=True), "jobs": {"schedule_minutes": {"raw": 7}}}
+    with pytest.raises(Exception, match=r"jobs.schedule_minutes.raw: 7 must divide an hour"):
+        type(s).model_validate(raw)
+    assert quartz_every(60) == "0 0 * * * ?" and quartz_every(5) == "0 0/5 * * * ?"
+
+
 def test_a_missing_wheel_without_sources_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(WheelsMissing) as err:
         find_or_build_wheels(tmp_path, "dist")

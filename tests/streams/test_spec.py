@@ -159,3 +159,14 @@ def test_both_engines_keep_a_line_that_is_not_json_the_same_way(target: str) -> 
     read = [f["name"] for f in s.spark_schema(target)["fields"]]
     assert [n for n in hinted if n in read] == read and s.CORRUPT_COLUMN in hinted
     assert f"`{s.CORRUPT_COLUMN}` STRING" in cloud["cloudFiles.schemaHints"]
+
+
+def test_names_follow_the_contracts_one_rule() -> None:
+    """Old: a rule of its own (no length limit; a trailing newline passed `$`)."""
+    from sensorlake.contract.names import UcNameError
+
+    for bad in ("a" * 256, "cat\n", "1cat", "c-at"):
+        with pytest.raises(UcNameError, match="is not a valid Unity Catalog name: use letters"):
+            s.StreamSpec("raw", catalog=bad)
+    with pytest.raises(ValueError, match="/Volumes/cat/sch/<volume>"):
+        s.parse_volume("/Volumes/cat/sch/" + "v" * 256, "cat", "sch")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from sensorlake.contract.lake import LOCAL_PATHS
+from sensorlake.contract.names import UcNameError, check_uc_name
 from sensorlake.contract.pipelines import BUCKET_ENV, DEFAULT_CATALOG, DEFAULT_SCHEMA, LANDING_ROLES
 
 from .errors import ConfigError
@@ -126,6 +127,14 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _uc_name(env: Mapping[str, str], name: str, default: str) -> str:
+    """A catalog/schema name under the contract's one rule (what the jobs write to)."""
+    try:
+        return check_uc_name(name, env.get(name) or default)
+    except UcNameError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings(
     *,
     env: Mapping[str, str] | None = None,
@@ -174,8 +183,8 @@ def load_settings(
         state_dir=path("state", state_dir),
         warehouse_dir=path("warehouse", warehouse_dir),
         checkpoint_dir=path("checkpoint", checkpoint_dir),
-        catalog=env.get("SENSORLAKE_CATALOG") or DEFAULT_CATALOG,
-        schema=env.get("SENSORLAKE_SCHEMA") or DEFAULT_SCHEMA,
+        catalog=_uc_name(env, "SENSORLAKE_CATALOG", DEFAULT_CATALOG),
+        schema=_uc_name(env, "SENSORLAKE_SCHEMA", DEFAULT_SCHEMA),
         s3=s3,
         databricks=databricks,
         thresholds=thresholds,

@@ -20,7 +20,12 @@ from sensorlake.contract import pipelines
 from sensorlake.infra import naming
 from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
 from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
-from sensorlake.infra.prereqs import CDKTF_BIN, missing_prerequisites, terraform_binary
+from sensorlake.infra.prereqs import (
+    CDKTF_BIN,
+    databricks_run_as_check,
+    missing_prerequisites,
+    terraform_binary,
+)
 from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
 
 __all__ = ["describe_state", "main", "plan", "plan_review", "scan", "setup", "synth"]
@@ -222,7 +227,9 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
     as the gateway role (proves the gateway policy, not the deployer's rights)."""
     try:
         settings = load_settings(config)
-        missing = missing_prerequisites(settings, os.environ)
+        missing = missing_prerequisites(
+            settings, os.environ, run_as_check=databricks_run_as_check(os.environ)
+        )
         if missing:
             raise PrerequisiteError(missing)
     except InfraError as exc:

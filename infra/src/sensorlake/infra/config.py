@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from sensorlake.contract import pipelines as contract
+from sensorlake.contract.names import check_uc_name
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
@@ -73,10 +74,14 @@ ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
     "UC_ADMIN_GROUP": ("unity_catalog", "admin_group"),
     "SENSORLAKE_ALERT_EMAIL": ("jobs", "notification_email"),
     "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
+    "DASHBOARD_PRINCIPAL": ("unity_catalog", "dashboard_principal"),
 }
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_UC_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
+# Credentials and external locations are never part of a table name or /Volumes path, so
+# they may keep a '-' (as existing ones often have); catalog, schema and volume names follow
+# the contract's rule (sensorlake.contract.names).
+_UC_OBJECT_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROLE_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:iam::(\d{12}):role(/(?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})$"
@@ -98,7 +103,12 @@ def _pipeline(name: str) -> str:
 
 
 def _uc_name(name: str) -> str:
-    if not _UC_NAME_RE.match(name):
+    # the contract's rule: what the job's checks and toTable accept (no '-', no leading digit)
+    return check_uc_name("name", name)
+
+
+def _uc_object_name(name: str) -> str:
+    if not _UC_OBJECT_NAME_RE.match(name):
         raise ValueError(f"bad Unity Catalog name {name!r}: use letters, digits, _ and -")
     return name
 
@@ -110,7 +120,8 @@ def _region(name: str) -> str:
 
 
 BucketName = Annotated[str, AfterValidator(_bucket)]
-UcName = Annotated[str, AfterValidator(_uc_name)]
+UcName = Annotated[str, AfterValidator(_uc_name)]  # catalog, schema, volume
+UcObjectName = Annotated[str, AfterValidator(_uc_object_name)]  # credential, location
 Region = Annotated[str, AfterValidator(_region)]
 Days = Annotated[int, Field(ge=1, le=36500)]
 
@@ -225,7 +236,7 @@ class GatewaySettings(_Model):
 class UnityCatalogSettings(_Model):
     catalog: UcName = "sensor_data_catalog"
     schema_: UcName = Field("sensor_pipeline", alias="schema")
-    storage_credential: UcName = "sensor_data_storage_credential"
+    storage_credential: UcObjectName = "sensor_data_storage_credential"
     iam_role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")] = "sensorlake-unity-catalog"
     # DATABRICKS_IAM_ROLE: an existing role's ARN, adopted (imported, path kept) instead of
     # creating iam_role_name.
@@ -234,6 +245,10 @@ class UnityCatalogSettings(_Model):
     # Owns the credential, locations, catalog, schema and volumes (not the deploying user).
     admin_group: Annotated[str, Field(min_length=1)] = "sensorlake-admins"
     service_principal: str  # the pipeline's service principal application ID (required)
+    # The identity the dashboards query as (user, group or service principal application ID):
+    # when set, it gets USE CATALOG, USE SCHEMA, SELECT and READ VOLUME on the checkpoints
+    # volume (cloud_files_state reads the streams' checkpoints).
+    dashboard_principal: Annotated[str, Field(min_length=1)] | None = None
     # The workspaces bound to the credential, locations and catalog (isolation_mode ISOLATED).
     workspace_ids: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)]
     file_events: bool = True
@@ -282,13 +297,13 @@ class UnityCatalogSettings(_Model):
 
 
 class ExternalLocationSettings(_Model):
-    name: UcName
+    name: UcObjectName
     s3_path: str
 
 
 class VolumeSettings(_Model):
     name: UcName
-    external_location: UcName
+    external_location: UcObjectName
     catalog: UcName | None = None
     schema_: UcName | None = Field(None, alias="schema")
     path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")] | None = None
@@ -321,6 +336,12 @@ FASTEST_TRIGGER: Final = FileArrivalSettings(
 )
 
 
+# Schedules used instead of file-arrival triggers when file events are off: minutes between
+# runs, a divisor of 60 so the Quartz cron "0 0/N * * * ?" runs evenly.
+SCHEDULE_MINUTES: Final = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+DEFAULT_SCHEDULE_MINUTES: Final = 15
+
+
 class JobClusterSettings(_Model):
     """The job cluster used when ``jobs.compute`` is ``job_cluster`` (not serverless)."""
 
@@ -345,6 +366,9 @@ class JobsSettings(_Model):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 3
     min_retry_interval_millis: Annotated[int, Field(ge=0, le=3_600_000)] = 60_000
     triggers: dict[str, FileArrivalSettings] = Field(default_factory=dict)
+    # With unity_catalog.file_events false: a schedule per target instead of file arrival
+    # (minutes between runs; default 15, emergency 1).
+    schedule_minutes: dict[str, int] = Field(default_factory=dict)
     checkpoints_volume: UcName = "autoloader_checkpoints"
     schemas_volume: UcName = "autoloader_schemas"
     dist_dir: str = "dist"
@@ -352,13 +376,25 @@ class JobsSettings(_Model):
 
     @model_validator(mode="after")
     def _known_targets(self) -> JobsSettings:
-        unknown = sorted(set(self.triggers) - set(contract.TARGETS))
-        if unknown:
-            raise ValueError(
-                f"jobs.triggers: unknown target(s) {', '.join(unknown)} "
-                f"(targets: {', '.join(contract.TARGETS)})"
-            )
+        for key in ("triggers", "schedule_minutes"):
+            unknown = sorted(set(getattr(self, key)) - set(contract.TARGETS))
+            if unknown:
+                raise ValueError(
+                    f"jobs.{key}: unknown target(s) {', '.join(unknown)} "
+                    f"(targets: {', '.join(contract.TARGETS)})"
+                )
+        for target, minutes in sorted(self.schedule_minutes.items()):
+            if minutes not in SCHEDULE_MINUTES:
+                raise ValueError(
+                    f"jobs.schedule_minutes.{target}: {minutes} must divide an hour "
+                    f"({', '.join(map(str, SCHEDULE_MINUTES))})"
+                )
         return self
+
+    def schedule(self, target: str) -> int:
+        """Minutes between scheduled runs (file events off); emergency defaults to 1."""
+        default = 1 if target == "emergency" else DEFAULT_SCHEDULE_MINUTES
+        return self.schedule_minutes.get(target, default)
 
     def trigger(self, target: str) -> FileArrivalSettings:
         """The configured trigger, else the default (emergency: the fastest allowed)."""

@@ -11,8 +11,9 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from sensorlake.infra.config import (
     INFRA_DIR,
@@ -25,7 +26,10 @@ from sensorlake.infra.config import (
 __all__ = [
     "CDKTF_BIN",
     "MIN_TERRAFORM",
+    "RUN_AS_ROLES",
+    "databricks_run_as_check",
     "missing_prerequisites",
+    "run_as_role_problem",
     "terraform_binary",
     "terraform_version",
 ]
@@ -78,6 +82,75 @@ def _databricks_auth(env: Mapping[str, str], exists: Callable[[Path], bool]) -> 
     )
 
 
+# Setting a job's run_as to a service principal "requires the `servicePrincipal/user` role"
+# on it (provider docs/resources/job.md, run_as block); the manager role includes it.
+RUN_AS_ROLES = ("roles/servicePrincipal.user", "roles/servicePrincipal.manager")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _run_as_fix(app_id: str) -> str:
+    return (
+        f"the servicePrincipal/user role on service principal {app_id} for the deployer (the "
+        "jobs run as it): an account or workspace admin grants it under Settings > Identity "
+        "and access > Service principals > the principal > Permissions"
+    )
+
+
+def run_as_role_problem(
+    app_id: str,
+    deployer: str,
+    deployer_groups: Iterable[str],
+    grant_rules: Iterable[tuple[str, Iterable[str]]],
+) -> str | None:
+    """Whether the deployer holds a role that lets it set ``run_as`` to ``app_id``.
+
+    ``deployer`` is its rule-set principal (``users/<email>`` or
+    ``servicePrincipals/<application id>``), ``grant_rules`` the (role, principals) pairs of
+    the service principal's rule set ``accounts/<account>/servicePrincipals/<id>/ruleSets/
+    default``. Returns the missing prerequisite with its fix, or None.
+    """
+    mine = {deployer, *(f"groups/{g}" for g in deployer_groups)}
+    for role, principals in grant_rules:
+        if role in RUN_AS_ROLES and mine & set(principals):
+            return None
+    return _run_as_fix(app_id)
+
+
+def databricks_run_as_check(env: Mapping[str, str]) -> Callable[[str], str | None]:
+    """The run_as check against the workspace (databricks-sdk, the provider's own auth
+    variables). Reading the rule set needs the account id: ``DATABRICKS_ACCOUNT_ID``."""
+
+    def check(app_id: str) -> str | None:
+        account = env.get("DATABRICKS_ACCOUNT_ID")
+        if not account:
+            return (
+                "DATABRICKS_ACCOUNT_ID (to check that the deployer has the servicePrincipal/"
+                f"user role on {app_id}, which the jobs' run_as needs)"
+            )
+        try:
+            from databricks.sdk import WorkspaceClient
+        except ImportError:
+            return "databricks-sdk (pip install databricks-sdk) to check the jobs' run_as role"
+        try:
+            client = WorkspaceClient()
+            me: Any = client.current_user.me()
+            name = f"accounts/{account}/servicePrincipals/{app_id}/ruleSets/default"
+            rules = client.account_access_control_proxy.get_rule_set(name=name, etag="")
+        except Exception as exc:  # any API failure: one line, not a traceback
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            return f"a readable rule set of service principal {app_id} ({first}); {_run_as_fix(app_id)}"
+        # /Me gives a service principal's application id as its user name
+        # (provider docs/data-sources/current_user.md, user_name)
+        user = me.user_name or ""
+        kind = "servicePrincipals" if _UUID.match(user) else "users"
+        deployer = f"{kind}/{user}"
+        groups = [g.display for g in (me.groups or []) if g.display]
+        pairs = [(r.role or "", r.principals or []) for r in (rules.grant_rules or [])]
+        return run_as_role_problem(app_id, deployer, groups, pairs)
+
+    return check
+
+
 def missing_prerequisites(
     settings: Settings,
     env: Mapping[str, str],
@@ -86,8 +159,13 @@ def missing_prerequisites(
     exists: Callable[[Path], bool] = Path.exists,
     cdktf_bin: Path = CDKTF_BIN,
     version_of: Callable[[str], tuple[int, int] | None] | None = None,
+    run_as_check: Callable[[str], str | None] | None = None,
 ) -> list[str]:
-    """Every missing prerequisite, each with its fix; [] when a deploy can start."""
+    """Every missing prerequisite, each with its fix; [] when a deploy can start.
+
+    ``run_as_check`` (``databricks_run_as_check`` in ``sensorlake setup``) asks the workspace
+    whether the deployer may set the jobs' run_as; it is asked only when the credentials and
+    the service principal are there and the jobs may be deployed."""
     missing: list[str] = []
     need = ".".join(map(str, MIN_TERRAFORM))
     binary = terraform_binary(which)
@@ -135,6 +213,17 @@ def missing_prerequisites(
             "SENSORLAKE_ALERT_EMAIL (jobs.notification_email: where job failures are mailed; "
             "the example's address is a placeholder)"
         )
+    sp = settings.unity_catalog.service_principal
+    can_ask = env.get("DATABRICKS_HOST") and _databricks_auth(env, exists)
+    if (
+        run_as_check
+        and can_ask
+        and sp != PLACEHOLDER_PRINCIPAL
+        and settings.jobs.enabled != "false"
+    ):
+        problem = run_as_check(sp)
+        if problem:
+            missing.append(problem)
     if PLACEHOLDER_WORKSPACE in settings.unity_catalog.workspace_ids:
         missing.append(
             "DATABRICKS_WORKSPACE_ID (unity_catalog.workspace_ids: the workspace(s) bound to the "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from sensorlake.contract.keys import PARTITION_FIELDS, SUFFIX, source_prefix
+from sensorlake.contract.names import check_uc_name, is_uc_name
 from sensorlake.contract.pipelines import (
     DEFAULT_CATALOG,
     DEFAULT_SCHEMA,
@@ -68,7 +69,6 @@ _SCALARS: Final = {
     "timestamp": ("timestamp", "TIMESTAMP"),
 }
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def spark_type(f: Field) -> Any:
@@ -149,7 +149,7 @@ def parse_volume(path: str, catalog: str, schema: str) -> str:
         len(parts) != 5
         or "/".join(parts[:2]) != VOLUMES_ROOT
         or parts[2:4] != [catalog, schema]
-        or not _NAME_RE.match(parts[4])
+        or not is_uc_name(parts[4])
     ):
         raise ValueError(f"{path!r} is not a Unity Catalog volume path: use {expected}")
     return "/".join(parts)
@@ -167,8 +167,7 @@ class StreamSpec:
         if self.target not in TARGETS:
             raise ValueError(f"unknown target {self.target!r}: choose from {', '.join(TARGETS)}")
         for label, name in (("catalog", self.catalog), ("schema", self.schema)):
-            if not _NAME_RE.match(name):
-                raise ValueError(f"{label} {name!r} is not a valid Unity Catalog name")
+            check_uc_name(label, name)
 
     @property
     def table(self) -> str:

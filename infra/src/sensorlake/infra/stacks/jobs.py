@@ -4,7 +4,8 @@ Each job runs ``sensorlake-databricks-stream`` (package ``sensorlake_streams``) 
 (raw, schematized, filtered, emergency, rejected) on serverless compute (an environment
 whose dependencies are the two wheels) or, optionally, on a job cluster. A file-arrival
 trigger on the target's folder in its external location starts it (emergency: the shortest
-intervals Databricks allows), one run at a time, later triggers queued, retries with a
+intervals Databricks allows); with file events off, a schedule does (``jobs.schedule_minutes``),
+because file-arrival triggers without file events stop at 10,000 objects. One run at a time, later triggers queued, retries with a
 pause, failures mailed, and it runs as the pipeline's service principal.
 
 The wheels are uploaded as workspace files whose path holds their SHA-256: a rebuilt wheel is
@@ -25,6 +26,7 @@ from cdktf_cdktf_provider_databricks.job import (
     JobJobClusterNewCluster,
     JobQueue,
     JobRunAs,
+    JobSchedule,
     JobTask,
     JobTaskLibrary,
     JobTaskPythonWheelTask,
@@ -41,7 +43,14 @@ from sensorlake.infra.config import Settings
 from sensorlake.infra.errors import ConfigError
 from sensorlake.infra.wheels import Wheel
 
-__all__ = ["ENTRY_POINT", "PACKAGE_NAME", "StreamJobs", "job_parameters", "source_url"]
+__all__ = [
+    "ENTRY_POINT",
+    "PACKAGE_NAME",
+    "StreamJobs",
+    "job_parameters",
+    "quartz_every",
+    "source_url",
+]
 
 PACKAGE_NAME = "sensorlake_streams"
 ENTRY_POINT = "sensorlake-databricks-stream"
@@ -53,6 +62,12 @@ def source_url(settings: Settings, target: str) -> str:
     """The folder a target's files land in: ``s3://<bucket>/<target>/`` (inside its location)."""
     bucket = settings.bucket(contract.bucket_role(target))
     return f"{naming.location_url(bucket)}{target}/"
+
+
+def quartz_every(minutes: int) -> str:
+    """A Quartz cron expression (provider docs/resources/job.md, schedule block) that fires
+    every ``minutes`` (a divisor of 60), on the minute."""
+    return "0 0 * * * ?" if minutes == 60 else f"0 0/{minutes} * * * ?"
 
 
 def job_parameters(settings: Settings, target: str) -> list[str]:
@@ -99,7 +114,33 @@ class StreamJobs(Construct):
         serverless = jobs.compute == "serverless"
         self.jobs: dict[str, Job] = {}
         for target in contract.TARGETS:
+            # File-arrival triggers without file events list the folder, and "can only
+            # support cloud storage directories with fewer than 10,000 objects"
+            # (docs.databricks.com/aws/en/jobs/file-arrival-triggers, Limitations; file
+            # events FAQ). Landing writes a file per gateway per batch, so without file
+            # events the jobs run on a schedule instead (Auto Loader then lists the folder).
             trigger = jobs.trigger(target)
+            arrival = (
+                JobTrigger(
+                    pause_status="UNPAUSED",
+                    file_arrival=JobTriggerFileArrival(
+                        url=source_url(settings, target),
+                        min_time_between_triggers_seconds=trigger.min_time_between_triggers_seconds,
+                        wait_after_last_change_seconds=trigger.wait_after_last_change_seconds,
+                    ),
+                )
+                if uc.file_events
+                else None
+            )
+            schedule = (
+                None
+                if uc.file_events
+                else JobSchedule(
+                    quartz_cron_expression=quartz_every(jobs.schedule(target)),
+                    timezone_id="UTC",
+                    pause_status="UNPAUSED",
+                )
+            )
             task = JobTask(
                 task_key=f"stream_{target}",
                 python_wheel_task=JobTaskPythonWheelTask(
@@ -123,14 +164,8 @@ class StreamJobs(Construct):
                 queue=JobQueue(enabled=True),
                 run_as=JobRunAs(service_principal_name=uc.service_principal),
                 email_notifications=JobEmailNotifications(on_failure=[jobs.notification_email]),
-                trigger=JobTrigger(
-                    pause_status="UNPAUSED",
-                    file_arrival=JobTriggerFileArrival(
-                        url=source_url(settings, target),
-                        min_time_between_triggers_seconds=trigger.min_time_between_triggers_seconds,
-                        wait_after_last_change_seconds=trigger.wait_after_last_change_seconds,
-                    ),
-                ),
+                trigger=arrival,
+                schedule=schedule,
                 environment=(
                     [
                         JobEnvironment(
