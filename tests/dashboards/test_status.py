@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -96,3 +97,85 @@ def test_monitor_help_lists_host_and_port() -> None:
     assert result.exit_code == 0
     assert "--host" in result.output and "127.0.0.1" in result.output and "--port" in result.output
     assert "--warehouse-dir" in result.output and "--checkpoint-dir" in result.output
+
+
+def test_a_line_that_is_not_json_is_counted_and_never_blinds_the_view(flow: Flow) -> None:
+    """The stream keeps the line (null _lineage, rescued); status and every endpoint still
+    answer, and the reconciliation counts the row as having no lineage."""
+    from fastapi.testclient import TestClient
+
+    from sensorlake.dashboards.app import create_app
+    from sensorlake.dashboards.models import NO_LINEAGE
+
+    key = landed_keys(flow.lake, "raw")[0]
+    path = flow.lake / "raw" / key.format()
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    with gzip.open(path, "wb") as handle:
+        handle.write(data + b"this line is not JSON\n")
+    flow.ingest()
+    code, out = run(flow, "--json")
+    report = json.loads(out)
+    assert code == 1, out
+    assert any("1 row(s) without _lineage" in r for r in report["reasons"]), report["reasons"]
+
+    monitor = flow.monitor()
+    monitor.refresh()
+    client = TestClient(create_app(monitor, start_monitor=False))
+    for endpoint in ("/api/health", "/api/overview", "/api/reconciliation", "/metrics"):
+        assert client.get(endpoint).status_code == 200, endpoint
+    rows = client.get("/api/reconciliation").json()["rows"]
+    orphan = next(r for r in rows if r["gateway"] == NO_LINEAGE)
+    assert orphan["pipeline"] == "raw" and orphan["table_rows"] == 1
+    assert orphan["verdict"] == "no lineage"
+    raw = next(r for r in rows if r["pipeline"] == "raw" and r["gateway"] != NO_LINEAGE)
+    assert raw["verdict"] == "ok" and raw["distinct_records"] == raw["landed_records"] == 1_500
+
+
+def test_a_missing_warehouse_exits_2_with_one_line(flow: Flow) -> None:
+    code, out = run(flow, "--json")
+    report = json.loads(out)
+    assert code == 2 and report["status"] == "could not check"
+    assert any(
+        f"local warehouse {flow.warehouse} does not exist" in r for r in report["reasons"]
+    ), report["reasons"]
+
+
+def test_a_deleted_or_garbled_delta_log_entry_exits_2_with_one_line(flow: Flow) -> None:
+    flow.ingest()
+    raw_log = flow.table_path("raw") / "_delta_log"
+    (raw_log / f"{0:020d}.json").unlink()  # the first commit gone, a later one left
+    filtered_log = flow.table_path("filtered") / "_delta_log"
+    latest = max(filtered_log.glob("*.json"))
+    latest.write_text("{this is not a commit")
+    result = CliRunner().invoke(
+        main,
+        ["status", "--json"],
+        env={
+            "SENSORLAKE_LAKE_DIR": str(flow.lake),
+            "SENSORLAKE_STATE_DIR": str(flow.state),
+            "SENSORLAKE_WAREHOUSE_DIR": str(flow.warehouse),
+            "SENSORLAKE_CHECKPOINT_DIR": str(flow.checkpoints),
+        },
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    reasons = json.loads(result.stdout)["reasons"]
+    assert len(reasons) == 1 and reasons[0].startswith("tables: "), reasons
+    assert "cannot read table sensor_readings_raw" in reasons[0]
+    assert "cannot read table sensor_readings_filtered" in reasons[0]
+    assert "\n" not in reasons[0]
+
+
+def test_a_run_summary_that_is_not_json_exits_2_without_a_traceback(flow: Flow) -> None:
+    import sqlite3
+
+    from sensorlake.contract.lake import STATE_DB_NAME
+
+    flow.ingest()
+    with sqlite3.connect(flow.state / STATE_DB_NAME) as conn:
+        conn.execute("UPDATE runs SET summary = '{not json'")
+    code, out = run(flow)
+    assert code == 2, out
+    assert "Traceback" not in out
+    assert "a run summary in the gateway state" in out and "is not valid" in out

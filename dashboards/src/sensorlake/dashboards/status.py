@@ -59,17 +59,20 @@ def report(snap: Snapshot) -> Report:
     reasons: list[str] = []
     code = HEALTHY
     components = {c.name: c for c in snap.health.components}
-    for name in ("landing", "tables"):
+    # Could not check (2): the landing zone, any table, or the gateway state cannot be read.
+    unreadable = {
+        "landing": ("unavailable", "not configured"),
+        "tables": ("unavailable", "not configured", "degraded"),  # degraded: a table unreadable
+        "gateway": ("unavailable",),
+    }
+    for name, states in unreadable.items():
         c = components[name]
-        if c.status in ("unavailable", "not configured"):
+        if c.status in states:
             code = UNCHECKED
             reasons.append(f"{name}: {c.reason}")
         elif c.status == "degraded":
             code = max(code, DEGRADED)
             reasons.append(f"{name}: {c.reason}")
-    if components["gateway"].status in ("degraded", "unavailable"):
-        code = max(code, DEGRADED)
-        reasons.append(f"gateway: {components['gateway'].reason}")
     for p in snap.status.pipelines:
         if p.state in ("lagging", "stalled"):
             code = max(code, DEGRADED)
@@ -174,6 +177,7 @@ _STYLE = {
     "failed": "red",
     "error": "red",
     "mismatch": "red",
+    "no lineage": "red",
     "unknown": "red",
 }
 _TITLES = {

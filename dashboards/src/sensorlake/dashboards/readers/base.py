@@ -55,6 +55,8 @@ class LandingListing:
     unknown_keys: int = 0  # files under a target prefix that are not landing keys
     # target -> objects whose record count is still being read (counted as 0 meanwhile)
     uncounted: Mapping[str, int] = field(default_factory=dict)
+    # landing key -> why its metadata was refused (the file was counted another way)
+    bad_metadata: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -88,7 +90,8 @@ class TableStats:
     initial_columns: tuple[str, ...]
     rescued_rows: int
     files: frozenset[str]
-    # gateway -> rows, and rows beyond the first per (gateway, epoch, row id)
+    # gateway -> rows, and rows beyond the first per (gateway, epoch, row id); rows without
+    # a lineage gateway (a landed line that was not JSON) are in ``unattributed_rows`` only
     gateway_rows: Mapping[str, int]
     gateway_duplicates: Mapping[str, int]
     # minute (seconds since the epoch, floored) -> rows ingested then
@@ -96,6 +99,7 @@ class TableStats:
     history: tuple[HistoryEntry, ...] = ()
     # landing keys the stream has recorded as processed (None: no checkpoint to read)
     processed_files: frozenset[str] | None = None
+    unattributed_rows: int = 0
 
 
 @dataclass(frozen=True)

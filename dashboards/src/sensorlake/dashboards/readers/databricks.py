@@ -133,6 +133,9 @@ class DatabricksReader:
             for r in history_rows.rows
         )
         rows = sum(int(r["row_count"]) for r in gateways)
+        # A landed line that was not JSON is a row with a null _lineage: counted, not a gateway.
+        unattributed = sum(int(r["row_count"]) for r in gateways if r["gateway"] is None)
+        gateways_named = [r for r in gateways if r["gateway"] is not None]
         last = max(
             (t for r in gateways if (t := _ts(r["last_ingested"])) is not None), default=None
         )
@@ -147,12 +150,13 @@ class DatabricksReader:
             initial_columns=initial,
             rescued_rows=sum(int(r["rescued"]) for r in gateways),
             files=frozenset(k for r in files if (k := key_in(str(r["path"] or "")))),
-            gateway_rows={str(r["gateway"]): int(r["row_count"]) for r in gateways},
+            gateway_rows={str(r["gateway"]): int(r["row_count"]) for r in gateways_named},
             gateway_duplicates={
                 str(r["gateway"]): int(r["row_count"]) - int(r["distinct_count"])
-                for r in gateways
+                for r in gateways_named
                 if int(r["row_count"]) > int(r["distinct_count"])
             },
+            unattributed_rows=unattributed,
             ingested_per_minute={
                 int(_ts(r["minute"]) or 0): int(r["row_count"]) for r in per_minute
             },

@@ -88,6 +88,7 @@ class S3LandingReader:
         self._inflight: set[tuple[str, str]] = set()
         self.client = client if client is not None else make_client(settings)
         self._counts: dict[tuple[str, str], tuple[str, int]] = {}  # (bucket, key) -> (etag, n)
+        self._bad: dict[tuple[str, str], str] = {}  # (bucket, key) -> why its metadata is refused
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="s3-head")
 
@@ -122,6 +123,8 @@ class S3LandingReader:
         self._count_new([(bucket, item) for bucket, items in listed.values() for item in items])
         with self._lock:
             counts = dict(self._counts)
+            refused = dict(self._bad)
+        bad: dict[str, str] = {}
         objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
         uncounted: dict[str, int] = {}
         for target, (bucket, items) in listed.items():
@@ -131,10 +134,12 @@ class S3LandingReader:
                 known = counts.get((bucket, key.format()))
                 if known is None or known[0] != etag:
                     missing += 1
+                elif (bucket, key.format()) in refused:
+                    bad[key.format()] = refused[(bucket, key.format())]
                 out.append(LandedObject(key, size, modified, known[1] if known else 0))
             objects[target] = tuple(out)
             uncounted[target] = missing
-        return LandingListing(objects, location, errors, unknown, uncounted)
+        return LandingListing(objects, location, errors, unknown, uncounted, bad)
 
     def _list(self, bucket: str, target: str) -> tuple[list[_Listed], int]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -200,9 +205,13 @@ class S3LandingReader:
             raise
         try:
             records = ObjectMetadata.from_s3(head.get("Metadata", {})).record_count
-        except ValueError:
-            log.warning("s3://%s/%s has no sensorlake metadata; counted as 0 records", bucket, key)
+            with self._lock:
+                self._bad.pop((bucket, key), None)
+        except ValueError as exc:
+            log.warning("s3://%s/%s: %s; counted as 0 records", bucket, key, exc)
             records = 0
+            with self._lock:
+                self._bad[(bucket, key)] = f"{s3_url(bucket, key)}: {exc}"
         return key, head.get("ETag", etag), records
 
 
