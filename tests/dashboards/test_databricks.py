@@ -89,8 +89,13 @@ class RecordedConnection:
 
 def recorded_reader(
     fail: dict[str, Exception] | None = None,
+    answer: dict[str, str] | None = None,
 ) -> tuple[DatabricksReader, RecordedConnection]:
+    """A reader whose queries get the recorded results (``answer``: query -> another
+    recording of it)."""
     recorded = json.loads((RECORDED / "databricks_sql.json").read_text())
+    for query, recording in (answer or {}).items():
+        recorded[query] = recorded[recording]
     fqn = "`sensor_data_catalog`.`sensor_pipeline`.`sensor_readings_schematized`"
     sql = queries(fqn, f"{SETTINGS.checkpoint_root}/sensor_readings_schematized")
     conn = RecordedConnection(RecordedCursor(recorded, sql, fail or {}))
@@ -124,6 +129,35 @@ def test_table_figures_from_recorded_results() -> None:
     assert stats.processed_files is not None and len(stats.processed_files) == 3
     assert sum(stats.ingested_per_minute.values()) == 1_500
     assert stats.last_ingested_at == datetime.fromisoformat("2026-11-26T10:58:02.930").timestamp()
+
+
+def test_a_checkpoint_without_commit_times_is_no_checkpoint_information() -> None:
+    """cloud_files_state fills commit_time only on Runtime 16.4+ with cloudFiles.cleanSource,
+    or 18.2+ (its reference: docs.databricks.com/en/sql/language-manual/functions/
+    cloud_files_state.html): all null means "no information", so the grace rule applies."""
+    reader, _ = recorded_reader(answer={"processed": "processed_without_commit_times"})
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.processed_files is None
+    assert stats.rows == 1_500 and len(stats.files) == 3
+    # A landed file absent from the table, older than the last commit by more than the
+    # grace: missing, where "processed: nothing" would have kept it pending for ever.
+    from sensorlake.contract.keys import LandingKey
+    from sensorlake.dashboards.readers.base import LandedObject
+    from sensorlake.dashboards.reconcile import MISSING_GRACE_SECONDS, backlog_of
+
+    absent = LandingKey("schematized", "2026-11-26", "gw-lyon-02", 3, 401, 800)
+    last_commit = max(h.timestamp for h in stats.history)
+    old = LandedObject(absent, 10, last_commit - MISSING_GRACE_SECONDS - 1, 400)
+    assert backlog_of([old], stats).missing == (old,)
+
+
+def test_a_failing_cloud_files_state_keeps_the_other_figures() -> None:
+    reader, _ = recorded_reader(
+        {"processed": ServerOperationError("[PERMISSION_DENIED] User does not have READ VOLUME")}
+    )
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.processed_files is None
+    assert stats.rows == 1_500 and stats.version == 7 and len(stats.files) == 3
 
 
 def test_a_missing_table_is_none_not_an_error() -> None:

@@ -122,7 +122,7 @@ class DatabricksReader:
             gateways = run(sql["gateways"]).rows  # type: ignore[union-attr]
             per_minute = run(sql["per_minute"]).rows  # type: ignore[union-attr]
             files = run(sql["files"]).rows  # type: ignore[union-attr]
-            processed = run(sql["processed"]).rows if "processed" in sql else None  # type: ignore[union-attr]
+            processed = self._processed(run, sql.get("processed"), table)
         history = tuple(
             HistoryEntry(
                 version=int(r["version"]),
@@ -161,14 +161,36 @@ class DatabricksReader:
                 int(_ts(r["minute"]) or 0): int(r["row_count"]) for r in per_minute
             },
             history=history,
-            processed_files=None
-            if processed is None
-            else frozenset(
-                k
-                for r in processed
-                if r.get("commit_time", True) is not None and (k := key_in(str(r["path"])))
-            ),
+            processed_files=processed,
         )
+
+    def _processed(
+        self, run: Callable[..., _Result | None], sql: str | None, table: str
+    ) -> frozenset[str] | None:
+        """Landing keys the stream has committed, from ``cloud_files_state``; None (no
+        checkpoint information: the one-minute grace rule applies) when there is no
+        checkpoint root, when the query fails, or when the checkpoint gives no commit time.
+
+        The function's ``commit_time`` is filled only on Databricks Runtime 16.4+ with
+        ``cloudFiles.cleanSource`` enabled, or 18.2+ (the cloud_files_state table-valued
+        function's reference: docs.databricks.com/en/sql/language-manual/functions/
+        cloud_files_state.html, learn.microsoft.com/azure/databricks/sql/language-manual/
+        functions/cloud_files_state); elsewhere it is null for every file, which would make
+        every absent file pending for ever. Reading the checkpoint needs READ VOLUME on the
+        checkpoints volume.
+        """
+        if sql is None:
+            return None
+        try:
+            result = run(sql)
+        except BackendUnavailable as exc:
+            log.warning("no checkpoint information for %s: %s", table, exc.message)
+            return None
+        rows = result.rows if result is not None else []
+        committed = [r for r in rows if r.get("commit_time") is not None]
+        if not committed:
+            return None
+        return frozenset(k for r in committed if (k := key_in(str(r.get("path") or ""))))
 
     @contextmanager
     def _cursor(self, table: str) -> Iterator[Callable[..., _Result | None]]:
