@@ -307,10 +307,11 @@ def _status(
     listing = inputs.landing
     gateway = _gateway_status(inputs.gateway)
     run = gateway.last_run
-    newest_job = inputs.job_runs[0] if inputs.job_runs else None
-    failed_job = newest_job if newest_job is not None and newest_job.failed else None
     out = []
     for target in TARGETS:
+        # The newest run of this target's job (job_runs are newest first).
+        newest_job = next((j for j in inputs.job_runs if j.target in (target, "")), None)
+        failed_job = newest_job if newest_job is not None and newest_job.failed else None
         objs = listing.objects.get(target, ()) if listing else ()
         stats = inputs.tables.get(target)
         landed = sum(o.records for o in objs)

@@ -104,22 +104,22 @@ class TableStats:
 
 @dataclass(frozen=True)
 class JobRun:
-    """One stream job run (Databricks only)."""
+    """One run of a project's stream job (Databricks only), from its ``RunStatus``."""
 
     run_id: int
     job_id: int
     name: str
-    life_cycle: str  # PENDING, RUNNING, TERMINATED, INTERNAL_ERROR...
-    result: str  # SUCCESS, FAILED, CANCELED... ("" while running)
+    life_cycle: str  # status.state: QUEUED, PENDING, RUNNING, TERMINATING, TERMINATED...
+    result: str  # status.termination_details.code: SUCCESS, RUN_EXECUTION_ERROR... ("" if running)
     message: str
     started_at: float | None
     ended_at: float | None
+    target: str = ""  # the target whose job this is ("": unknown)
 
     @property
     def failed(self) -> bool:
-        return (
-            self.result in ("FAILED", "TIMEDOUT", "CANCELED") or self.life_cycle == "INTERNAL_ERROR"
-        )
+        """Terminated for any reason but success (a skipped run did not fail)."""
+        return self.result not in ("", "SUCCESS", "SKIPPED")
 
 
 class TableReader(Protocol):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sensorlake.contract.pipelines import table_name
+from sensorlake.contract.pipelines import TARGETS, job_name, table_name
 from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 
 from ..errors import BackendUnavailable, NotConfigured
@@ -226,35 +226,57 @@ class DatabricksReader:
     # -- jobs ------------------------------------------------------------------------------
 
     def job_runs(self) -> list[JobRun]:
-        """The newest stream job runs (any job), newest first."""
+        """The newest runs of the project's stream jobs, newest first.
+
+        ``jobs.list_runs`` without a ``job_id`` lists every job of the workspace, so the
+        project's jobs are first found by the names infra gives them (``job_name``; the
+        Jobs API's ``name`` filter is exact, case-insensitive), then their runs are listed per
+        job. A run's state is read from ``status`` (``RunStatus``: life-cycle state and
+        termination details); ``state`` is deprecated (databricks-sdk ``service/jobs.py``).
+        """
         try:
             client = self._workspace()
-            runs = []
-            for run in client.jobs.list_runs(limit=RUNS_SHOWN, expand_tasks=False):
-                state = run.state
-                runs.append(
-                    JobRun(
-                        run_id=int(run.run_id or 0),
-                        job_id=int(run.job_id or 0),
-                        name=run.run_name or "",
-                        life_cycle=_enum(state.life_cycle_state if state else None),
-                        result=_enum(state.result_state if state else None),
-                        message=(state.state_message or "") if state else "",
-                        started_at=_ts(run.start_time) if run.start_time else None,
-                        ended_at=_ts(run.end_time) if run.end_time else None,
-                    )
-                )
-                if len(runs) >= RUNS_SHOWN:
-                    break
-            return runs
+            runs: list[JobRun] = []
+            for target in TARGETS:
+                name = job_name(target)
+                for job in client.jobs.list(name=name):
+                    if job.job_id is None:
+                        continue
+                    # The SDK pages on for ever: stop after one page's worth per job.
+                    for n, run in enumerate(
+                        client.jobs.list_runs(
+                            job_id=job.job_id, limit=RUNS_SHOWN, expand_tasks=False
+                        )
+                    ):
+                        if n >= RUNS_SHOWN:
+                            break
+                        runs.append(_job_run(run, target))
         except Exception as exc:
             raise BackendUnavailable(self._describe(exc, "list job runs")) from None
+        runs.sort(key=lambda r: (r.started_at or 0.0, r.run_id), reverse=True)
+        return runs[:RUNS_SHOWN]
 
     def _describe(self, exc: Exception, action: str) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if self.settings.token:
             text = text.replace(self.settings.token, "***")
         return f"Databricks could not {action}: {type(exc).__name__}: {text[:200]}"
+
+
+def _job_run(run: Any, target: str) -> JobRun:
+    status = run.status
+    details = status.termination_details if status else None
+    return JobRun(
+        run_id=int(run.run_id or 0),
+        job_id=int(run.job_id or 0),
+        name=run.run_name or "",
+        life_cycle=_enum(status.state if status else None),
+        result=_enum(details.code if details else None),
+        message=(details.message or "") if details else "",
+        started_at=_ts(run.start_time) if run.start_time else None,
+        ended_at=_ts(run.end_time) if run.end_time else None,
+        target=target,
+    )
 
 
 def _enum(value: Any) -> str:
