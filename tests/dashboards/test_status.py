@@ -179,3 +179,24 @@ def test_a_run_summary_that_is_not_json_exits_2_without_a_traceback(flow: Flow) 
     assert code == 2, out
     assert "Traceback" not in out
     assert "a run summary in the gateway state" in out and "is not valid" in out
+
+
+def test_files_outside_the_key_layout_are_counted_by_path(flow: Flow) -> None:
+    """No gateway folder date, or no partition folders at all: the contract's key parser
+    refuses them, so status counts them "outside the layout" and names the first."""
+    import shutil
+
+    real = flow.lake / "raw" / landed_keys(flow.lake, "raw")[0].format()
+    stray = flow.lake / "raw" / "raw" / "stray.ndjson.gz"
+    undated = flow.lake / "raw" / "raw" / "gateway=x" / "f.ndjson.gz"
+    undated.parent.mkdir()
+    shutil.copyfile(real, stray)
+    shutil.copyfile(real, undated)
+    _code, out = run(flow, "--json")
+    report = json.loads(out)
+    row = next(r for r in report["landing"] if r["item"] == "outside the layout")
+    assert row["detail"].startswith("2 file(s) the streams skip, first ")
+    assert str(undated) in row["detail"]
+    assert any("2 file(s) outside the key layout" in r for r in report["reasons"])
+    raw = next(r for r in report["landing"] if r["item"] == "raw")
+    assert "1,500 records" in raw["detail"]  # their records are in no figure

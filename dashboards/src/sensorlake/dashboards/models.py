@@ -89,7 +89,13 @@ class S3Metrics(BaseModel):
     rejected_reasons: dict[str, int] = Field(
         description="rejected rows by reason, from this machine's gateway runs"
     )
-    unknown_objects: int = Field(description="files under a pipeline prefix that are not ours")
+    unknown_objects: int = Field(
+        description="files under a pipeline prefix outside the key layout (the streams skip "
+        "them; their records are in no figure)"
+    )
+    outside_layout: list[str] = Field(
+        default_factory=list, description="the first of those files, by path or URL"
+    )
     bad_metadata_objects: int = Field(
         0,
         description="landed files whose metadata cannot be true (not an object, a negative "

@@ -114,6 +114,12 @@ def _landing_health(inputs: Inputs) -> m.ComponentHealth:
     problems = []
     if listing is not None:
         problems = [f"{t}: {e}" for t, e in listing.errors.items()]
+        if listing.unknown_keys:
+            problems.append(
+                f"{listing.unknown_keys} file(s) outside the key layout, which the streams "
+                f"skip (first: {listing.outside_layout[0] if listing.outside_layout else '?'}): "
+                "move them out of the pipeline folders, or land their rows again"
+            )
         if listing.bad_metadata:
             _key, why = min(listing.bad_metadata.items())
             problems.append(
@@ -237,6 +243,7 @@ def _metrics(inputs: Inputs, now: float) -> m.S3Metrics:
         rejected_records=rejected,
         rejected_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         unknown_objects=listing.unknown_keys if listing else 0,
+        outside_layout=list(listing.outside_layout) if listing else [],
         bad_metadata_objects=len(listing.bad_metadata) if listing else 0,
         bad_metadata=dict(sorted(listing.bad_metadata.items())[:BAD_SHOWN]) if listing else {},
     )

@@ -122,6 +122,26 @@ def report(snap: Snapshot) -> Report:
             }
             for p in snap.metrics.pipelines
         ]
+    metrics = snap.metrics
+    if metrics.unknown_objects:
+        first = metrics.outside_layout[0] if metrics.outside_layout else ""
+        landing.append(
+            {
+                "item": "outside the layout",
+                "state": "error",
+                "detail": f"{metrics.unknown_objects:,} file(s) the streams skip, first {first}",
+            }
+        )
+    if metrics.bad_metadata_objects:
+        first = next(iter(metrics.bad_metadata.values()), "")
+        landing.append(
+            {
+                "item": "bad metadata",
+                "state": "error",
+                "detail": f"{metrics.bad_metadata_objects:,} file(s) counted by their lines, "
+                f"first {first}",
+            }
+        )
     gw = snap.status.gateway
     if gw.available and gw.last_run is not None:
         run = gw.last_run

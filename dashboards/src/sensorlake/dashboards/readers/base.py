@@ -16,6 +16,7 @@ from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.summary import RunRecord
 
 __all__ = [
+    "OUTSIDE_SHOWN",
     "GatewayState",
     "GatewayStateReader",
     "HistoryEntry",
@@ -28,6 +29,10 @@ __all__ = [
     "TableStats",
     "key_in",
 ]
+
+
+# How many files outside the key layout a listing names (all are counted).
+OUTSIDE_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +57,14 @@ class LandingListing:
     objects: Mapping[str, tuple[LandedObject, ...]]
     location: Mapping[str, str]  # target -> bucket or directory, for people
     errors: Mapping[str, str] = field(default_factory=dict)
-    unknown_keys: int = 0  # files under a target prefix that are not landing keys
+    unknown_keys: int = 0  # files under a target prefix outside the key layout
     # target -> objects whose record count is still being read (counted as 0 meanwhile)
     uncounted: Mapping[str, int] = field(default_factory=dict)
     # landing key -> why its metadata was refused (the file was counted another way)
     bad_metadata: Mapping[str, str] = field(default_factory=dict)
+    # the first of the files outside the key layout (``contract.keys.LandingKey.parse``
+    # refuses them; the streams skip them), as paths or URLs for people
+    outside_layout: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

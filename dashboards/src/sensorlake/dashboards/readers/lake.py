@@ -21,7 +21,7 @@ from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 from sensorlake.contract.pipelines import TARGETS, bucket_role
 
 from ..errors import BackendUnavailable
-from .base import LandedObject, LandingListing
+from .base import OUTSIDE_SHOWN, LandedObject, LandingListing
 
 __all__ = ["LocalLakeReader", "count_lines"]
 
@@ -59,21 +59,28 @@ class LocalLakeReader:
         objects: dict[str, tuple[LandedObject, ...]] = {}
         errors: dict[str, str] = {}
         bad: dict[str, str] = {}
-        unknown = 0
+        outside: list[str] = []
         for target in TARGETS:
             found: list[LandedObject] = []
             try:
                 for entry in self._walk(self.target_dir(target)):
                     obj = self._object(target, entry, bad)
                     if obj is None:
-                        unknown += 1
+                        outside.append(entry.path)
                     else:
                         found.append(obj)
             except OSError as exc:
                 errors[target] = f"cannot read {self.target_dir(target)}: {exc.strerror}"
             objects[target] = tuple(sorted(found, key=lambda o: o.key))
         location = {t: str(self.target_dir(t)) for t in TARGETS}
-        return LandingListing(objects, location, errors, unknown, bad_metadata=bad)
+        return LandingListing(
+            objects,
+            location,
+            errors,
+            len(outside),
+            bad_metadata=bad,
+            outside_layout=tuple(sorted(outside)[:OUTSIDE_SHOWN]),
+        )
 
     @staticmethod
     def _walk(root: Path) -> list[os.DirEntry[str]]:

@@ -22,7 +22,7 @@ from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_PREFIXES, TARGETS
 
 from ..errors import BackendUnavailable
 from ..settings import S3Settings
-from .base import LandedObject, LandingListing
+from .base import OUTSIDE_SHOWN, LandedObject, LandingListing
 
 __all__ = ["S3LandingReader", "describe_s3_error", "make_client"]
 
@@ -99,7 +99,7 @@ class S3LandingReader:
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
         listed: dict[str, tuple[str, list[_Listed]]] = {}
-        unknown = 0
+        outside: list[str] = []
         for role, prefixes in LANDING_PREFIXES.items():
             bucket = self.settings.buckets.get(role)
             for target in prefixes:
@@ -108,14 +108,14 @@ class S3LandingReader:
                     continue
                 location[target] = s3_url(bucket, source_prefix(target))
                 try:
-                    found, bad = self._list(bucket, target)
+                    found, strays = self._list(bucket, target)
                 except Exception as exc:
                     if not _is_boto(exc):
                         raise
                     errors[target] = describe_s3_error(exc, bucket)
                     continue
                 listed[target] = (bucket, found)
-                unknown += bad
+                outside.extend(s3_url(bucket, k) for k in strays)
         tried = sum(1 for t in TARGETS if not location[t].startswith("not configured"))
         if tried and len(errors) == tried:
             first = next(iter(errors.values()))
@@ -139,12 +139,21 @@ class S3LandingReader:
                 out.append(LandedObject(key, size, modified, known[1] if known else 0))
             objects[target] = tuple(out)
             uncounted[target] = missing
-        return LandingListing(objects, location, errors, unknown, uncounted, bad)
+        return LandingListing(
+            objects,
+            location,
+            errors,
+            len(outside),
+            uncounted,
+            bad,
+            tuple(sorted(outside)[:OUTSIDE_SHOWN]),
+        )
 
-    def _list(self, bucket: str, target: str) -> tuple[list[_Listed], int]:
+    def _list(self, bucket: str, target: str) -> tuple[list[_Listed], list[str]]:
+        """The target's landed objects, and the keys under its prefix outside the layout."""
         paginator = self.client.get_paginator("list_objects_v2")
         listed: list[_Listed] = []
-        unknown = 0
+        unknown: list[str] = []
         for page in paginator.paginate(
             Bucket=bucket, Prefix=source_prefix(target), PaginationConfig={"PageSize": PAGE_SIZE}
         ):
@@ -152,7 +161,7 @@ class S3LandingReader:
                 try:
                     key = LandingKey.parse(item["Key"])
                 except ValueError:
-                    unknown += 1
+                    unknown.append(item["Key"])
                     continue
                 listed.append(
                     (key, int(item["Size"]), item["LastModified"].timestamp(), item["ETag"])
