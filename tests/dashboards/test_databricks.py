@@ -151,6 +151,34 @@ def test_a_checkpoint_without_commit_times_is_no_checkpoint_information() -> Non
     assert backlog_of([old], stats).missing == (old,)
 
 
+def test_rows_without_lineage_are_counted_apart_from_every_gateway() -> None:
+    from sensorlake.dashboards.models import NO_LINEAGE
+    from sensorlake.dashboards.readers.base import Inputs
+    from sensorlake.dashboards.reconcile import Backlog, reconcile
+
+    reader, _ = recorded_reader(answer={"gateways": "gateways_with_lines_not_json"})
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.unattributed_rows == 2 and stats.rows == 1_502
+    assert stats.gateway_rows == {"gw-berlin-01": 1_100, "gw-lyon-02": 400}
+    inputs = Inputs(
+        landing_kind="s3",
+        landing=None,
+        landing_error="not read in this test",
+        tables_kind="databricks",
+        tables={"schematized": stats},
+        table_errors={},
+        tables_not_configured=None,
+        gateway=None,
+        gateway_error=None,
+        read_at=0.0,
+    )
+    report = reconcile(
+        inputs, {t: Backlog() for t in ("raw", "schematized", "filtered", "emergency", "rejected")}
+    )
+    assert NO_LINEAGE not in {r.gateway for r in report.rows}  # not checked: nothing landed
+    assert sorted(r.gateway for r in report.rows) == ["gw-berlin-01", "gw-lyon-02"]
+
+
 def test_a_failing_cloud_files_state_keeps_the_other_figures() -> None:
     reader, _ = recorded_reader(
         {"processed": ServerOperationError("[PERMISSION_DENIED] User does not have READ VOLUME")}

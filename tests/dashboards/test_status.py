@@ -162,7 +162,7 @@ def test_a_deleted_or_garbled_delta_log_entry_exits_2_with_one_line(flow: Flow) 
     assert "Traceback" not in result.output
     reasons = json.loads(result.stdout)["reasons"]
     assert len(reasons) == 1 and reasons[0].startswith("tables: "), reasons
-    assert "cannot read table sensor_readings_raw" in reasons[0]
+    assert "table sensor_readings_raw at" in reasons[0]
     assert "cannot read table sensor_readings_filtered" in reasons[0]
     assert "\n" not in reasons[0]
 
