@@ -42,11 +42,11 @@ def test_local_paths_have_one_default_and_one_variable_each() -> None:
     assert table_dir(Path("w"), "c", "s", "t") == Path("w/c/s/t")
 
 
-def test_a_tables_checkpoint_sits_under_the_checkpoint_dir_by_table_name() -> None:
+def test_a_tables_checkpoint_sits_under_catalog_and_schema_like_the_volume() -> None:
     from sensorlake.contract.pipelines import table_name
 
-    assert checkpoint_path(Path("var/checkpoints"), table_name("raw")) == Path(
-        "var/checkpoints/sensor_readings_raw"
+    assert checkpoint_path(Path("var/checkpoints"), "c", "s", table_name("raw")) == Path(
+        "var/checkpoints/c/s/sensor_readings_raw"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,37 @@ def test_round_trips_through_s3_metadata_and_json() -> None:
     assert all(k == k.lower() and isinstance(v, str) for k, v in META.to_s3().items())
 
 
-@pytest.mark.parametrize("broken", [{}, {**META.to_s3(), "record-count": "many"}])
-def test_foreign_metadata_is_a_value_error(broken: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {},
+        {**META.to_s3(), "record-count": "many"},
+        {**META.to_s3(), "record-count": "-5"},
+        {**META.to_s3(), "first-row-id": "-1"},
+        {**META.to_s3(), "last-row-id": "0"},  # before first-row-id
+        {**META.to_s3(), "record-count": [1]},
+        {**META.to_s3(), "record-count": True},
+        {**META.to_s3(), "gateway-id": ""},
+        {**META.to_s3(), "sha256": None},
+        [],
+        "12",
+    ],
+)
+def test_foreign_or_impossible_metadata_is_a_value_error(broken: object) -> None:
     with pytest.raises(ValueError, match="not sensorlake object metadata"):
-        ObjectMetadata.from_s3(broken)
+        ObjectMetadata.from_s3(broken)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not sensorlake object metadata"):
+        ObjectMetadata.from_json(json.dumps(broken))
+
+
+def test_a_sidecar_with_numbers_as_json_numbers_is_read() -> None:
+    as_numbers = {**META.to_s3(), "record-count": 12, "epoch": 2}
+    assert ObjectMetadata.from_json(json.dumps(as_numbers)) == META
+
+
+def test_a_sidecar_that_is_not_json_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        ObjectMetadata.from_json("{not json")
 
 
 def test_local_sidecar_sits_beside_the_file_and_outside_the_files_glob() -> None:

@@ -89,8 +89,13 @@ class RecordedConnection:
 
 def recorded_reader(
     fail: dict[str, Exception] | None = None,
+    answer: dict[str, str] | None = None,
 ) -> tuple[DatabricksReader, RecordedConnection]:
+    """A reader whose queries get the recorded results (``answer``: query -> another
+    recording of it)."""
     recorded = json.loads((RECORDED / "databricks_sql.json").read_text())
+    for query, recording in (answer or {}).items():
+        recorded[query] = recorded[recording]
     fqn = "`sensor_data_catalog`.`sensor_pipeline`.`sensor_readings_schematized`"
     sql = queries(fqn, f"{SETTINGS.checkpoint_root}/sensor_readings_schematized")
     conn = RecordedConnection(RecordedCursor(recorded, sql, fail or {}))
@@ -125,6 +130,63 @@ def test_table_figures_from_recorded_results() -> None:
     assert stats.processed_files is not None and len(stats.processed_files) == 3
     assert sum(stats.ingested_per_minute.values()) == 1_500
     assert stats.last_ingested_at == datetime.fromisoformat("2026-11-26T10:58:02.930").timestamp()
+
+
+def test_a_checkpoint_without_commit_times_is_no_checkpoint_information() -> None:
+    """cloud_files_state fills commit_time only on Runtime 16.4+ with cloudFiles.cleanSource,
+    or 18.2+ (its reference: docs.databricks.com/en/sql/language-manual/functions/
+    cloud_files_state.html): all null means "no information", so the grace rule applies."""
+    reader, _ = recorded_reader(answer={"processed": "processed_without_commit_times"})
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.processed_files is None
+    assert stats.rows == 1_500 and len(stats.files) == 3
+    # A landed file absent from the table, older than the last commit by more than the
+    # grace: missing, where "processed: nothing" would have kept it pending for ever.
+    from sensorlake.contract.keys import LandingKey
+    from sensorlake.dashboards.readers.base import LandedObject
+    from sensorlake.dashboards.reconcile import MISSING_GRACE_SECONDS, backlog_of
+
+    absent = LandingKey("schematized", "2026-11-26", "gw-lyon-02", 3, 401, 800)
+    last_commit = max(h.timestamp for h in stats.history)
+    old = LandedObject(absent, 10, last_commit - MISSING_GRACE_SECONDS - 1, 400)
+    assert backlog_of([old], stats).missing == (old,)
+
+
+def test_rows_without_lineage_are_counted_apart_from_every_gateway() -> None:
+    from sensorlake.dashboards.models import NO_LINEAGE
+    from sensorlake.dashboards.readers.base import Inputs
+    from sensorlake.dashboards.reconcile import Backlog, reconcile
+
+    reader, _ = recorded_reader(answer={"gateways": "gateways_with_lines_not_json"})
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.unattributed_rows == 2 and stats.rows == 1_502
+    assert stats.gateway_rows == {"gw-berlin-01": 1_100, "gw-lyon-02": 400}
+    inputs = Inputs(
+        landing_kind="s3",
+        landing=None,
+        landing_error="not read in this test",
+        tables_kind="databricks",
+        tables={"schematized": stats},
+        table_errors={},
+        tables_not_configured=None,
+        gateway=None,
+        gateway_error=None,
+        read_at=0.0,
+    )
+    report = reconcile(
+        inputs, {t: Backlog() for t in ("raw", "schematized", "filtered", "emergency", "rejected")}
+    )
+    assert NO_LINEAGE not in {r.gateway for r in report.rows}  # not checked: nothing landed
+    assert sorted(r.gateway for r in report.rows) == ["gw-berlin-01", "gw-lyon-02"]
+
+
+def test_a_failing_cloud_files_state_keeps_the_other_figures() -> None:
+    reader, _ = recorded_reader(
+        {"processed": ServerOperationError("[PERMISSION_DENIED] User does not have READ VOLUME")}
+    )
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.processed_files is None
+    assert stats.rows == 1_500 and stats.version == 7 and len(stats.files) == 3
 
 
 def test_a_missing_table_is_none_not_an_error() -> None:
@@ -187,22 +249,43 @@ def test_partial_settings_say_what_is_missing() -> None:
 
 
 class _Jobs(BaseHTTPRequestHandler):
-    body = b""
+    """The Jobs API from recordings, with its filters: ``jobs/list?name=`` (exact, case-
+    insensitive) and ``jobs/runs/list?job_id=`` (without it, every job's runs)."""
+
+    body = b""  # runs/list
+    jobs = b""  # jobs/list
     status = 200
     seen: ClassVar[list[tuple[str, str]]] = []
 
     def do_GET(self) -> None:
+        from urllib.parse import parse_qs, urlsplit
+
         type(self).seen.append((self.path, self.headers.get("Authorization", "")))
-        if not self.path.startswith("/api/2.2/jobs/runs/list"):
-            self.send_response(
-                404
-            )  # e.g. the SDK's host-metadata probe: not a workspace feature here
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if self.status != 200 and url.path.startswith("/api/2.2/jobs/"):
+            body = self.body  # the recorded error
+        elif url.path == "/api/2.2/jobs/runs/list":
+            body = self.body
+            if "job_id" in query:
+                runs = json.loads(body)
+                runs["runs"] = [r for r in runs["runs"] if str(r["job_id"]) == query["job_id"]]
+                body = json.dumps(runs).encode()
+        elif url.path == "/api/2.2/jobs/list":
+            listed = json.loads(self.jobs)
+            name = query.get("name", "").lower()
+            listed["jobs"] = [
+                j for j in listed["jobs"] if not name or j["settings"]["name"].lower() == name
+            ]
+            body = json.dumps(listed).encode()
+        else:
+            self.send_response(404)  # e.g. the SDK's host-metadata probe
             self.end_headers()
             return
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -211,7 +294,13 @@ class _Jobs(BaseHTTPRequestHandler):
 @pytest.fixture
 def jobs_api() -> Iterator[tuple[str, type[_Jobs]]]:
     handler = type(
-        "Jobs", (_Jobs,), {"seen": [], "body": (RECORDED / "jobs_runs_list.json").read_bytes()}
+        "Jobs",
+        (_Jobs,),
+        {
+            "seen": [],
+            "body": (RECORDED / "jobs_runs_list.json").read_bytes(),
+            "jobs": (RECORDED / "jobs_list.json").read_bytes(),
+        },
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -226,15 +315,30 @@ def _sdk_reader(host: str) -> DatabricksReader:
     return DatabricksReader(replace(SETTINGS, host=host), "c", "s")
 
 
-def test_job_runs_through_the_real_sdk(jobs_api: tuple[str, type[_Jobs]]) -> None:
+def test_only_the_projects_job_runs_read_from_their_status(
+    jobs_api: tuple[str, type[_Jobs]],
+) -> None:
+    """Runs of the jobs infra names (``job_name``), not another team's newer failed run; the
+    state comes from ``status`` (``RunStatus``), not the deprecated ``state``."""
     host, handler = jobs_api
     runs = _sdk_reader(host).job_runs()
-    assert [r.run_id for r in runs] == [77101, 77001]
-    assert runs[0].failed and runs[0].result == "FAILED" and "Access Denied" in runs[0].message
-    assert not runs[1].failed and runs[1].life_cycle == "TERMINATED"
-    assert runs[0].started_at == 1795690800.0
-    listed = [auth for path, auth in handler.seen if path.startswith("/api/2.2/jobs/runs/list")]
-    assert listed == [f"Bearer {TOKEN}"]
+    assert [r.run_id for r in runs] == [77150, 77101, 77001]  # not 99901 (orders-nightly-etl)
+    assert [r.target for r in runs] == ["raw", "schematized", "schematized"]
+    running, failed, ok = runs
+    assert running.life_cycle == "RUNNING" and running.result == "" and not running.failed
+    assert failed.failed and failed.result == "RUN_EXECUTION_ERROR"
+    assert failed.life_cycle == "TERMINATED" and failed.message == "Task schematized failed"
+    assert not ok.failed and ok.result == "SUCCESS"
+    assert failed.started_at == 1795690800.0
+    paths = [path for path, _auth in handler.seen if path.startswith("/api/2.2/jobs/")]
+    assert all("job_id=" in p for p in paths if p.startswith("/api/2.2/jobs/runs/list"))
+    asked = {p.split("name=")[1].split("&")[0] for p in paths if "name=" in p}
+    assert asked == {
+        f"sensorlake-{t}" for t in ("raw", "schematized", "filtered", "emergency", "rejected")
+    }
+    assert {auth for path, auth in handler.seen if path.startswith("/api/2.2/jobs/")} == {
+        f"Bearer {TOKEN}"
+    }
 
 
 def test_job_api_errors_are_one_line(jobs_api: tuple[str, type[_Jobs]]) -> None:
@@ -269,11 +373,13 @@ def test_the_api_shows_databricks_figures_and_failed_jobs(
     monitor.refresh()
     client = TestClient(create_app(monitor, start_monitor=False))
     status = client.get("/api/pipelines/status").json()
-    assert status["jobs"][0]["state"] == "FAILED"
+    assert [j["state"] for j in status["jobs"]] == ["RUNNING", "RUN_EXECUTION_ERROR", "SUCCESS"]
     schematized = next(p for p in status["pipelines"] if p["pipeline"] == "schematized")
     assert (
         schematized["state"] == "lagging" and "last stream job run failed" in schematized["reason"]
     )
+    raw = next(p for p in status["pipelines"] if p["pipeline"] == "raw")
+    assert "job run failed" not in raw["reason"]  # raw's own job is running
     tables = client.get("/api/autoloader-tables").json()
     assert tables["backend"] == "databricks"
     for table in tables["tables"]:

@@ -3,6 +3,7 @@ paths, settings from the environment."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,27 @@ def test_chart_buckets_are_round_and_bounded() -> None:
     assert width == 6 * 3600 and (now - start) / width <= 61
     width, start = chart_buckets(now - 400 * 86400, now)
     assert now - start <= 7 * 86400 + width
+
+
+def test_a_bad_sidecar_is_reported_for_its_file_and_its_lines_are_counted(flow: Flow) -> None:
+    """``[]`` and a negative record-count: the contract refuses them, the reader counts the
+    file's lines instead and names the file; the rest of the landing zone reads as before."""
+    reader = LocalLakeReader(flow.lake)
+    before = {o.name: o.records for o in reader.list_landed().objects["raw"]}
+    first, second = landed_keys(flow.lake, "raw")[:2]
+    local_metadata_path(reader.path_of(first.format())).write_text("[]")
+    sidecar = local_metadata_path(reader.path_of(second.format()))
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "record-count": "-400"}))
+    listing = reader.list_landed()
+    assert {o.name: o.records for o in listing.objects["raw"]} == before
+    assert set(listing.bad_metadata) == {first.format(), second.format()}
+    assert "a JSON list, not an object" in listing.bad_metadata[first.format()]
+    assert "record-count -400 is negative" in listing.bad_metadata[second.format()]
+
+    snap = flow.monitor().refresh()
+    landing = next(c for c in snap.health.components if c.name == "landing")
+    assert landing.status == "degraded"
+    assert landing.reason is not None and "2 landed file(s) with metadata" in landing.reason
+    assert snap.metrics.bad_metadata_objects == 2
+    raw = next(p for p in snap.metrics.pipelines if p.pipeline == "raw")
+    assert raw.records == 1_500 and raw.error is None

@@ -91,3 +91,26 @@ def test_rows_whose_file_is_gone_are_extra(flow: Flow) -> None:
     bad = row(report, "emergency")
     assert bad["verdict"] == "extra" and bad["extra_records"] > 0
     assert report["verdict"] == "mismatch"
+
+
+def test_a_corrupt_file_the_stream_skipped_is_missing_by_its_real_checkpoint(flow: Flow) -> None:
+    """The real streams' checkpoint (at ``contract.lake.checkpoint_path``) says the file was
+    processed; its rows never reached the table: missing at once, not "arriving"."""
+    broken = landed_keys(flow.lake, "raw")[1]
+    expected = records(flow, broken)
+    (flow.lake / "raw" / broken.format()).write_bytes(b"not gzip at all")
+    result = flow.stream()
+    assert [c["path"] for c in result.tables["raw"].corrupt_files] == [
+        str(flow.lake / "raw" / broken.format())
+    ]
+    monitor = flow.monitor()
+    snap = monitor.refresh()
+    raw = row(
+        TestClient(create_app(monitor, start_monitor=False)).get("/api/reconciliation").json(),
+        "raw",
+    )
+    assert raw["verdict"] == "missing" and raw["missing_records"] == expected
+    assert raw["pending_records"] == 0
+    status = next(p for p in snap.status.pipelines if p.pipeline == "raw")
+    assert status.state == "stalled" and "arriving" not in status.reason
+    assert "the stream has passed are not in the table" in status.reason

@@ -277,6 +277,7 @@ def test_a_first_scan_publishes_before_every_count_is_read(
     from sensorlake.dashboards.readers.warehouse import LocalWarehouseReader
 
     s3_only = s3_monitor(env, tmp_path, monitors)
+    (tmp_path / "w").mkdir()
     tables = LocalWarehouseReader(
         tmp_path / "w", tmp_path / "c", "cat", "sch"
     )  # empty: no tables yet

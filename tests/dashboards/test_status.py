@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -108,3 +109,106 @@ def test_catalog_and_schema_follow_the_contracts_name_rule() -> None:
             load_settings(env={var: bad})
         assert str(err.value).startswith(f"{var} {bad!r} is not a valid Unity Catalog name")
     assert load_settings(env={"SENSORLAKE_CATALOG": "acme"}).catalog == "acme"
+
+
+def test_a_line_that_is_not_json_is_counted_and_never_blinds_the_view(flow: Flow) -> None:
+    """The stream keeps the line (null _lineage, rescued); status and every endpoint still
+    answer, and the reconciliation counts the row as having no lineage."""
+    from fastapi.testclient import TestClient
+
+    from sensorlake.dashboards.app import create_app
+    from sensorlake.dashboards.models import NO_LINEAGE
+
+    key = landed_keys(flow.lake, "raw")[0]
+    path = flow.lake / "raw" / key.format()
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    with gzip.open(path, "wb") as handle:
+        handle.write(data + b"this line is not JSON\n")
+    flow.ingest()
+    code, out = run(flow, "--json")
+    report = json.loads(out)
+    assert code == 1, out
+    assert any("1 row(s) without _lineage" in r for r in report["reasons"]), report["reasons"]
+
+    monitor = flow.monitor()
+    monitor.refresh()
+    client = TestClient(create_app(monitor, start_monitor=False))
+    for endpoint in ("/api/health", "/api/overview", "/api/reconciliation", "/metrics"):
+        assert client.get(endpoint).status_code == 200, endpoint
+    rows = client.get("/api/reconciliation").json()["rows"]
+    orphan = next(r for r in rows if r["gateway"] == NO_LINEAGE)
+    assert orphan["pipeline"] == "raw" and orphan["table_rows"] == 1
+    assert orphan["verdict"] == "no lineage"
+    raw = next(r for r in rows if r["pipeline"] == "raw" and r["gateway"] != NO_LINEAGE)
+    assert raw["verdict"] == "ok" and raw["distinct_records"] == raw["landed_records"] == 1_500
+
+
+def test_a_missing_warehouse_exits_2_with_one_line(flow: Flow) -> None:
+    code, out = run(flow, "--json")
+    report = json.loads(out)
+    assert code == 2 and report["status"] == "could not check"
+    assert any(
+        f"local warehouse {flow.warehouse} does not exist" in r for r in report["reasons"]
+    ), report["reasons"]
+
+
+def test_a_deleted_or_garbled_delta_log_entry_exits_2_with_one_line(flow: Flow) -> None:
+    flow.ingest()
+    raw_log = flow.table_path("raw") / "_delta_log"
+    (raw_log / f"{0:020d}.json").unlink()  # the first commit gone, a later one left
+    filtered_log = flow.table_path("filtered") / "_delta_log"
+    latest = max(filtered_log.glob("*.json"))
+    latest.write_text("{this is not a commit")
+    result = CliRunner().invoke(
+        main,
+        ["status", "--json"],
+        env={
+            "SENSORLAKE_LAKE_DIR": str(flow.lake),
+            "SENSORLAKE_STATE_DIR": str(flow.state),
+            "SENSORLAKE_WAREHOUSE_DIR": str(flow.warehouse),
+            "SENSORLAKE_CHECKPOINT_DIR": str(flow.checkpoints),
+        },
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    reasons = json.loads(result.stdout)["reasons"]
+    assert len(reasons) == 1 and reasons[0].startswith("tables: "), reasons
+    assert "table sensor_readings_raw at" in reasons[0]
+    assert "cannot read table sensor_readings_filtered" in reasons[0]
+    assert "\n" not in reasons[0]
+
+
+def test_a_run_summary_that_is_not_json_exits_2_without_a_traceback(flow: Flow) -> None:
+    import sqlite3
+
+    from sensorlake.contract.lake import STATE_DB_NAME
+
+    flow.ingest()
+    with sqlite3.connect(flow.state / STATE_DB_NAME) as conn:
+        conn.execute("UPDATE runs SET summary = '{not json'")
+    code, out = run(flow)
+    assert code == 2, out
+    assert "Traceback" not in out
+    assert "a run summary in the gateway state" in out and "is not valid" in out
+
+
+def test_files_outside_the_key_layout_are_counted_by_path(flow: Flow) -> None:
+    """No gateway folder date, or no partition folders at all: the contract's key parser
+    refuses them, so status counts them "outside the layout" and names the first."""
+    import shutil
+
+    real = flow.lake / "raw" / landed_keys(flow.lake, "raw")[0].format()
+    stray = flow.lake / "raw" / "raw" / "stray.ndjson.gz"
+    undated = flow.lake / "raw" / "raw" / "gateway=x" / "f.ndjson.gz"
+    undated.parent.mkdir()
+    shutil.copyfile(real, stray)
+    shutil.copyfile(real, undated)
+    _code, out = run(flow, "--json")
+    report = json.loads(out)
+    row = next(r for r in report["landing"] if r["item"] == "outside the layout")
+    assert row["detail"].startswith("2 file(s) the streams skip, first ")
+    assert str(undated) in row["detail"]
+    assert any("2 file(s) outside the key layout" in r for r in report["reasons"])
+    raw = next(r for r in report["landing"] if r["item"] == "raw")
+    assert "1,500 records" in raw["detail"]  # their records are in no figure

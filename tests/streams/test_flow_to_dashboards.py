@@ -55,8 +55,9 @@ def test_status_sees_every_landed_reading_in_its_table_exactly_once(
 ) -> None:
     landed(1_500)
     code, report = _status(tmp_path, config)
-    # landed a moment ago, nothing ingested yet: in flight, which is no alarm
-    assert _item(report, "reconciliation")["state"] == "in flight", report
+    # landed, no stream has run yet (no warehouse): could not check, and says what to do
+    assert code == 2 and _item(report, "reconciliation")["state"] == "not checked", report
+    assert any("`sensorlake streams run`" in r for r in report["reasons"]), report
     _ingest(spark, config)
     code, report = _status(tmp_path, config)
     assert _item(report, "reconciliation")["state"] == "exactly once", report

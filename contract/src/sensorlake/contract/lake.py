@@ -111,7 +111,8 @@ def table_dir(warehouse_dir: Path, catalog: str, schema: str, table: str) -> Pat
     return Path(warehouse_dir) / catalog / schema / table
 
 
-def checkpoint_path(checkpoint_dir: Path, table: str) -> Path:
-    """Where the local runner keeps a table's stream checkpoint (``var/checkpoints/<table>``);
-    dashboards read which landed files it has processed from there."""
-    return Path(checkpoint_dir) / table
+def checkpoint_path(checkpoint_dir: Path, catalog: str, schema: str, table: str) -> Path:
+    """Where a table's local stream checkpoint lives: ``<checkpoints>/<catalog>/<schema>/<table>``,
+    laid out like the checkpoints volume. The streams write it; dashboards read from it which
+    landed files a stream has processed. The one place this path is decided."""
+    return Path(checkpoint_dir) / catalog / schema / table

@@ -25,6 +25,7 @@ __all__ = [
     "bucket_name_problems",
     "bucket_role",
     "default_bucket_name",
+    "job_name",
     "table_name",
     "volume_path",
 ]
@@ -76,6 +77,14 @@ def table_name(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose from {', '.join(TARGETS)}")
     return f"sensor_readings_{target}"
+
+
+def job_name(target: str) -> str:
+    """The Databricks job that streams a target's files (``sensorlake-raw``): infra creates
+    it by this name, dashboards find its runs by it."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: choose from {', '.join(TARGETS)}")
+    return f"sensorlake-{target}"
 
 
 def default_bucket_name(role: str, region: str, account_id: str | None = None) -> str:

@@ -29,9 +29,12 @@ __all__ = [
     "TableInfo",
 ]
 
+# The reconciliation's row for table rows without a lineage (no gateway to count them under).
+NO_LINEAGE = "(no lineage)"
+
 ComponentState = Literal["healthy", "degraded", "unavailable", "not configured"]
 PipelineState = Literal["healthy", "lagging", "stalled", "unknown"]
-RowVerdict = Literal["ok", "pending", "missing", "duplicates", "extra", "not checked"]
+RowVerdict = Literal["ok", "pending", "missing", "duplicates", "extra", "no lineage", "not checked"]
 Verdict = Literal["exactly once", "in flight", "mismatch", "not checked"]
 
 
@@ -86,7 +89,21 @@ class S3Metrics(BaseModel):
     rejected_reasons: dict[str, int] = Field(
         description="rejected rows by reason, from this machine's gateway runs"
     )
-    unknown_objects: int = Field(description="files under a pipeline prefix that are not ours")
+    unknown_objects: int = Field(
+        description="files under a pipeline prefix outside the key layout (the streams skip "
+        "them; their records are in no figure)"
+    )
+    outside_layout: list[str] = Field(
+        default_factory=list, description="the first of those files, by path or URL"
+    )
+    bad_metadata_objects: int = Field(
+        0,
+        description="landed files whose metadata cannot be true (not an object, a negative "
+        "count...): counted by reading their lines locally, as 0 in S3",
+    )
+    bad_metadata: dict[str, str] = Field(
+        default_factory=dict, description="the first of those files: key -> why"
+    )
 
 
 class TableInfo(BaseModel):
@@ -196,7 +213,10 @@ class PipelinesStatus(BaseModel):
 
 class ReconciliationRow(BaseModel):
     pipeline: str
-    gateway: str
+    gateway: str = Field(
+        description=f"a gateway id, or `{NO_LINEAGE}`: rows whose _lineage is null (a landed "
+        "line that was not JSON, kept whole in _rescued_data), which no gateway can claim"
+    )
     landed_records: int = Field(description="records landed, from object metadata")
     table_rows: int | None
     distinct_records: int | None = Field(description="rows with distinct _lineage ids")

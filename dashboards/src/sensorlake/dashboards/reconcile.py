@@ -80,7 +80,25 @@ def reconcile(inputs: Inputs, backlog: Mapping[str, Backlog]) -> m.Reconciliatio
             table_rows = stats.gateway_rows.get(gw, 0) if stats else 0
             dups = stats.gateway_duplicates.get(gw, 0) if stats else 0
             rows.append(_row(target, gw, landed.get(gw, 0), table_rows, dups, pending.get(gw, 0)))
+        if stats is not None and stats.unattributed_rows and checked and not error:
+            rows.append(_no_lineage(target, stats.unattributed_rows))
     return _verdict(inputs, rows, checked)
+
+
+def _no_lineage(target: str, table_rows: int) -> m.ReconciliationRow:
+    """Rows no gateway can claim: counted on their own, so they never hide or break the rest."""
+    return m.ReconciliationRow(
+        pipeline=target,
+        gateway=m.NO_LINEAGE,
+        landed_records=0,
+        table_rows=table_rows,
+        distinct_records=None,
+        pending_records=0,
+        missing_records=0,
+        duplicate_rows=0,
+        extra_records=0,
+        verdict="no lineage",
+    )
 
 
 def _row(
@@ -149,7 +167,8 @@ def _verdict(inputs: Inputs, rows: list[m.ReconciliationRow], checked: bool) -> 
     dups = sum(r.duplicate_rows or 0 for r in rows)
     extra = sum(r.extra_records or 0 for r in rows)
     pending = sum(r.pending_records or 0 for r in rows)
-    if missing or dups or extra:
+    orphans = sum(r.table_rows or 0 for r in rows if r.verdict == "no lineage")
+    if missing or dups or extra or orphans:
         parts = []
         if missing:
             parts.append(f"{missing:,} landed record(s) missing from their table")
@@ -157,6 +176,11 @@ def _verdict(inputs: Inputs, rows: list[m.ReconciliationRow], checked: bool) -> 
             parts.append(f"{dups:,} duplicate row(s)")
         if extra:
             parts.append(f"{extra:,} row(s) in a table that did not land")
+        if orphans:
+            parts.append(
+                f"{orphans:,} row(s) without _lineage (a landed line that was not JSON, kept "
+                "in _rescued_data): find them with `_lineage IS NULL`"
+            )
         return m.Reconciliation(as_of=at, verdict="mismatch", summary="; ".join(parts), rows=rows)
     if pending:
         return m.Reconciliation(

@@ -22,6 +22,7 @@ __all__ = ["Snapshot", "build", "chart_buckets"]
 
 HOUR, DAY = 3600.0, 86400.0
 NEWEST_SHOWN = 20
+BAD_SHOWN = 20
 _BUCKET_LADDER = (15, 30, 60, 300, 900, 3600, 6 * 3600, 86400)
 MIN_CHART_SPAN = 15 * 60.0
 MAX_BUCKETS = 60
@@ -108,21 +109,34 @@ def build(inputs: Inputs, thresholds: Thresholds) -> Snapshot:
 # -- health --------------------------------------------------------------------------------
 
 
+def _landing_health(inputs: Inputs) -> m.ComponentHealth:
+    listing = inputs.landing
+    problems = []
+    if listing is not None:
+        problems = [f"{t}: {e}" for t, e in listing.errors.items()]
+        if listing.unknown_keys:
+            problems.append(
+                f"{listing.unknown_keys} file(s) outside the key layout, which the streams "
+                f"skip (first: {listing.outside_layout[0] if listing.outside_layout else '?'}): "
+                "move them out of the pipeline folders, or land their rows again"
+            )
+        if listing.bad_metadata:
+            _key, why = min(listing.bad_metadata.items())
+            problems.append(
+                f"{len(listing.bad_metadata)} landed file(s) with metadata that cannot be "
+                f"true, counted another way (first: {why}): land them again or fix the metadata"
+            )
+    return m.ComponentHealth(
+        name="landing",
+        backend=inputs.landing_kind,
+        status="unavailable" if inputs.landing_error else ("degraded" if problems else "healthy"),
+        reason=inputs.landing_error or ("; ".join(problems) or None),
+    )
+
+
 def _health(inputs: Inputs) -> m.Health:
     components = [
-        m.ComponentHealth(
-            name="landing",
-            backend=inputs.landing_kind,
-            status="unavailable"
-            if inputs.landing_error
-            else ("degraded" if inputs.landing and inputs.landing.errors else "healthy"),
-            reason=inputs.landing_error
-            or (
-                "; ".join(f"{t}: {e}" for t, e in inputs.landing.errors.items())
-                if inputs.landing and inputs.landing.errors
-                else None
-            ),
-        ),
+        _landing_health(inputs),
         _tables_health(inputs),
         _gateway_health(inputs),
     ]
@@ -229,6 +243,9 @@ def _metrics(inputs: Inputs, now: float) -> m.S3Metrics:
         rejected_records=rejected,
         rejected_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         unknown_objects=listing.unknown_keys if listing else 0,
+        outside_layout=list(listing.outside_layout) if listing else [],
+        bad_metadata_objects=len(listing.bad_metadata) if listing else 0,
+        bad_metadata=dict(sorted(listing.bad_metadata.items())[:BAD_SHOWN]) if listing else {},
     )
 
 
@@ -297,10 +314,11 @@ def _status(
     listing = inputs.landing
     gateway = _gateway_status(inputs.gateway)
     run = gateway.last_run
-    newest_job = inputs.job_runs[0] if inputs.job_runs else None
-    failed_job = newest_job if newest_job is not None and newest_job.failed else None
     out = []
     for target in TARGETS:
+        # The newest run of this target's job (job_runs are newest first).
+        newest_job = next((j for j in inputs.job_runs if j.target in (target, "")), None)
+        failed_job = newest_job if newest_job is not None and newest_job.failed else None
         objs = listing.objects.get(target, ()) if listing else ()
         stats = inputs.tables.get(target)
         landed = sum(o.records for o in objs)
@@ -319,6 +337,11 @@ def _status(
             state, reason = "unknown", problem
         elif not objs:
             state, reason = "healthy", "nothing landed yet"
+        elif backlog[target].missing:
+            # Due and not in the table (the checkpoint says processed, or the grace passed):
+            # they will not arrive by waiting.
+            state = "stalled"
+            reason = _lost(backlog[target].missing, now)
         elif lag is not None and lag >= th.stall_seconds:
             state = "stalled"
             reason = _waiting(files, lag, stats is None)
@@ -379,6 +402,15 @@ def _status(
             for j in inputs.job_runs
         ],
         jobs_error=inputs.jobs_error,
+    )
+
+
+def _lost(files: tuple[LandedObject, ...], now: float) -> str:
+    oldest = min(o.modified for o in files)
+    return (
+        f"{len(files)} file(s) ({sum(o.records for o in files):,} records) the stream has "
+        f"passed are not in the table, oldest landed {_age(now - oldest)} ago: its run summary "
+        "lists the files it skipped (corrupt); land them again under a new name"
     )
 
 

@@ -59,9 +59,15 @@ def report(snap: Snapshot) -> Report:
     reasons: list[str] = []
     code = HEALTHY
     components = {c.name: c for c in snap.health.components}
-    for name in ("landing", "tables"):
+    # Could not check (2): the landing zone, any table, or the gateway state cannot be read.
+    unreadable = {
+        "landing": ("unavailable", "not configured"),
+        "tables": ("unavailable", "not configured", "degraded"),  # degraded: a table unreadable
+        "gateway": ("unavailable",),
+    }
+    for name, states in unreadable.items():
         c = components[name]
-        if c.status in ("unavailable", "not configured"):
+        if c.status in states:
             code = UNCHECKED
             reasons.append(f"{name}: {c.reason}")
         elif c.status == "degraded":
@@ -77,9 +83,6 @@ def report(snap: Snapshot) -> Report:
             f"landing: record counts of {uncounted:,} files not read in the time allowed "
             "(SENSORLAKE_STATUS_TIMEOUT_SECONDS)"
         )
-    if components["gateway"].status in ("degraded", "unavailable"):
-        code = max(code, DEGRADED)
-        reasons.append(f"gateway: {components['gateway'].reason}")
     for p in snap.status.pipelines:
         if p.state in ("lagging", "stalled"):
             code = max(code, DEGRADED)
@@ -129,6 +132,26 @@ def report(snap: Snapshot) -> Report:
             }
             for p in snap.metrics.pipelines
         ]
+    metrics = snap.metrics
+    if metrics.unknown_objects:
+        first = metrics.outside_layout[0] if metrics.outside_layout else ""
+        landing.append(
+            {
+                "item": "outside the layout",
+                "state": "error",
+                "detail": f"{metrics.unknown_objects:,} file(s) the streams skip, first {first}",
+            }
+        )
+    if metrics.bad_metadata_objects:
+        first = next(iter(metrics.bad_metadata.values()), "")
+        landing.append(
+            {
+                "item": "bad metadata",
+                "state": "error",
+                "detail": f"{metrics.bad_metadata_objects:,} file(s) counted by their lines, "
+                f"first {first}",
+            }
+        )
     gw = snap.status.gateway
     if gw.available and gw.last_run is not None:
         run = gw.last_run
@@ -184,6 +207,7 @@ _STYLE = {
     "failed": "red",
     "error": "red",
     "mismatch": "red",
+    "no lineage": "red",
     "unknown": "red",
 }
 _TITLES = {

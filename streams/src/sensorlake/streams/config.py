@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sensorlake.contract.lake import table_dir
+from sensorlake.contract.lake import checkpoint_path, table_dir
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS
 
 from .spec import LOCAL_MAX_BYTES, StreamSpec
@@ -52,7 +52,7 @@ class LocalRunConfig:
 
     def checkpoint_path(self, spec: StreamSpec) -> Path:
         """Like the checkpoints volume: ``<checkpoint dir>/<catalog>/<schema>/<table>``."""
-        return Path(self.checkpoint_dir) / spec.catalog / spec.schema / spec.table
+        return checkpoint_path(self.checkpoint_dir, spec.catalog, spec.schema, spec.table)
 
     def schema_path(self, spec: StreamSpec) -> Path:
         """Like the schemas volume, beside the checkpoints: ``.../_schemas/<table>``."""

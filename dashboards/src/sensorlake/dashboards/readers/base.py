@@ -16,6 +16,7 @@ from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.summary import RunRecord
 
 __all__ = [
+    "OUTSIDE_SHOWN",
     "GatewayState",
     "GatewayStateReader",
     "HistoryEntry",
@@ -28,6 +29,10 @@ __all__ = [
     "TableStats",
     "key_in",
 ]
+
+
+# How many files outside the key layout a listing names (all are counted).
+OUTSIDE_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +57,14 @@ class LandingListing:
     objects: Mapping[str, tuple[LandedObject, ...]]
     location: Mapping[str, str]  # target -> bucket or directory, for people
     errors: Mapping[str, str] = field(default_factory=dict)
-    unknown_keys: int = 0  # files under a target prefix that are not landing keys
+    unknown_keys: int = 0  # files under a target prefix outside the key layout
     # target -> objects whose record count is still being read (counted as 0 meanwhile)
     uncounted: Mapping[str, int] = field(default_factory=dict)
+    # landing key -> why its metadata was refused (the file was counted another way)
+    bad_metadata: Mapping[str, str] = field(default_factory=dict)
+    # the first of the files outside the key layout (``contract.keys.LandingKey.parse``
+    # refuses them; the streams skip them), as paths or URLs for people
+    outside_layout: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -88,7 +98,8 @@ class TableStats:
     initial_columns: tuple[str, ...]
     rescued_rows: int
     files: frozenset[str]
-    # gateway -> rows, and rows beyond the first per (gateway, epoch, row id)
+    # gateway -> rows, and rows beyond the first per (gateway, epoch, row id); rows without
+    # a lineage gateway (a landed line that was not JSON) are in ``unattributed_rows`` only
     gateway_rows: Mapping[str, int]
     gateway_duplicates: Mapping[str, int]
     # minute (seconds since the epoch, floored) -> rows ingested then
@@ -96,26 +107,27 @@ class TableStats:
     history: tuple[HistoryEntry, ...] = ()
     # landing keys the stream has recorded as processed (None: no checkpoint to read)
     processed_files: frozenset[str] | None = None
+    unattributed_rows: int = 0
 
 
 @dataclass(frozen=True)
 class JobRun:
-    """One stream job run (Databricks only)."""
+    """One run of a project's stream job (Databricks only), from its ``RunStatus``."""
 
     run_id: int
     job_id: int
     name: str
-    life_cycle: str  # PENDING, RUNNING, TERMINATED, INTERNAL_ERROR...
-    result: str  # SUCCESS, FAILED, CANCELED... ("" while running)
+    life_cycle: str  # status.state: QUEUED, PENDING, RUNNING, TERMINATING, TERMINATED...
+    result: str  # status.termination_details.code: SUCCESS, RUN_EXECUTION_ERROR... ("" if running)
     message: str
     started_at: float | None
     ended_at: float | None
+    target: str = ""  # the target whose job this is ("": unknown)
 
     @property
     def failed(self) -> bool:
-        return (
-            self.result in ("FAILED", "TIMEDOUT", "CANCELED") or self.life_cycle == "INTERNAL_ERROR"
-        )
+        """Terminated for any reason but success (a skipped run did not fail)."""
+        return self.result not in ("", "SUCCESS", "SKIPPED")
 
 
 class TableReader(Protocol):

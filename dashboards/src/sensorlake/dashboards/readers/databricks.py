@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sensorlake.contract.pipelines import table_name
+from sensorlake.contract.pipelines import TARGETS, job_name, table_name
 from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 
 from ..errors import BackendUnavailable, NotConfigured
@@ -122,7 +122,7 @@ class DatabricksReader:
             gateways = run(sql["gateways"]).rows  # type: ignore[union-attr]
             per_minute = run(sql["per_minute"]).rows  # type: ignore[union-attr]
             files = run(sql["files"]).rows  # type: ignore[union-attr]
-            processed = run(sql["processed"]).rows if "processed" in sql else None  # type: ignore[union-attr]
+            processed = self._processed(run, sql.get("processed"), table)
         history = tuple(
             HistoryEntry(
                 version=int(r["version"]),
@@ -133,6 +133,9 @@ class DatabricksReader:
             for r in history_rows.rows
         )
         rows = sum(int(r["row_count"]) for r in gateways)
+        # A landed line that was not JSON is a row with a null _lineage: counted, not a gateway.
+        unattributed = sum(int(r["row_count"]) for r in gateways if r["gateway"] is None)
+        gateways_named = [r for r in gateways if r["gateway"] is not None]
         last = max(
             (t for r in gateways if (t := _ts(r["last_ingested"])) is not None), default=None
         )
@@ -147,24 +150,47 @@ class DatabricksReader:
             initial_columns=initial,
             rescued_rows=sum(int(r["rescued"]) for r in gateways),
             files=frozenset(k for r in files if (k := key_in(str(r["path"] or "")))),
-            gateway_rows={str(r["gateway"]): int(r["row_count"]) for r in gateways},
+            gateway_rows={str(r["gateway"]): int(r["row_count"]) for r in gateways_named},
             gateway_duplicates={
                 str(r["gateway"]): int(r["row_count"]) - int(r["distinct_count"])
-                for r in gateways
+                for r in gateways_named
                 if int(r["row_count"]) > int(r["distinct_count"])
             },
+            unattributed_rows=unattributed,
             ingested_per_minute={
                 int(_ts(r["minute"]) or 0): int(r["row_count"]) for r in per_minute
             },
             history=history,
-            processed_files=None
-            if processed is None
-            else frozenset(
-                k
-                for r in processed
-                if r.get("commit_time", True) is not None and (k := key_in(str(r["path"])))
-            ),
+            processed_files=processed,
         )
+
+    def _processed(
+        self, run: Callable[..., _Result | None], sql: str | None, table: str
+    ) -> frozenset[str] | None:
+        """Landing keys the stream has committed, from ``cloud_files_state``; None (no
+        checkpoint information: the one-minute grace rule applies) when there is no
+        checkpoint root, when the query fails, or when the checkpoint gives no commit time.
+
+        The function's ``commit_time`` is filled only on Databricks Runtime 16.4+ with
+        ``cloudFiles.cleanSource`` enabled, or 18.2+ (the cloud_files_state table-valued
+        function's reference: docs.databricks.com/en/sql/language-manual/functions/
+        cloud_files_state.html, learn.microsoft.com/azure/databricks/sql/language-manual/
+        functions/cloud_files_state); elsewhere it is null for every file, which would make
+        every absent file pending for ever. Reading the checkpoint needs READ VOLUME on the
+        checkpoints volume.
+        """
+        if sql is None:
+            return None
+        try:
+            result = run(sql)
+        except BackendUnavailable as exc:
+            log.warning("no checkpoint information for %s: %s", table, exc.message)
+            return None
+        rows = result.rows if result is not None else []
+        committed = [r for r in rows if r.get("commit_time") is not None]
+        if not committed:
+            return None
+        return frozenset(k for r in committed if (k := key_in(str(r.get("path") or ""))))
 
     @contextmanager
     def _cursor(self, table: str) -> Iterator[Callable[..., _Result | None]]:
@@ -201,35 +227,57 @@ class DatabricksReader:
     # -- jobs ------------------------------------------------------------------------------
 
     def job_runs(self) -> list[JobRun]:
-        """The newest stream job runs (any job), newest first."""
+        """The newest runs of the project's stream jobs, newest first.
+
+        ``jobs.list_runs`` without a ``job_id`` lists every job of the workspace, so the
+        project's jobs are first found by the names infra gives them (``job_name``; the
+        Jobs API's ``name`` filter is exact, case-insensitive), then their runs are listed per
+        job. A run's state is read from ``status`` (``RunStatus``: life-cycle state and
+        termination details); ``state`` is deprecated (databricks-sdk ``service/jobs.py``).
+        """
         try:
             client = self._workspace()
-            runs = []
-            for run in client.jobs.list_runs(limit=RUNS_SHOWN, expand_tasks=False):
-                state = run.state
-                runs.append(
-                    JobRun(
-                        run_id=int(run.run_id or 0),
-                        job_id=int(run.job_id or 0),
-                        name=run.run_name or "",
-                        life_cycle=_enum(state.life_cycle_state if state else None),
-                        result=_enum(state.result_state if state else None),
-                        message=(state.state_message or "") if state else "",
-                        started_at=_ts(run.start_time) if run.start_time else None,
-                        ended_at=_ts(run.end_time) if run.end_time else None,
-                    )
-                )
-                if len(runs) >= RUNS_SHOWN:
-                    break
-            return runs
+            runs: list[JobRun] = []
+            for target in TARGETS:
+                name = job_name(target)
+                for job in client.jobs.list(name=name):
+                    if job.job_id is None:
+                        continue
+                    # The SDK pages on for ever: stop after one page's worth per job.
+                    for n, run in enumerate(
+                        client.jobs.list_runs(
+                            job_id=job.job_id, limit=RUNS_SHOWN, expand_tasks=False
+                        )
+                    ):
+                        if n >= RUNS_SHOWN:
+                            break
+                        runs.append(_job_run(run, target))
         except Exception as exc:
             raise BackendUnavailable(self._describe(exc, "list job runs")) from None
+        runs.sort(key=lambda r: (r.started_at or 0.0, r.run_id), reverse=True)
+        return runs[:RUNS_SHOWN]
 
     def _describe(self, exc: Exception, action: str) -> str:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if self.settings.token:
             text = text.replace(self.settings.token, "***")
         return f"Databricks could not {action}: {type(exc).__name__}: {text[:200]}"
+
+
+def _job_run(run: Any, target: str) -> JobRun:
+    status = run.status
+    details = status.termination_details if status else None
+    return JobRun(
+        run_id=int(run.run_id or 0),
+        job_id=int(run.job_id or 0),
+        name=run.run_name or "",
+        life_cycle=_enum(status.state if status else None),
+        result=_enum(details.code if details else None),
+        message=(details.message or "") if details else "",
+        started_at=_ts(run.start_time) if run.start_time else None,
+        ended_at=_ts(run.end_time) if run.end_time else None,
+        target=target,
+    )
 
 
 def _enum(value: Any) -> str:

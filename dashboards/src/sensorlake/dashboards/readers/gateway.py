@@ -30,6 +30,12 @@ class LocalGatewayReader:
             raise BackendUnavailable(
                 f"cannot read the gateway state in {self.state_dir} ({exc})"
             ) from None
+        except (ValueError, TypeError, AttributeError) as exc:  # a stored summary not ours
+            raise BackendUnavailable(
+                f"a run summary in the gateway state {self.state_dir / STATE_DB_NAME} is not "
+                f"valid ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}): check that "
+                "the state directory is a sensorlake gateway's, or set --state-dir"
+            ) from None
         files = size = 0
         ready = self.state_dir / "spool" / "ready"
         for root, _dirs, names in os.walk(ready):

@@ -1,8 +1,9 @@
 """The local lake: ``<lake>/<bucket role>/<key>``, the same keys as the buckets.
 
 Record counts come from each file's ``<file>.metadata.json``; a file without one (written
-before landing wrote them) is counted once by reading its lines, and remembered by path,
-size and modification time, so a refresh never reads a file twice.
+before landing wrote them), or whose sidecar the contract refuses (reported for the file),
+is counted once by reading its lines, and remembered by path, size and modification time,
+so a refresh never reads a file twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 from sensorlake.contract.pipelines import TARGETS, bucket_role
 
 from ..errors import BackendUnavailable
-from .base import LandedObject, LandingListing
+from .base import OUTSIDE_SHOWN, LandedObject, LandingListing
 
 __all__ = ["LocalLakeReader", "count_lines"]
 
@@ -45,6 +46,7 @@ class LocalLakeReader:
         self.lake_dir = Path(lake_dir)
         self._counts: dict[str, tuple[int, int, int]] = {}  # path -> (mtime_ns, size, records)
         self._lock = threading.Lock()
+        self._warned: set[str] = set()
 
     def target_dir(self, target: str) -> Path:
         return self.lake_dir / bucket_role(target) / source_prefix(target)
@@ -56,21 +58,29 @@ class LocalLakeReader:
             )
         objects: dict[str, tuple[LandedObject, ...]] = {}
         errors: dict[str, str] = {}
-        unknown = 0
+        bad: dict[str, str] = {}
+        outside: list[str] = []
         for target in TARGETS:
             found: list[LandedObject] = []
             try:
                 for entry in self._walk(self.target_dir(target)):
-                    obj = self._object(target, entry)
+                    obj = self._object(target, entry, bad)
                     if obj is None:
-                        unknown += 1
+                        outside.append(entry.path)
                     else:
                         found.append(obj)
             except OSError as exc:
                 errors[target] = f"cannot read {self.target_dir(target)}: {exc.strerror}"
             objects[target] = tuple(sorted(found, key=lambda o: o.key))
         location = {t: str(self.target_dir(t)) for t in TARGETS}
-        return LandingListing(objects, location, errors, unknown)
+        return LandingListing(
+            objects,
+            location,
+            errors,
+            len(outside),
+            bad_metadata=bad,
+            outside_layout=tuple(sorted(outside)[:OUTSIDE_SHOWN]),
+        )
 
     @staticmethod
     def _walk(root: Path) -> list[os.DirEntry[str]]:
@@ -87,7 +97,9 @@ class LocalLakeReader:
                         out.append(entry)
         return out
 
-    def _object(self, target: str, entry: os.DirEntry[str]) -> LandedObject | None:
+    def _object(
+        self, target: str, entry: os.DirEntry[str], bad: dict[str, str]
+    ) -> LandedObject | None:
         rel = Path(entry.path).relative_to(self.lake_dir / bucket_role(target)).as_posix()
         try:
             key = LandingKey.parse(rel)
@@ -96,16 +108,22 @@ class LocalLakeReader:
         if key.target != target:
             return None
         stat = entry.stat()
-        return LandedObject(key, stat.st_size, stat.st_mtime, self._records(Path(entry.path), stat))
+        records = self._records(Path(entry.path), stat, key.format(), bad)
+        return LandedObject(key, stat.st_size, stat.st_mtime, records)
 
-    def _records(self, path: Path, stat: os.stat_result) -> int:
+    def _records(self, path: Path, stat: os.stat_result, key: str, bad: dict[str, str]) -> int:
+        """From the sidecar; without one, or with one the contract refuses (recorded in
+        ``bad`` for that file), by counting the file's lines once."""
         sidecar = local_metadata_path(path)
         try:
             return ObjectMetadata.from_json(sidecar.read_text()).record_count
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable metadata %s (%s); counting lines", sidecar, exc)
+            bad[key] = f"{sidecar}: {exc}"
+            if str(sidecar) not in self._warned:
+                self._warned.add(str(sidecar))
+                log.warning("ignoring unusable metadata %s (%s); counting lines", sidecar, exc)
         ident = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             cached = self._counts.get(str(path))

@@ -22,7 +22,7 @@ from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_PREFIXES, TARGETS
 
 from ..errors import BackendUnavailable
 from ..settings import S3Settings
-from .base import LandedObject, LandingListing
+from .base import OUTSIDE_SHOWN, LandedObject, LandingListing
 
 __all__ = ["S3LandingReader", "describe_s3_error", "make_client"]
 
@@ -91,6 +91,7 @@ class S3LandingReader:
         self._inflight: set[tuple[str, str]] = set()
         self.client = client if client is not None else make_client(settings)
         self._counts: dict[tuple[str, str], tuple[str, int]] = {}  # (bucket, key) -> (etag, n)
+        self._bad: dict[tuple[str, str], str] = {}  # (bucket, key) -> why its metadata is refused
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="s3-head")
 
@@ -101,7 +102,7 @@ class S3LandingReader:
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
         listed: dict[str, tuple[str, list[_Listed]]] = {}
-        unknown = 0
+        outside: list[str] = []
         for role, prefixes in LANDING_PREFIXES.items():
             bucket = self.settings.buckets.get(role)
             for target in prefixes:
@@ -110,14 +111,14 @@ class S3LandingReader:
                     continue
                 location[target] = s3_url(bucket, source_prefix(target))
                 try:
-                    found, bad = self._list(bucket, target)
+                    found, strays = self._list(bucket, target)
                 except Exception as exc:
                     if not _is_boto(exc):
                         raise
                     errors[target] = describe_s3_error(exc, bucket)
                     continue
                 listed[target] = (bucket, found)
-                unknown += bad
+                outside.extend(s3_url(bucket, k) for k in strays)
         tried = sum(1 for t in TARGETS if not location[t].startswith("not configured"))
         if tried and len(errors) == tried:
             first = next(iter(errors.values()))
@@ -125,6 +126,8 @@ class S3LandingReader:
         self._count_new([(bucket, item) for bucket, items in listed.values() for item in items])
         with self._lock:
             counts = dict(self._counts)
+            refused = dict(self._bad)
+        bad: dict[str, str] = {}
         objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
         uncounted: dict[str, int] = {}
         for target, (bucket, items) in listed.items():
@@ -134,15 +137,26 @@ class S3LandingReader:
                 known = counts.get((bucket, key.format()))
                 if known is None or known[0] != etag:
                     missing += 1
+                elif (bucket, key.format()) in refused:
+                    bad[key.format()] = refused[(bucket, key.format())]
                 out.append(LandedObject(key, size, modified, known[1] if known else 0))
             objects[target] = tuple(out)
             uncounted[target] = missing
-        return LandingListing(objects, location, errors, unknown, uncounted)
+        return LandingListing(
+            objects,
+            location,
+            errors,
+            len(outside),
+            uncounted,
+            bad,
+            tuple(sorted(outside)[:OUTSIDE_SHOWN]),
+        )
 
-    def _list(self, bucket: str, target: str) -> tuple[list[_Listed], int]:
+    def _list(self, bucket: str, target: str) -> tuple[list[_Listed], list[str]]:
+        """The target's landed objects, and the keys under its prefix outside the layout."""
         paginator = self.client.get_paginator("list_objects_v2")
         listed: list[_Listed] = []
-        unknown = 0
+        unknown: list[str] = []
         for page in paginator.paginate(
             Bucket=bucket, Prefix=source_prefix(target), PaginationConfig={"PageSize": PAGE_SIZE}
         ):
@@ -150,7 +164,7 @@ class S3LandingReader:
                 try:
                     key = LandingKey.parse(item["Key"])
                 except ValueError:
-                    unknown += 1
+                    unknown.append(item["Key"])
                     continue
                 listed.append(
                     (key, int(item["Size"]), item["LastModified"].timestamp(), item["ETag"])
@@ -203,9 +217,13 @@ class S3LandingReader:
             raise
         try:
             records = ObjectMetadata.from_s3(head.get("Metadata", {})).record_count
-        except ValueError:
-            log.warning("s3://%s/%s has no sensorlake metadata; counted as 0 records", bucket, key)
+            with self._lock:
+                self._bad.pop((bucket, key), None)
+        except ValueError as exc:
+            log.warning("s3://%s/%s: %s; counted as 0 records", bucket, key, exc)
             records = 0
+            with self._lock:
+                self._bad[(bucket, key)] = f"{s3_url(bucket, key)}: {exc}"
         return key, head.get("ETag", etag), records
 
 

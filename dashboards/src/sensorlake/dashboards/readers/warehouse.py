@@ -3,8 +3,8 @@
 Figures are computed with pyarrow from the few columns that carry them (lineage, source
 file, ingest time, rescued data) and cached per table version, so a refresh of an unchanged
 table costs one log read. Which landed files a stream has processed comes from its
-checkpoint (Spark's file-source log under ``<checkpoints>/<table>/sources/0``), when there
-is one.
+checkpoint (Spark's file-source log at ``contract.lake.checkpoint_path``), when there is
+one.
 """
 
 from __future__ import annotations
@@ -38,24 +38,34 @@ HISTORY_SHOWN = 20
 
 
 def read_file_source_log(checkpoint: Path) -> frozenset[str] | None:
-    """Landing keys a Spark file stream has committed (None when there is no checkpoint).
+    """Landing keys a Spark file stream has processed (None when there is no checkpoint).
 
-    The log is ``sources/0/<batch>[.compact]``: a ``v1`` line, then one JSON object per file
-    with its ``path``.
+    The stream writes it (``contract.lake.checkpoint_path``); its file-source log is
+    ``sources/0/<batch>[.compact]``: a ``v1`` line, then one JSON object per file with its
+    ``path`` and ``batchId``. Spark logs a file when it plans the batch, before the batch is
+    written: only batches with an entry in ``commits/`` count as processed.
     """
     source = checkpoint / "sources" / "0"
     if not source.is_dir():
         return None
+    commits = checkpoint / "commits"
+    committed = (
+        [int(p.name) for p in commits.iterdir() if p.name.isdigit()] if commits.is_dir() else []
+    )
+    last = max(committed, default=-1)
     keys: set[str] = set()
     for entry in source.iterdir():
         if not entry.name.split(".")[0].isdigit():
             continue
         for line in entry.read_text(errors="replace").splitlines()[1:]:
             try:
-                path = json.loads(line).get("path", "")
-            except (json.JSONDecodeError, AttributeError):
+                item = json.loads(line)
+                path, batch = str(item.get("path", "")), int(item.get("batchId", -1))
+            except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
                 continue
-            key = key_in(str(path))
+            if batch > last:
+                continue  # planned, not committed: still on its way
+            key = key_in(path)
             if key is not None:
                 keys.add(key)
     return frozenset(keys)
@@ -82,10 +92,30 @@ class LocalWarehouseReader:
         return table_dir(self.warehouse_dir, self.catalog, self.schema, table_name(target))
 
     def table_stats(self, target: str) -> TableStats | None:
+        if not self.warehouse_dir.is_dir():
+            raise BackendUnavailable(
+                f"local warehouse {self.warehouse_dir} does not exist: run "
+                "`sensorlake streams run` or set --warehouse-dir"
+            )
         path = self.path(target)
-        if not DeltaTable.is_deltatable(str(path)):
-            return None
-        processed = read_file_source_log(checkpoint_path(self.checkpoint_dir, table_name(target)))
+        try:
+            exists = DeltaTable.is_deltatable(str(path))
+        except (DeltaError, OSError) as exc:
+            raise BackendUnavailable(
+                f"cannot read table {table_name(target)} at {path} ({type(exc).__name__})"
+            ) from None
+        if not exists:
+            if path.is_dir() and any(path.iterdir()):
+                raise BackendUnavailable(
+                    f"table {table_name(target)} at {path} has files but no readable "
+                    "_delta_log commit: restore its _delta_log, or move the folder away and "
+                    "run the streams again"
+                )
+            return None  # not created yet (no stream has run)
+        checkpoint = checkpoint_path(
+            self.checkpoint_dir, self.catalog, self.schema, table_name(target)
+        )
+        processed = read_file_source_log(checkpoint)
         try:
             table = DeltaTable(str(path))
             version = table.version()
@@ -96,8 +126,11 @@ class LocalWarehouseReader:
                 with self._lock:
                     self._cache[target] = cached
         except (DeltaError, OSError, pa.ArrowException) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             raise BackendUnavailable(
-                f"cannot read table {table_name(target)} at {path} ({type(exc).__name__}: {exc})"
+                f"cannot read table {table_name(target)} at {path} ({type(exc).__name__}: "
+                f"{first}): check its _delta_log, or move the table away and run the streams "
+                "again"
             ) from None
         return _with_processed(cached, processed)
 
@@ -160,9 +193,14 @@ def _rows_written(metrics: dict[str, Any]) -> int | None:
 def _figures(data: pa.Table) -> dict[str, Any]:
     """Per-gateway rows and duplicates, ingest times, files and rescued rows of a table."""
     names = set(data.column_names)
+    full = data
     gateway_rows: dict[str, int] = {}
     duplicates: dict[str, int] = {}
+    unattributed = 0
     if {"gateway_id", "epoch", "row_id"} <= names and data.num_rows:
+        # A landed line that was not JSON is a row with a null _lineage: counted, not a gateway.
+        unattributed = data["gateway_id"].null_count
+        data = data.filter(pc.is_valid(data["gateway_id"]))
         per_gateway = data.group_by("gateway_id").aggregate([("gateway_id", "count")])
         gateway_rows = dict(
             zip(
@@ -177,6 +215,7 @@ def _figures(data: pa.Table) -> dict[str, Any]:
             repeated["gateway_id"].to_pylist(), repeated["count_all"].to_pylist(), strict=True
         ):
             duplicates[gateway] = duplicates.get(gateway, 0) + n - 1
+    data = full
     per_minute: dict[int, int] = {}
     last_ingested = None
     if INGESTED_AT in names and data.num_rows:
@@ -205,6 +244,7 @@ def _figures(data: pa.Table) -> dict[str, Any]:
         "gateway_rows": gateway_rows,
         "gateway_duplicates": duplicates,
         "ingested_per_minute": per_minute,
+        "unattributed_rows": unattributed,
     }
 
 

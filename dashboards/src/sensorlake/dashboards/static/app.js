@@ -168,7 +168,7 @@ function render(data) {
     : "no gateway state on this machine";
 
   const body = document.querySelector("#recon tbody");
-  const order = { missing: 0, duplicates: 1, extra: 2, pending: 3, "not checked": 4, ok: 5 };
+  const order = { missing: 0, duplicates: 1, extra: 2, "no lineage": 3, pending: 4, "not checked": 5, ok: 6 };
   const rows = [...recon.rows].sort((a, b) => order[a.verdict] - order[b.verdict]).slice(0, 40);
   body.replaceChildren(...rows.map((r) => {
     const tr = el("tr", { "data-pipeline": r.pipeline, "data-gateway": r.gateway });

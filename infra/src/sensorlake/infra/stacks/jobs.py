@@ -158,7 +158,7 @@ class StreamJobs(Construct):
             self.jobs[target] = Job(
                 self,
                 f"job_{target}",
-                name=f"sensorlake-{target}",
+                name=contract.job_name(target),
                 description=f"sensorlake: Auto Loader stream of the {target} files",
                 max_concurrent_runs=1,
                 queue=JobQueue(enabled=True),
