@@ -256,6 +256,8 @@ class Lander:
                 except SourceChanged as exc:
                     self.reporter.note(f"{exc.message}: batch dropped, reading again")
                     continue
+                if last_row == position.watermark:
+                    break  # no row left up to where this cycle reads
                 anchor = source.anchor(last_row) or ""
             read = SourcePosition(position.epoch, last_row, anchor, position.db_identity)
             self._commit(state, files, summary, read, rows, reasons, close_all=not rolling)
@@ -366,8 +368,16 @@ class Lander:
             level=limits.compress_level,
             future_limit=limit,
         )
-        upto = min(max_id, position.watermark + limits.batch_rows)
-        segments = plan_segments(position.watermark, upto, self._segment_rows)
+        # A batch is an id range from the next row that exists: ids with a gap wider than a
+        # batch (found by the whole-flow property test) would otherwise make empty batches
+        # that never move the watermark.
+        start = position.watermark
+        following = source.first_id_after(start)
+        if following is None or following > max_id:
+            return position.watermark, 0, {}, 0
+        start = max(start, following - 1)
+        upto = min(max_id, start + limits.batch_rows)
+        segments = plan_segments(start, upto, self._segment_rows)
         last_row, rows, reasons, duplicates = position.watermark, 0, {}, 0
         try:
             for result in self._pool.encode(job, segments, rows=source):

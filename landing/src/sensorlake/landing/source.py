@@ -218,6 +218,15 @@ class Source:
             return None
         return hashlib.sha256(repr(tuple(rows[0])).encode()).hexdigest()[:32]
 
+    def first_id_after(self, after: int) -> int | None:
+        """The smallest usable id above ``after`` (None: none), where the next batch starts:
+        a gap in the ids (a sensor that renumbered, rows deleted) is jumped, not walked one
+        empty batch at a time (an index lookup on the primary key)."""
+        where = "" if self.ids_trusted else " AND typeof(id) = 'integer'"
+        rows = self._fetch(f"SELECT MIN(id) FROM {TABLE} WHERE id > ?{where}", (after,))
+        value = rows[0][0] if rows else None
+        return None if value is None else int(value)
+
     def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
         """Rows with ``after < id <= upto`` in id order (one segment of a batch)."""
         columns = ", ".join(f'"{c}"' for c in self.columns)
