@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gzip
-import json
-import math
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -28,7 +24,6 @@ from starlette.testclient import TestClient
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.lake import table_dir
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS, table_name
-from sensorlake.contract.records import RESCUED_COLUMN, Field, shape, table_columns
 from sensorlake.dashboards.monitor import Monitor, make_readers
 from sensorlake.dashboards.readers.base import key_in
 from sensorlake.dashboards.settings import Settings, load_settings
@@ -39,71 +34,6 @@ from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import LocalLakeSink
 
 GATEWAY = "gw-dash"
-
-_SCALARS = {
-    "string": pa.string(),
-    "long": pa.int64(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
-
-
-def arrow_type(f: Field) -> pa.DataType:
-    if f.type == "struct":
-        return pa.struct([pa.field(c.name, arrow_type(c), nullable=c.nullable) for c in f.fields])
-    if f.type == "array":
-        return pa.list_(_SCALARS[f.items or "string"])
-    return _SCALARS[f.type]
-
-
-def arrow_schema(target: str) -> pa.Schema:
-    return pa.schema(
-        [pa.field(f.name, arrow_type(f), nullable=True) for f in table_columns(target)]
-    )
-
-
-def _coerce(f: Field, value: Any) -> Any:
-    if value is None:
-        return None
-    if f.type == "struct":
-        return {c.name: _coerce(c, value.get(c.name)) for c in f.fields}
-    if f.type == "timestamp":
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if f.type == "double":
-        if value in ("Infinity", "-Infinity"):
-            return math.inf if value == "Infinity" else -math.inf
-        return float(value)
-    if f.type == "long":
-        return int(value)
-    if f.type == "boolean":
-        return bool(value)
-    if f.type == "array":
-        return [str(v) for v in value]
-    return str(value)
-
-
-def table_rows(lake_dir: Path, key: LandingKey, ingested_at: datetime) -> list[dict[str, Any]]:
-    """A landed file's records as its table's rows (what a stream would write)."""
-    from sensorlake.contract.lake import lake_path
-
-    path = lake_path(lake_dir, key.format())
-    fields = shape(key.target)
-    names = {f.name for f in fields}
-    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    rows = []
-    with gzip.open(path, "rt") as handle:
-        for line in handle:
-            record = json.loads(line)
-            row = {f.name: _coerce(f, record.get(f.name)) for f in fields}
-            extra = {k: v for k, v in record.items() if k not in names}
-            row.update(key.partitions)
-            row["_ingested_at"] = ingested_at
-            row["_source_file"] = path.resolve().as_uri()
-            row["_source_modified_at"] = modified
-            row[RESCUED_COLUMN] = json.dumps(extra) if extra else None
-            rows.append(row)
-    return rows
 
 
 def landed_keys(lake_dir: Path, target: str) -> list[LandingKey]:
@@ -189,11 +119,7 @@ class Flow:
         written = {}
         for target in targets:
             error = result.tables[target].error
-            if error is not None:
-                # The streams cannot write some batches yet (issue 13: an emergency batch
-                # whose lists are all empty panics in deltalake); write those rows as the
-                # stream would, without a checkpoint, until the streams fix is merged.
-                self._write_by_hand(target)
+            assert error is None, f"{target}: {error}"
             path = self.table_path(target)
             for key in skip:
                 for uri in self._sources(target, key):
@@ -212,21 +138,6 @@ class Flow:
             return []
         table = DeltaTable(str(self.table_path(target))).to_pyarrow_table(columns=["_source_file"])
         return [u for u in pc.unique(table["_source_file"]).to_pylist() if key_in(u) == key]
-
-    def _write_by_hand(self, target: str) -> None:
-        path = self.table_path(target)
-        done: set[str] = set()
-        if DeltaTable.is_deltatable(str(path)):
-            table = DeltaTable(str(path)).to_pyarrow_table(columns=["_source_file"])
-            done = {key_in(u) or "" for u in pc.unique(table["_source_file"]).to_pylist()}
-        now = datetime.now(UTC)
-        rows: list[dict[str, Any]] = []
-        for key in landed_keys(self.lake, target):
-            if key.format() not in done:
-                rows.extend(table_rows(self.lake, key, now))
-        if rows:
-            table = pa.Table.from_pylist(rows, schema=arrow_schema(target))
-            write_deltalake(str(path), table, mode="append", partition_by=["date", "gateway"])
 
     def settings(self, **overrides: Any) -> Settings:
         base = load_settings(

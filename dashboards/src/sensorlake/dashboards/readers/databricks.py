@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sensorlake.contract.names import UC_NAME_HINT, is_uc_name
 from sensorlake.contract.pipelines import TARGETS, job_name, table_name
 from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 
@@ -31,12 +32,13 @@ INGESTED_AT, SOURCE_FILE = INGEST_COLUMNS[0].name, INGEST_COLUMNS[1].name
 HISTORY_SHOWN = 20
 RUNS_SHOWN = 10
 _NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "DELTA_TABLE_NOT_FOUND", "cannot be found")
-_IDENT = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def _quote(name: str) -> str:
-    if not _IDENT.match(name):
-        raise NotConfigured(f"catalog/schema/table name {name!r} must be letters, digits and _")
+    """A name the contract's one rule accepts, quoted (the settings checked it already;
+    this keeps a name from reaching SQL unchecked by any other path)."""
+    if not is_uc_name(name):
+        raise NotConfigured(f"catalog/schema/table name {name!r}: {UC_NAME_HINT}")
     return f"`{name}`"
 
 
