@@ -33,8 +33,10 @@ import tempfile
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from click.testing import CliRunner, Result
@@ -79,20 +81,40 @@ def _clean(stage: str, result: Result) -> None:
     assert "Traceback (most recent call last)" not in result.output, f"{stage}:\n{result.output}"
 
 
-def _land(db: Path, state: Path, lake: Path, gateway: str) -> dict[str, Any]:
-    result = CliRunner(env={"SENSORLAKE_GATEWAY_ID": gateway}).invoke(
-        sensorlake,
-        [
-            "land",
-            "--db-path",
-            str(db),
-            "--state-dir",
-            str(state),
-            "--lake-dir",
-            str(lake),
-            "--json",
-        ],
-    )
+class NoProgress(AssertionError):
+    """Landing took more database snapshots than a run that moves forward can need."""
+
+
+@contextmanager
+def progress_guard(rows: int) -> Iterator[None]:
+    """Fail, instead of hanging, when a landing run stops moving forward: each snapshot of
+    a run either reads at least one row or ends it (plus one per reset or changed file)."""
+    from sensorlake.landing.source import Source
+
+    original = Source.snapshot
+    budget = rows + 10
+    taken = 0
+
+    def counted(self: Source) -> Any:
+        nonlocal taken
+        taken += 1
+        if taken > budget:
+            raise NoProgress(f"landing took {taken} snapshots for {rows} row(s): it is stuck")
+        return original(self)
+
+    with patch.object(Source, "snapshot", counted):
+        yield
+
+
+def _land(db: Path, state: Path, lake: Path, gateway: str, rows: int) -> dict[str, Any]:
+    with progress_guard(rows):
+        result = CliRunner(env={"SENSORLAKE_GATEWAY_ID": gateway}).invoke(
+            sensorlake,
+            [
+                "land", "--json",
+                "--db-path", str(db), "--state-dir", str(state), "--lake-dir", str(lake),
+            ],
+        )  # fmt: skip
     _clean("sensorlake land", result)
     assert result.exit_code == 0, f"land exited {result.exit_code}:\n{result.output}"
     summary: dict[str, Any] = json.loads(result.stdout)
@@ -197,7 +219,9 @@ def _flow(spark: Any, fleet: Fleet, root: Path) -> None:
             db.parent.mkdir(exist_ok=True)
             previous = plan.rounds[index - 1].database if index else None
             apply_round(db, plan.rounds[index], previous)
-            summary = _land(db, root / f"gw{n}" / "state", config.lake_dir, plan.gateway_id)
+            rows = len(plan.rounds[index].database.rows)
+            state = root / f"gw{n}" / "state"
+            summary = _land(db, state, config.lake_dir, plan.gateway_id, rows)
             expected_epoch = plan.epochs()[index][0]
             assert summary["epoch"] == expected_epoch, (plan.gateway_id, index, summary)
             summaries.append(summary)

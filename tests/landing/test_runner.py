@@ -27,6 +27,7 @@ from sensorlake.landing.rules import Rules
 from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import reset_database, simulate_bulk
 from sensorlake.landing.sink import FakeSink, LocalLakeSink
+from sensorlake.landing.source import Source
 from sensorlake.landing.state import State
 from sensorlake.landing.summary import NullReporter
 
@@ -635,3 +636,38 @@ def test_dry_run_shows_what_accumulates_and_when_it_closes(
     assert dry.targets["raw"].open_age_seconds == 100
     assert dry.next_close_at == "2026-03-05T12:05:00+00:00"
     assert dry.targets["raw"].shipped_files == 0
+
+
+@pytest.mark.raw
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by flow test: a gap of more than SENSORLAKE_BATCH_ROWS ids between two rows "
+    "makes `land` spin for ever (a batch is an id range; an empty one never moves the "
+    "watermark), and no row after the gap ever lands",
+)
+def test_a_gap_in_row_ids_wider_than_a_batch_is_crossed(
+    tmp_path: Path, make_config: MakeConfig, rules: Rules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "sensor_data.db"
+    simulate_bulk(db, 20, seed=3)
+    conn = sqlite3.connect(db)
+    with conn:  # the sensor's rows after id 10 renumbered past a gap of 5,000 ids
+        conn.execute("UPDATE sensor_readings SET id = id + 5000 WHERE id > 10")
+    conn.close()
+    # A run that moves forward needs a snapshot per batch and one to end: fail, not hang.
+    snapshots = 0
+    original = Source.snapshot
+
+    def counted(self: Source) -> Any:
+        nonlocal snapshots
+        snapshots += 1
+        if snapshots > 20:
+            raise RuntimeError(f"{snapshots} snapshots for 20 rows: landing is stuck")
+        return original(self)
+
+    monkeypatch.setattr(Source, "snapshot", counted)
+    config = small(make_config(db))
+    summary = Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    assert summary.rows_read == 20
+    raw_ids = sorted(r["_lineage"]["row_id"] for r in read_lake(config.lake_dir)["raw"])
+    assert raw_ids == source_ids(db)
