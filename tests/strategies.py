@@ -514,8 +514,8 @@ def chaos_rows(draw: st.DrawFn, base: datetime | None = None, *, keyed: bool = T
     """Every column anything (the timestamp anything a timestamp might be)."""
     row: Row = {c: draw(anything()) for c in COLUMNS}
     row["timestamp"] = draw(timestamps(base))
-    if keyed:  # the sensor's table refuses NULL in these two
-        if row["sensor_id"] is None:
+    if keyed:  # the sensor's table refuses NULL in these two (NaN is stored as NULL)
+        if row["sensor_id"] is None or row["sensor_id"] != row["sensor_id"]:
             row["sensor_id"] = draw(_SENSOR_ID)
     elif draw(st.integers(0, 4)) == 0:
         row["timestamp"] = None
@@ -554,7 +554,15 @@ def _ids(draw: st.DrawFn, n: int, *, after: int, keyed: bool) -> list[Any]:
     ids: list[Any] = []
     current = after
     for _ in range(n):
-        step = draw(st.one_of(st.just(1), st.just(1), st.integers(2, 1000), st.integers(1, 2**62)))
+        kind = draw(st.integers(0, 19))
+        if kind < 15:
+            step = 1  # the sensor's AUTOINCREMENT
+        elif kind < 18:
+            step = draw(st.integers(2, 1000))  # deleted rows
+        elif kind == 18:
+            step = draw(st.integers(1000, 300_000))  # more than a batch of ids apart
+        else:
+            step = draw(st.integers(1, 2**62))  # towards the end of the 64-bit range
         if current + step > INT64_MAX - 1000:
             step = 1
         if current + step > INT64_MAX:
