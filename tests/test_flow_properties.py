@@ -34,14 +34,13 @@ import traceback
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, Phase, example, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 
 from sensorlake.contract.cli import main as sensorlake
 from sensorlake.contract.pipelines import TARGETS, bucket_role
@@ -210,10 +209,6 @@ def _flow(spark: Any, fleet: Fleet, root: Path) -> None:
         checkpoint_dir=root / "checkpoints",
         master="local[2]",
     )
-    # TODO(issue 13, "the emergency table cannot be written when a micro-batch has no
-    # invalid reading"): temporary constraint while the fix is in another branch; REMOVE.
-    if os.environ.get("FLOW_AVOID_KNOWN"):
-        config = replace(config, targets=tuple(t for t in TARGETS if t != "emergency"))
     summaries: list[dict[str, Any]] = []
     rounds = max(len(g.rounds) for g in fleet.gateways)
     for index in range(rounds):
@@ -237,8 +232,6 @@ def _flow(spark: Any, fleet: Fleet, root: Path) -> None:
     # Raw: every source row with an id, exactly once, and nothing else.
     landed = {t: _landed(config.lake_dir, t) for t in TARGETS}
     tables = {t: _table(config, t) for t in TARGETS}
-    if os.environ.get("FLOW_AVOID_KNOWN"):  # TODO(issue 13): REMOVE with the above
-        tables["emergency"] = landed["emergency"]
     expected = fleet.expected_raw()
     assert tables["raw"] == expected, (
         f"raw table != source rows: missing {dict(expected - tables['raw'])}, "
@@ -274,9 +267,7 @@ def _flow(spark: Any, fleet: Fleet, root: Path) -> None:
     code, report = _status(config, root / "gw0" / "state")
     item = next(i for i in report["monitoring"] if i["item"] == "reconciliation")
     duplicates = any(n > 1 for n in expected.values())
-    if os.environ.get("FLOW_AVOID_KNOWN"):  # TODO(issue 13): REMOVE (emergency not ingested)
-        assert code in (0, 1), report
-    elif duplicates:  # a loose table repeated an id: rows with one identity, reported as such
+    if duplicates:  # a loose table repeated an id: rows with one identity, reported as such
         assert code in (0, 1), report
     else:
         assert item["state"] == "exactly once", item
@@ -289,9 +280,6 @@ def _flow(spark: Any, fleet: Fleet, root: Path) -> None:
     deadline=None,
     print_blob=True,
     report_multiple_bugs=False,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate]  # TODO: REMOVE (no shrinking)
-    if os.environ.get("FLOW_AVOID_KNOWN")
-    else list(Phase),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(fleet=fleets())
