@@ -16,7 +16,7 @@ LIVE_ARGS ?=
 # Two test workers: the build machines have two cores (PYTEST_ARGS= runs them in one process).
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help uv setup setup-landing land process validate simulate test lint fmt bench bench-live clean
+.PHONY: help uv setup setup-landing land process validate simulate test test-flow-deep lint fmt bench bench-live clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ ifeq ($(TYPE),all)
 else
 	$(RUN) pytest -m "$(subst -,_,$(TYPE))" $(PYTEST_ARGS)
 endif
+
+# The whole-flow property (tests/test_flow_properties.py) on many random sensor databases.
+FLOW_EXAMPLES ?= 200
+
+test-flow-deep: setup java-check ## The whole flow (land, streams, status) on FLOW_EXAMPLES random generated databases (default 200)
+	SENSORLAKE_FLOW_EXAMPLES=$(FLOW_EXAMPLES) $(RUN) pytest tests/test_flow_properties.py -n 0 --hypothesis-show-statistics
 
 lint: setup ## ruff lint and format check
 	$(RUN) ruff check .
