@@ -1,0 +1,226 @@
+"""The old uploader's rows in a staging database: one copy of each, split into generations.
+
+Identity of an old row: (gateway, ``id``, ``timestamp``, ``sensor_id``). The old uploader's
+known duplicates (the same batch uploaded twice under two keys after a crash) are the same
+rows, so they are stored once and counted as dropped.
+
+Generations. The sensor deletes and recreates its database on restart, so ids start again
+at 1; the old objects do not say which database a row came from. Within one database ids
+and timestamps grow together (one insert per reading, stamped with the time of the write),
+so in (timestamp, id) order a new generation starts wherever the id does not grow. Each
+generation becomes one epoch when it is landed (see :mod:`.backfill`).
+
+The staging database lives on disk (a fleet's history does not fit in memory) and is
+thrown away after the run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..validate import utc_timestamp
+
+__all__ = ["Generation", "History"]
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    gateway TEXT NOT NULL, id INTEGER NOT NULL, ts TEXT NOT NULL, sensor_id TEXT NOT NULL,
+    day TEXT NOT NULL, object TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (gateway, id, ts, sensor_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rows_order ON rows (gateway, ts, id);
+CREATE TABLE IF NOT EXISTS columns (gateway TEXT NOT NULL, position INTEGER NOT NULL,
+    name TEXT NOT NULL, PRIMARY KEY (gateway, name));
+CREATE TABLE IF NOT EXISTS copies (gateway TEXT NOT NULL, day TEXT NOT NULL,
+    duplicates INTEGER NOT NULL, PRIMARY KEY (gateway, day));
+"""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sensor database's rows in the old history: (timestamp, id) from ``start`` up to,
+    not including, ``end`` (None: to the end)."""
+
+    gateway: str
+    index: int
+    start: tuple[str, int]
+    end: tuple[str, int] | None
+    rows: int
+    min_id: int
+    max_id: int
+    days: tuple[str, ...]
+
+
+def row_identity(row: dict[str, Any]) -> tuple[int, str, str] | str:
+    """(id, timestamp, sensor_id) of an old row, or the reason it has none."""
+    row_id = row.get("id")
+    if row_id is None:
+        return "id.missing"
+    if row_id.__class__ is not int:
+        return "id.not-integer"
+    ts = row.get("timestamp")
+    if ts is None:
+        return "timestamp.missing"
+    if ts.__class__ is not str:
+        return "timestamp.not-text"
+    sensor = row.get("sensor_id")
+    return row_id, ts, "" if sensor is None else str(sensor)
+
+
+def day_of(ts: str) -> str:
+    """The UTC date landing files the row under (``unknown`` if unparseable)."""
+    full = utc_timestamp(ts)
+    return full[:10] if full else "unknown"
+
+
+class History:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=OFF")
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.executescript(_SCHEMA)
+        self._columns: dict[str, dict[str, int]] = {}
+        self.rows_read = 0
+        self.duplicates = 0
+        self.unidentified: dict[str, int] = {}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def add(self, gateway: str, key: str, rows: list[dict[str, Any]]) -> int:
+        """Store an object's rows; returns how many were new (not duplicates)."""
+        known = self._columns.setdefault(gateway, {})
+        fresh: list[tuple[Any, ...]] = []
+        new_columns: list[tuple[str, int, str]] = []
+        for row in rows:
+            self.rows_read += 1
+            ident = row_identity(row)
+            if isinstance(ident, str):
+                self.unidentified[ident] = self.unidentified.get(ident, 0) + 1
+                continue
+            for name in row:
+                if name not in known:
+                    known[name] = len(known)
+                    new_columns.append((gateway, known[name], name))
+            row_id, ts, sensor = ident
+            fresh.append((gateway, row_id, ts, sensor, day_of(ts), key, _ENCODER.encode(row)))
+        conn = self._conn
+        conn.execute("BEGIN")
+        conn.executemany("INSERT OR IGNORE INTO columns VALUES (?, ?, ?)", new_columns)
+        before = conn.total_changes
+        conn.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)", fresh)
+        added = conn.total_changes - before
+        conn.execute("COMMIT")
+        if added < len(fresh):
+            self.duplicates += len(fresh) - added
+            self._count_copies(gateway, fresh, added)
+        return added
+
+    def _count_copies(self, gateway: str, fresh: list[tuple[Any, ...]], added: int) -> None:
+        """Duplicates per day, for compare (only the count: which copy won does not matter)."""
+        if added == 0:
+            by_day: dict[str, int] = {}
+            for item in fresh:
+                by_day[item[4]] = by_day.get(item[4], 0) + 1
+        else:  # a partly duplicated object: find which rows were already there
+            by_day = {}
+            for item in fresh:
+                row = self._conn.execute(
+                    "SELECT object FROM rows WHERE gateway=? AND id=? AND ts=? AND sensor_id=?",
+                    item[:4],
+                ).fetchone()
+                if row is not None and row[0] != item[5]:
+                    by_day[item[4]] = by_day.get(item[4], 0) + 1
+        self._conn.executemany(
+            "INSERT INTO copies VALUES (?, ?, ?) ON CONFLICT (gateway, day) "
+            "DO UPDATE SET duplicates = duplicates + excluded.duplicates",
+            [(gateway, day, n) for day, n in by_day.items()],
+        )
+
+    # -- reading back ----------------------------------------------------------------------
+
+    def gateways(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT gateway FROM rows ORDER BY 1")]
+
+    def columns(self, gateway: str) -> list[str]:
+        """The old rows' columns in the order the sensor's table had them (first seen)."""
+        return [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT name FROM columns WHERE gateway = ? ORDER BY position", (gateway,)
+            )
+        ]
+
+    def generations(self, gateway: str) -> list[Generation]:
+        starts: list[tuple[str, int]] = []
+        stats: list[list[Any]] = []  # rows, min id, max id, days
+        previous = None
+        for ts, row_id, day in self._conn.execute(
+            "SELECT ts, id, day FROM rows WHERE gateway = ? ORDER BY ts, id", (gateway,)
+        ):
+            if previous is None or row_id <= previous:
+                starts.append((ts, row_id))
+                stats.append([0, row_id, row_id, set()])
+            current = stats[-1]
+            current[0] += 1
+            current[1] = min(current[1], row_id)
+            current[2] = max(current[2], row_id)
+            current[3].add(day)
+            previous = row_id
+        out = []
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else None
+            rows, low, high, days = stats[i]
+            out.append(Generation(gateway, i, start, end, rows, low, high, tuple(sorted(days))))
+        return out
+
+    def _where(self, gen: Generation) -> tuple[str, tuple[Any, ...]]:
+        if gen.end is None:
+            return "gateway = ? AND (ts, id) >= (?, ?)", (gen.gateway, *gen.start)
+        return (
+            "gateway = ? AND (ts, id) >= (?, ?) AND (ts, id) < (?, ?)",
+            (gen.gateway, *gen.start, *gen.end),
+        )
+
+    def identities(self, gen: Generation) -> Iterator[tuple[int, str, str]]:
+        where, args = self._where(gen)
+        yield from self._conn.execute(f"SELECT id, ts, sensor_id FROM rows WHERE {where}", args)
+
+    def bodies(self, gen: Generation) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
+        """The generation's rows in id order."""
+        where, args = self._where(gen)
+        for row_id, ts, sensor, body in self._conn.execute(
+            f"SELECT id, ts, sensor_id, body FROM rows WHERE {where} ORDER BY id", args
+        ):
+            yield row_id, ts, sensor, _DECODER.decode(body)
+
+    def per_day(self, gateway: str) -> dict[str, int]:
+        return dict(
+            self._conn.execute(
+                "SELECT day, COUNT(*) FROM rows WHERE gateway = ? GROUP BY day", (gateway,)
+            ).fetchall()
+        )
+
+    def day_identities(self, gateway: str, day: str) -> set[tuple[int, str, str]]:
+        return set(
+            self._conn.execute(
+                "SELECT id, ts, sensor_id FROM rows WHERE gateway = ? AND day = ?", (gateway, day)
+            ).fetchall()
+        )
+
+    def duplicates_per_day(self, gateway: str) -> dict[str, int]:
+        return dict(
+            self._conn.execute(
+                "SELECT day, duplicates FROM copies WHERE gateway = ?", (gateway,)
+            ).fetchall()
+        )
