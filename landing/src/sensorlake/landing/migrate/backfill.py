@@ -49,9 +49,8 @@ from ..sink import NullSink, Sink
 from ..state import SourcePosition, State
 from ..summary import NullReporter
 from ..validate import utc_timestamp
-from .formats import BadObject, parse_object
 from .history import Generation, History
-from .oldstore import OldBucket
+from .oldstore import OldBucket, Progress, load_history
 from .zone import Identity, LandingZone
 
 __all__ = ["BACKFILL_EPOCH_BASE", "Backfill", "BackfillSummary", "backfill_epoch"]
@@ -113,15 +112,6 @@ class BackfillSummary:
         return asdict(self)
 
 
-class Progress:
-    """What a run shows while reading objects (a rich bar on a terminal; nothing otherwise)."""
-
-    def begin(self, objects: int) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-    def note(self, message: str) -> None: ...
-    def end(self) -> None: ...
-
-
 class Backfill:
     def __init__(
         self,
@@ -171,31 +161,11 @@ class Backfill:
     # -- reading the old objects -------------------------------------------------------------
 
     def _read(self, history: History, summary: BackfillSummary) -> None:
-        keys = self.old.keys()
-        summary.objects_listed = len(keys)
-        self.progress.begin(len(keys))
-        try:
-            for fetched in self.old.fetch(keys):
-                self.progress.advance()
-                try:
-                    if fetched.body is None:
-                        raise BadObject(fetched.key, fetched.error or "cannot be read")
-                    obj = parse_object(
-                        fetched.key,
-                        fetched.body,
-                        fetched.metadata,
-                        fmt=self.fmt,
-                        gateway_id=self.gateway_id,
-                    )
-                except BadObject as bad:
-                    summary.bad_objects.append({"key": bad.key, "reason": bad.reason})
-                    self.progress.note(f"skipped {bad.key}: {bad.reason}")
-                    continue
-                summary.objects_read += 1
-                summary.formats[obj.format] = summary.formats.get(obj.format, 0) + 1
-                history.add(obj.gateway, obj.key, obj.rows)
-        finally:
-            self.progress.end()
+        report = load_history(
+            self.old, history, fmt=self.fmt, gateway_id=self.gateway_id, progress=self.progress
+        )
+        summary.objects_listed, summary.objects_read = report.listed, report.read
+        summary.formats, summary.bad_objects = report.formats, report.bad_objects
         summary.rows = history.rows_read
         summary.duplicates_dropped = history.duplicates
         summary.unidentifiable = dict(history.unidentified)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, LandingError
 from ..s3 import make_client, translate_client_error
+from .formats import BadObject, parse_object
+from .history import History
 
 __all__ = ["Fetched", "OldBucket", "parse_s3_url"]
 
@@ -118,3 +120,55 @@ class OldBucket:
                 if submitted < len(keys):
                     futures.append(pool.submit(self._get, keys[submitted]))
                     submitted += 1
+
+
+class Progress:
+    """What a run shows while reading objects (a rich bar on a terminal; nothing otherwise)."""
+
+    def begin(self, objects: int) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def note(self, message: str) -> None: ...
+    def end(self) -> None: ...
+
+
+@dataclass
+class ReadReport:
+    listed: int = 0
+    read: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+    bad_objects: list[dict[str, str]] = field(default_factory=list)
+
+
+def load_history(
+    old: OldBucket,
+    history: History,
+    *,
+    fmt: str = "auto",
+    gateway_id: str | None = None,
+    progress: Progress | None = None,
+) -> ReadReport:
+    """Every object under the old prefix into ``history``; bad ones reported by key."""
+    progress = progress or Progress()
+    report = ReadReport()
+    keys = old.keys()
+    report.listed = len(keys)
+    progress.begin(len(keys))
+    try:
+        for fetched in old.fetch(keys):
+            progress.advance()
+            try:
+                if fetched.body is None:
+                    raise BadObject(fetched.key, fetched.error or "cannot be read")
+                obj = parse_object(
+                    fetched.key, fetched.body, fetched.metadata, fmt=fmt, gateway_id=gateway_id
+                )
+            except BadObject as bad:
+                report.bad_objects.append({"key": bad.key, "reason": bad.reason})
+                progress.note(f"skipped {bad.key}: {bad.reason}")
+                continue
+            report.read += 1
+            report.formats[obj.format] = report.formats.get(obj.format, 0) + 1
+            history.add(obj.gateway, obj.key, obj.rows)
+    finally:
+        progress.end()
+    return report
