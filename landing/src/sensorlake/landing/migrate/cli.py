@@ -383,3 +383,72 @@ def _render_compare(report: Any, console: Console) -> None:
         f"{verdict}  (old {t.get('old', 0):,}, new {t.get('new', 0):,}, equal {t.get('equal', 0):,}, "
         f"duplicated in old {t.get('duplicated_in_old', 0):,})"
     )
+
+
+# -- rollback-state --------------------------------------------------------------------------
+
+ROLLBACK_EPILOG = """\b
+Examples:
+  sensorlake migrate rollback-state --to /state/s3-uploader/upload_state.json
+  sensorlake migrate rollback-state --to /state --db-path /data/sensor_data.db --json
+
+\b
+Stop `sensorlake land` first (the state is locked while it runs), then start the old
+uploader: it resumes with the first row the new lander did not land.
+
+\b
+Exit codes: 0 written; 2 the lander never ran or bad option; 3 sensor database problem;
+5 the state is locked (a lander is running) or cannot be written; 75 the lander stopped
+inside a run of equal timestamps: run `sensorlake land` once more, then retry.
+"""
+
+
+@migrate.command("rollback-state", epilog=ROLLBACK_EPILOG)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The old uploader's upload_state.json (or its state directory).",
+)
+@click.option(
+    "--state-dir", type=click.Path(path_type=Path), help="Landing state [default var/state]."
+)
+@click.option(
+    "--db-path",
+    type=click.Path(path_type=Path),
+    help="Sensor database [default var/sensor_data.db].",
+)
+@click.option("--dry-run", is_flag=True, help="Show the state file; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def rollback_state(
+    to: Path, state_dir: Path | None, db_path: Path | None, dry_run: bool, as_json: bool
+) -> None:
+    """Write the old uploader's state file from the new lander's position, atomically."""
+    from dataclasses import asdict
+
+    from .statefile import rollback_state as write_state
+
+    def go() -> int:
+        config = load_config(state_dir=state_dir, db_path=db_path)
+        done = write_state(config.state_dir, config.db_path, to, dry_run=dry_run)
+        if as_json:
+            click.echo(msgspec.json.encode({**asdict(done), "dry_run": dry_run}).decode())
+            return 0
+        verb = "would write" if dry_run else "wrote"
+        click.echo(
+            f"{verb} {done.path}: last_timestamp {done.last_timestamp} (the lander's epoch "
+            f"{done.epoch}, row {done.watermark}); the old uploader resumes with the next row"
+        )
+        if done.spooled_files:
+            click.echo(
+                f"warning: {done.spooled_files} landed file(s) still wait in the spool; run "
+                "`sensorlake land` until nothing is pending, or their rows reach the new zone "
+                "only when it runs again",
+                err=True,
+            )
+        else:
+            click.echo("spooled files: 0 (everything the lander landed has shipped)")
+        return 0
+
+    run_guarded(go)
