@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -59,6 +60,7 @@ class OldUploader:
         self.retries = retries
         self.last_batch: list[dict[str, Any]] = []
         self.keys: list[str] = []
+        self.batch_ends: list[str] = []  # each batch's watermark, in order
 
     # -- state ----------------------------------------------------------------------------
 
@@ -117,12 +119,21 @@ class OldUploader:
         job_id = self._put(rows)
         self._save(rows, job_id)
         self.last_batch = rows
+        self.batch_ends.append(str(rows[-1]["timestamp"]))
         return len(rows)
 
     def run_until_caught_up(self) -> int:
         total = 0
         while n := self.cycle():
             total += n
+        return total
+
+    def run(self, stop: threading.Event, interval: float = 15.0) -> int:
+        """Its loop: one batch every ``interval`` seconds (``upload_interval``) until ``stop``."""
+        total = 0
+        while not stop.is_set():
+            total += self.cycle()
+            stop.wait(interval)
         return total
 
     def retry_duplicate(self) -> str:
