@@ -30,13 +30,14 @@ __all__ = ["Generation", "History"]
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()
+_FLUSH_ROWS = 20_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
     gateway TEXT NOT NULL, id INTEGER NOT NULL, ts TEXT NOT NULL, sensor_id TEXT NOT NULL,
-    day TEXT NOT NULL, object TEXT NOT NULL, body BLOB NOT NULL,
-    PRIMARY KEY (gateway, id, ts, sensor_id)
-) WITHOUT ROWID;
+    day TEXT NOT NULL, object TEXT NOT NULL, body BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rows_identity ON rows (gateway, id, ts, sensor_id);
 CREATE INDEX IF NOT EXISTS rows_order ON rows (gateway, ts, id);
 CREATE TABLE IF NOT EXISTS columns (gateway TEXT NOT NULL, position INTEGER NOT NULL,
     name TEXT NOT NULL, PRIMARY KEY (gateway, name));
@@ -82,14 +83,31 @@ def day_of(ts: str) -> str:
     return full[:10] if full else "unknown"
 
 
+_DAYS: dict[str, str] = {}
+
+
+def _day(ts: str) -> str:
+    """:func:`day_of`, once per day for the sensor's own format (UTC already)."""
+    if len(ts) == 29 and ts.endswith("+00:00") and ts[10] == "T" and ts[19] == ".":
+        day = _DAYS.get(ts[:10])
+        if day is None and (day := day_of(ts)) != "unknown":
+            _DAYS[ts[:10]] = day
+        return day
+    return day_of(ts)
+
+
 class History:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = sqlite3.connect(path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=OFF")
         self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.executescript(_SCHEMA)
         self._columns: dict[str, dict[str, int]] = {}
+        self._pending: list[tuple[Any, ...]] = []
+        self._new_columns: list[tuple[str, int, str]] = []
         self.rows_read = 0
         self.duplicates = 0
         self.unidentified: dict[str, int] = {}
@@ -97,63 +115,71 @@ class History:
     def close(self) -> None:
         self._conn.close()
 
-    def add(self, gateway: str, key: str, rows: list[dict[str, Any]]) -> int:
-        """Store an object's rows; returns how many were new (not duplicates)."""
+    def add(self, gateway: str, key: str, rows: list[dict[str, Any]]) -> None:
+        """Stage an object's rows (written in batches of many objects: see :meth:`flush`)."""
         known = self._columns.setdefault(gateway, {})
-        fresh: list[tuple[Any, ...]] = []
-        new_columns: list[tuple[str, int, str]] = []
+        pending = self._pending
+        encode = _ENCODER.encode
+        last: tuple[str, ...] = ()
         for row in rows:
             self.rows_read += 1
             ident = row_identity(row)
-            if isinstance(ident, str):
-                self.unidentified[ident] = self.unidentified.get(ident, 0) + 1
+            if ident.__class__ is str:
+                self.unidentified[ident] = self.unidentified.get(ident, 0) + 1  # type: ignore[index]
                 continue
-            for name in row:
-                if name not in known:
-                    known[name] = len(known)
-                    new_columns.append((gateway, known[name], name))
-            row_id, ts, sensor = ident
-            fresh.append((gateway, row_id, ts, sensor, day_of(ts), key, _ENCODER.encode(row)))
+            names = tuple(row)
+            if names != last:  # the same columns as the row before, almost always
+                last = names
+                for name in names:
+                    if name not in known:
+                        known[name] = len(known)
+                        self._new_columns.append((gateway, known[name], name))
+            row_id, ts, sensor = ident  # type: ignore[misc]
+            pending.append((gateway, row_id, ts, sensor, _day(ts), key, encode(row)))
+        if len(pending) >= _FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the staged rows in one transaction; rows already there are duplicates."""
+        fresh, self._pending = self._pending, []
         conn = self._conn
         conn.execute("BEGIN")
-        conn.executemany("INSERT OR IGNORE INTO columns VALUES (?, ?, ?)", new_columns)
+        conn.executemany("INSERT OR IGNORE INTO columns VALUES (?, ?, ?)", self._new_columns)
+        self._new_columns = []
         before = conn.total_changes
         conn.executemany("INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)", fresh)
         added = conn.total_changes - before
-        conn.execute("COMMIT")
         if added < len(fresh):
             self.duplicates += len(fresh) - added
-            self._count_copies(gateway, fresh, added)
-        return added
+            self._count_copies(fresh)
+        conn.execute("COMMIT")
 
-    def _count_copies(self, gateway: str, fresh: list[tuple[Any, ...]], added: int) -> None:
-        """Duplicates per day, for compare (only the count: which copy won does not matter)."""
-        if added == 0:
-            by_day: dict[str, int] = {}
-            for item in fresh:
-                by_day[item[4]] = by_day.get(item[4], 0) + 1
-        else:  # a partly duplicated object: find which rows were already there
-            by_day = {}
-            for item in fresh:
-                row = self._conn.execute(
-                    "SELECT object FROM rows WHERE gateway=? AND id=? AND ts=? AND sensor_id=?",
-                    item[:4],
-                ).fetchone()
-                if row is not None and row[0] != item[5]:
-                    by_day[item[4]] = by_day.get(item[4], 0) + 1
+    def _count_copies(self, fresh: list[tuple[Any, ...]]) -> None:
+        """Duplicates per gateway and day, for compare: rows whose stored copy came from
+        another object."""
+        by_day: dict[tuple[str, str], int] = {}
+        for item in fresh:
+            row = self._conn.execute(
+                "SELECT object FROM rows WHERE gateway=? AND id=? AND ts=? AND sensor_id=?",
+                item[:4],
+            ).fetchone()
+            if row is not None and row[0] != item[5]:
+                by_day[(item[0], item[4])] = by_day.get((item[0], item[4]), 0) + 1
         self._conn.executemany(
             "INSERT INTO copies VALUES (?, ?, ?) ON CONFLICT (gateway, day) "
             "DO UPDATE SET duplicates = duplicates + excluded.duplicates",
-            [(gateway, day, n) for day, n in by_day.items()],
+            [(gateway, day, n) for (gateway, day), n in by_day.items()],
         )
 
     # -- reading back ----------------------------------------------------------------------
 
     def gateways(self) -> list[str]:
+        self.flush()
         return [r[0] for r in self._conn.execute("SELECT DISTINCT gateway FROM rows ORDER BY 1")]
 
     def columns(self, gateway: str) -> list[str]:
         """The old rows' columns in the order the sensor's table had them (first seen)."""
+        self.flush()
         return [
             r[0]
             for r in self._conn.execute(
@@ -162,6 +188,7 @@ class History:
         ]
 
     def generations(self, gateway: str) -> list[Generation]:
+        self.flush()
         starts: list[tuple[str, int]] = []
         stats: list[list[Any]] = []  # rows, min id, max id, days
         previous = None
@@ -205,6 +232,7 @@ class History:
             yield row_id, ts, sensor, _DECODER.decode(body)
 
     def per_day(self, gateway: str) -> dict[str, int]:
+        self.flush()
         return dict(
             self._conn.execute(
                 "SELECT day, COUNT(*) FROM rows WHERE gateway = ? GROUP BY day", (gateway,)

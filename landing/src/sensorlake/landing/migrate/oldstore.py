@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, LandingError
-from ..s3 import make_client, translate_client_error
+from ..s3 import translate_client_error
 from .formats import BadObject, parse_object
 from .history import History
 
@@ -30,6 +30,21 @@ _FATAL = (
     "ExpiredToken",
     "InvalidToken",
 )
+
+
+def _client(region: str | None, endpoint_url: str | None, threads: int) -> Any:
+    """Landing's client settings, with a connection per reading thread."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        region_name=region,
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=threads,
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def parse_s3_url(url: str, option: str = "--from") -> tuple[str, str]:
@@ -67,7 +82,7 @@ class OldBucket:
         self.bucket = bucket
         self.prefix = prefix
         self.threads = threads
-        self._client = (connect or (lambda: make_client("s3", region, endpoint_url)))()
+        self._client = (connect or (lambda: _client(region, endpoint_url, threads)))()
 
     def _fail(self, exc: Exception, action: str) -> LandingError:
         error = translate_client_error(exc, bucket=self.bucket, action=action)
@@ -169,6 +184,7 @@ def load_history(
             report.read += 1
             report.formats[obj.format] = report.formats.get(obj.format, 0) + 1
             history.add(obj.gateway, obj.key, obj.rows)
+        history.flush()
     finally:
         progress.end()
     return report
