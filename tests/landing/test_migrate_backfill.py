@@ -256,3 +256,24 @@ def test_cli_backfill_into_s3_with_json(
     assert (again["rows_landed"], again["already_landed"]) == (0, 3_000)
     missing = run("--from", "s3://no-such-bucket-here")
     assert missing.returncode == 4 and missing.stderr.count("\n") == 1, missing.stderr
+
+
+def test_rows_after_the_live_landers_first_are_left_to_it(
+    tmp_path: Path, old: tuple[Any, str], rules: Rules, make_config: Callable[..., LandingConfig]
+) -> None:
+    """The parallel period, mid-way: the live lander has landed the first rows and has the
+    newest still to read (or in open files); backfill must not land those under its epoch."""
+    db = tmp_path / "sensor.db"
+    simulate_bulk(db, 2_000, seed=5, start=datetime.fromisoformat(FIXED_START))
+    config = make_config(db)
+    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    simulate_bulk(db, 1_000, seed=6, start=datetime.fromisoformat("2026-03-02T01:00:00+00:00"))
+    uploader(db, tmp_path, old).run_until_caught_up()  # the old uploader has all 3,000
+    summary = backfill(config, rules, old)
+    assert (summary.already_landed, summary.left_to_live_lander, summary.rows_landed) == (
+        2_000,
+        1_000,
+        0,
+    )
+    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    assert [i for i, _ in raw_rows(config.lake_dir)] == source_ids(db)

@@ -14,8 +14,10 @@ id does not grow). Each generation gets one epoch:
    when the zone's raw files for that gateway hold a row with the same id, timestamp and
    sensor id (candidate files are found from their keys' dates and id ranges, then read).
    Live landing and earlier backfills meet here: the generation the live lander is reading
-   keeps its live epoch, and its rows the live lander has not got (those before a cut-over
-   watermark) land under that same epoch, beside the live files;
+   keeps its live epoch, and its rows before the live lander's first one (those before a
+   cut-over watermark) land under that same epoch, beside the live files. Rows after the
+   live lander's first one are left to it (it reads every id from there on: they are
+   landed, or in its spool or open files, or still to be read);
 2. otherwise a backfill epoch fixed by the generation's first reading, far above any live
    epoch (those count 1, 2, ... per gateway): ``BACKFILL_EPOCH_BASE`` + whole minutes from
    2020-01-01 UTC; two generations starting in the same minute take the next free number.
@@ -81,6 +83,7 @@ class GenerationReport:
     rows: int
     already_landed: int
     landed: int
+    left_to_live_lander: int = 0  # after its first landed row: the live lander's to land
 
 
 @dataclass
@@ -96,6 +99,7 @@ class BackfillSummary:
     duplicates_dropped: int = 0
     unidentifiable: dict[str, int] = field(default_factory=dict)
     already_landed: int = 0
+    left_to_live_lander: int = 0
     rows_landed: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     files_written: dict[str, int] = field(default_factory=dict)
@@ -196,12 +200,26 @@ class Backfill:
                     epoch += 1
                 origin = "derived"
             taken.add(epoch)
-            todo = [body for i, ts, s, body in history.bodies(gen) if (i, ts, s) not in landed]
+            # A live lander's epoch: it reads every id from where it started, so the rows
+            # from its first landed one on are its own (landed, in its spool or open files,
+            # or still to be read); only the rows before it are the history's to land.
+            floor = None
+            if origin == "landed" and epoch < BACKFILL_EPOCH_BASE:
+                floor = min(i for (i, _, _), e in landed.items() if e == epoch)
+            todo, left = [], 0
+            for i, ts, s, body in history.bodies(gen):
+                if (i, ts, s) in landed:
+                    continue
+                if floor is not None and i > floor:
+                    left += 1
+                else:
+                    todo.append(body)
             report = GenerationReport(
-                gateway, epoch, origin, gen.start[0], gen.max_id, gen.rows, len(landed), 0
+                gateway, epoch, origin, gen.start[0], gen.max_id, gen.rows, len(landed), 0, left
             )
             summary.generations.append(report)
             summary.already_landed += len(landed)
+            summary.left_to_live_lander += left
             if todo:
                 report.landed = self._land(gateway, epoch, columns, todo, summary)
                 summary.rows_landed += report.landed

@@ -217,6 +217,7 @@ def _render_backfill(summary: Any, console: Console) -> None:
         ("duplicates dropped", summary.duplicates_dropped),
         ("rows without identity", sum(summary.unidentifiable.values())),
         ("already landed", summary.already_landed),
+        ("left to the live lander", summary.left_to_live_lander),
         ("rows landed" if not summary.dry_run else "rows that would land", summary.rows_landed),
     ]
     table = Table(show_edge=False, show_header=False)
