@@ -223,7 +223,7 @@ def test_dry_run_writes_nothing(
     summary = backfill(config, rules, old, dry_run=True)
     assert summary.rows_landed == 3_000 and summary.would_land
     assert not config.lake_dir.exists() or not lake_files(config.lake_dir)
-    assert not (config.state_dir / "migrate").exists()
+    assert not (config.state_dir / "migrate" / "backfill").exists()
 
 
 def test_cli_backfill_into_s3_with_json(

@@ -122,3 +122,19 @@ def test_cli_exit_codes(
         [*cmd, "--since", "yesterday"], env=env, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+    empty = subprocess.run(
+        [
+            SENSORLAKE,
+            "migrate",
+            "compare",
+            "--old",
+            f"s3://{bucket}/no-such-prefix/",
+            "--lake-dir",
+            str(lake),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert empty.returncode == 2 and "no objects under" in empty.stderr

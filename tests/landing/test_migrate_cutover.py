@@ -143,3 +143,12 @@ def test_rollback_at_equal_timestamps_resumes_the_old_uploader_without_gap_or_do
         for r in json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
     )
     assert uploaded == [i for i, _ in rows_of(db)][len(landed) :]
+
+
+def test_rollback_before_the_lander_ever_ran_is_exit_2_and_touches_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "sensor.db"
+    crowded(db, 20, datetime.fromisoformat(FIXED_START))
+    target = tmp_path / "old" / "upload_state.json"
+    done = sensorlake(tmp_path, db, "migrate", "rollback-state", "--to", str(target))
+    assert done.returncode == 2 and "never run" in done.stderr
+    assert not (tmp_path / "state").exists() and not target.exists()

@@ -37,14 +37,15 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..config import LandingConfig
-from ..errors import LandingError
+from ..errors import LandingError, storage_error
 from ..rules import Rules
 from ..runner import Lander
 from ..sink import NullSink, Sink
@@ -53,7 +54,7 @@ from ..summary import NullReporter
 from ..validate import utc_timestamp
 from .history import Generation, History
 from .oldstore import OldBucket, Progress, load_history
-from .zone import Identity, LandingZone
+from .zone import LandingZone
 
 __all__ = ["BACKFILL_EPOCH_BASE", "Backfill", "BackfillSummary", "backfill_epoch"]
 
@@ -145,8 +146,8 @@ class Backfill:
         summary = BackfillSummary(
             f"s3://{self.old.bucket}/{self.old.prefix}", self.zone.where, dry_run=self.dry_run
         )
-        with tempfile.TemporaryDirectory(prefix="sensorlake-backfill-") as tmp:
-            history = History(Path(tmp) / "history.db")
+        with staging_dir(self.config) as tmp:
+            history = History(tmp / "history.db")
             try:
                 self._read(history, summary)
                 for gateway in history.gateways():
@@ -184,15 +185,13 @@ class Backfill:
             self._drain(gateway, summary)
         keys = self.zone.keys(gateway)
         taken = {k.epoch for k in keys}
-        cache: dict[Any, list[Identity]] = {}
+        loaded: set[Any] = set()
         columns = history.columns(gateway)
         for gen in history.generations(gateway):
-            landed = self._landed(gen, keys, cache, history)
-            counts: dict[int, int] = {}
-            for epoch in landed.values():
-                counts[epoch] = counts.get(epoch, 0) + 1
-            if counts:
-                epoch = max(counts, key=lambda e: (counts[e], -e))
+            self._load_landed(gen, keys, loaded, history)
+            epochs = history.landed_epochs(gen)
+            if epochs:
+                epoch = max(epochs, key=lambda e: (epochs[e][0], -e))
                 origin = "landed"
             else:
                 epoch = backfill_epoch(gen.start[0])
@@ -205,48 +204,32 @@ class Backfill:
             # or still to be read); only the rows before it are the history's to land.
             floor = None
             if origin == "landed" and epoch < BACKFILL_EPOCH_BASE:
-                floor = min(i for (i, _, _), e in landed.items() if e == epoch)
-            todo, left = [], 0
-            for i, ts, s, body in history.bodies(gen):
-                if (i, ts, s) in landed:
-                    continue
-                if floor is not None and i > floor:
-                    left += 1
-                else:
-                    todo.append(body)
+                floor = epochs[epoch][1]
+            already = sum(n for n, _ in epochs.values())
+            left = history.unlanded(gen, above=floor) if floor is not None else 0
             report = GenerationReport(
-                gateway, epoch, origin, gen.start[0], gen.max_id, gen.rows, len(landed), 0, left
+                gateway, epoch, origin, gen.start[0], gen.max_id, gen.rows, already, 0, left
             )
             summary.generations.append(report)
-            summary.already_landed += len(landed)
+            summary.already_landed += already
             summary.left_to_live_lander += left
-            if todo:
-                report.landed = self._land(gateway, epoch, columns, todo, summary)
+            if gen.rows - already - left > 0:
+                rows = history.to_land(gen, upto=floor)
+                report.landed = self._land(gateway, epoch, columns, rows, summary)
                 summary.rows_landed += report.landed
 
-    def _landed(
-        self,
-        gen: Generation,
-        keys: list[Any],
-        cache: dict[Any, list[Identity]],
-        history: History,
-    ) -> dict[Identity, int]:
-        """The generation's rows the zone already holds, with the epoch they landed under."""
+    def _load_landed(
+        self, gen: Generation, keys: list[Any], loaded: set[Any], history: History
+    ) -> None:
+        """Load the rows of the zone's raw files that may hold this generation's rows:
+        those of its days (and ``unknown``) whose id range meets the generation's."""
         days = set(gen.days) | {"unknown"}
-        candidates = [
-            k
-            for k in keys
-            if k.date in days and k.first_row <= gen.max_id and k.last_row >= gen.min_id
-        ]
-        if not candidates:
-            return {}
-        present: dict[Identity, int] = {}
-        for key in candidates:
-            if key not in cache:
-                cache[key] = self.zone.identities(key)
-            for ident in cache[key]:
-                present.setdefault(ident, key.epoch)
-        return {i: present[i] for i in history.identities(gen) if i in present}
+        for key in keys:
+            if key in loaded or key.date not in days:
+                continue
+            if key.first_row <= gen.max_id and key.last_row >= gen.min_id:
+                history.add_landed(gen.gateway, key.epoch, self.zone.identities(key))
+                loaded.add(key)
 
     def _drain(self, gateway: str, summary: BackfillSummary) -> None:
         """Ship what an interrupted backfill left spooled, before looking at the zone."""
@@ -281,7 +264,7 @@ class Backfill:
         gateway: str,
         epoch: int,
         columns: list[str],
-        rows: list[dict[str, Any]],
+        rows: Iterable[dict[str, Any]],
         summary: BackfillSummary,
     ) -> int:
         with tempfile.TemporaryDirectory(prefix="sensorlake-backfill-dry-") as tmp:
@@ -322,6 +305,19 @@ class Backfill:
         summary.exit_code = max(summary.exit_code, result.exit_code)
 
 
+@contextmanager
+def staging_dir(config: LandingConfig) -> Iterator[Path]:
+    """A scratch directory beside the landing state (a fleet's history can outgrow /tmp)."""
+    root = config.state_dir / "migrate"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.TemporaryDirectory(prefix="staging-", dir=root)
+    except OSError as exc:
+        raise storage_error(exc, root) from exc
+    with scratch as tmp:
+        yield Path(tmp)
+
+
 def _left(state_dir: Path) -> int:
     """Files a backfill state still holds (pending or conflicting)."""
     state = State.open(state_dir)
@@ -333,7 +329,7 @@ def _left(state_dir: Path) -> int:
         state.close()
 
 
-def _stage(path: Path, columns: Iterable[str], rows: list[dict[str, Any]]) -> None:
+def _stage(path: Path, columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
     """A ``sensor_readings`` table holding exactly ``rows`` at their own ids, columns in the
     sensor's order, values as the old uploader wrote them (no type affinity)."""
     names = list(columns)
@@ -360,4 +356,6 @@ def _scalar(value: Any) -> Any:
     """What SQLite can hold: a nested value (never written by the sensor) as its JSON."""
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
+    if value.__class__ is int and not -(2**63) <= value < 2**63:
+        return str(value)  # SQLite integers are 64-bit
     return value

@@ -196,6 +196,11 @@ def backfill(
             progress=_progress(as_json),
         )
         summary = job.run()
+        if summary.objects_listed == 0:
+            click.echo(
+                f"warning: no objects under {summary.source}: check the bucket and prefix",
+                err=True,
+            )
         if as_json:
             click.echo(msgspec.json.encode(summary.as_dict()).decode())
         else:
@@ -323,6 +328,13 @@ def compare(
             gateway_id=gateway_id,
             progress=_progress(as_json),
         )
+        if report.objects_read == 0 and not report.bad_objects:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"no objects under {report.old}: nothing to compare",
+                hint="check the bucket and prefix given to --old",
+            )
         if as_json:
             click.echo(msgspec.json.encode(report.as_dict()).decode())
         else:

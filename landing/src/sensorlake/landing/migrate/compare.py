@@ -15,12 +15,11 @@ The new side holds every old row exactly when ``missing_in_new`` is 0 everywhere
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .backfill import staging_dir
 from .history import History
 from .oldstore import OldBucket, Progress, load_history
 from .zone import Identity, LandingZone
@@ -87,8 +86,8 @@ def compare(
 ) -> CompareReport:
     started = time.perf_counter()
     report = CompareReport(f"s3://{old.bucket}/{old.prefix}", zone.where, since, until)
-    with tempfile.TemporaryDirectory(prefix="sensorlake-compare-") as tmp:
-        history = History(Path(tmp) / "history.db")
+    with staging_dir(zone.config) as tmp:
+        history = History(tmp / "history.db")
         try:
             read = load_history(old, history, fmt=fmt, gateway_id=gateway_id, progress=progress)
             report.objects_read, report.bad_objects = read.read, read.bad_objects

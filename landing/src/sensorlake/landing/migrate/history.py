@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rows_identity ON rows (gateway, id, ts, sensor_id);
 CREATE INDEX IF NOT EXISTS rows_order ON rows (gateway, ts, id);
+CREATE TABLE IF NOT EXISTS landed (
+    gateway TEXT NOT NULL, id INTEGER NOT NULL, ts TEXT NOT NULL, sensor_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS landed_identity ON landed (gateway, id, ts, sensor_id);
 CREATE TABLE IF NOT EXISTS columns (gateway TEXT NOT NULL, position INTEGER NOT NULL,
     name TEXT NOT NULL, PRIMARY KEY (gateway, name));
 CREATE TABLE IF NOT EXISTS copies (gateway TEXT NOT NULL, day TEXT NOT NULL,
@@ -68,6 +73,8 @@ def row_identity(row: dict[str, Any]) -> tuple[int, str, str] | str:
         return "id.missing"
     if row_id.__class__ is not int:
         return "id.not-integer"
+    if not 0 < row_id < 2**63:
+        return "id.out-of-range"
     ts = row.get("timestamp")
     if ts is None:
         return "timestamp.missing"
@@ -211,25 +218,60 @@ class History:
             out.append(Generation(gateway, i, start, end, rows, low, high, tuple(sorted(days))))
         return out
 
-    def _where(self, gen: Generation) -> tuple[str, tuple[Any, ...]]:
+    def _where(self, gen: Generation, alias: str = "") -> tuple[str, tuple[Any, ...]]:
+        a = alias
         if gen.end is None:
-            return "gateway = ? AND (ts, id) >= (?, ?)", (gen.gateway, *gen.start)
+            return f"{a}gateway = ? AND ({a}ts, {a}id) >= (?, ?)", (gen.gateway, *gen.start)
         return (
-            "gateway = ? AND (ts, id) >= (?, ?) AND (ts, id) < (?, ?)",
+            f"{a}gateway = ? AND ({a}ts, {a}id) >= (?, ?) AND ({a}ts, {a}id) < (?, ?)",
             (gen.gateway, *gen.start, *gen.end),
         )
 
-    def identities(self, gen: Generation) -> Iterator[tuple[int, str, str]]:
-        where, args = self._where(gen)
-        yield from self._conn.execute(f"SELECT id, ts, sensor_id FROM rows WHERE {where}", args)
+    # -- what the new zone holds (rows of its raw files, loaded by backfill) ---------------
 
-    def bodies(self, gen: Generation) -> Iterator[tuple[int, str, str, dict[str, Any]]]:
-        """The generation's rows in id order."""
-        where, args = self._where(gen)
-        for row_id, ts, sensor, body in self._conn.execute(
-            f"SELECT id, ts, sensor_id, body FROM rows WHERE {where} ORDER BY id", args
+    def add_landed(self, gateway: str, epoch: int, rows: list[tuple[int, str, str]]) -> None:
+        """Rows of one landed raw file (a row landed twice keeps its first epoch)."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT OR IGNORE INTO landed VALUES (?, ?, ?, ?, ?)",
+            [(gateway, i, ts, sensor, epoch) for i, ts, sensor in rows],
+        )
+        conn.execute("COMMIT")
+
+    _JOIN = (
+        "FROM rows r LEFT JOIN landed l ON l.gateway = r.gateway AND l.id = r.id "
+        "AND l.ts = r.ts AND l.sensor_id = r.sensor_id"
+    )
+
+    def landed_epochs(self, gen: Generation) -> dict[int, tuple[int, int]]:
+        """Per epoch: how many of the generation's rows the zone holds, and the lowest id."""
+        where, args = self._where(gen, "r.")
+        rows = self._conn.execute(
+            f"SELECT l.epoch, COUNT(*), MIN(r.id) {self._JOIN} WHERE {where} "
+            "AND l.epoch IS NOT NULL GROUP BY l.epoch",
+            args,
+        ).fetchall()
+        return {epoch: (n, low) for epoch, n, low in rows}
+
+    def unlanded(self, gen: Generation, *, above: int | None = None) -> int:
+        """How many of the generation's rows the zone lacks (only ids above ``above``)."""
+        where, args = self._where(gen, "r.")
+        extra, more = ("AND r.id > ?", (above,)) if above is not None else ("", ())
+        return self._conn.execute(
+            f"SELECT COUNT(*) {self._JOIN} WHERE {where} AND l.epoch IS NULL {extra}",
+            (*args, *more),
+        ).fetchone()[0]
+
+    def to_land(self, gen: Generation, *, upto: int | None = None) -> Iterator[dict[str, Any]]:
+        """The generation's rows the zone lacks (ids up to ``upto``), in id order."""
+        where, args = self._where(gen, "r.")
+        extra, more = ("AND r.id <= ?", (upto,)) if upto is not None else ("", ())
+        for (body,) in self._conn.execute(
+            f"SELECT r.body {self._JOIN} WHERE {where} AND l.epoch IS NULL {extra} ORDER BY r.id",
+            (*args, *more),
         ):
-            yield row_id, ts, sensor, _DECODER.decode(body)
+            yield _DECODER.decode(body)
 
     def per_day(self, gateway: str) -> dict[str, int]:
         self.flush()

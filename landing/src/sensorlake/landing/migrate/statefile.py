@@ -202,6 +202,11 @@ class Rollback:
 def rollback_state(state_dir: Path, db_path: Path, to: Path, *, dry_run: bool = False) -> Rollback:
     """Write the old uploader's state file from the lander's position (see the module)."""
     target = _file(to)
+    if State.read_position(state_dir) is None:
+        raise ConfigError(
+            f"the lander in {state_dir} has never run: there is nothing to roll back",
+            hint="check --state-dir; otherwise restart the old uploader with its own state file",
+        )
     opened = State.open(state_dir)  # the lock: no lander may move the position meanwhile
     try:
         position = opened.position()
