@@ -108,13 +108,46 @@ def bare_gets(endpoint: str) -> float:
     return len(keys) / (time.perf_counter() - began)
 
 
-def run(objects: int, per_object: int) -> dict[str, Any]:
+def _backfill(endpoint: str, db: str, out: Any) -> None:
+    """Child process: one backfill into the bench lake; its summary, time and peak RSS."""
+    import resource
+
     from sensorlake.landing.config import load_config
     from sensorlake.landing.migrate.backfill import Backfill
     from sensorlake.landing.migrate.oldstore import OldBucket
     from sensorlake.landing.rules import load_rules
-    from sensorlake.landing.simulate import simulate_bulk
     from sensorlake.landing.sink import LocalLakeSink
+
+    config = load_config(
+        env={},
+        db_path=Path(db),
+        state_dir=ROOT / "state",
+        lake_dir=ROOT / "lake",
+        gateway_id="gw-bench",
+    )
+    old = OldBucket(BUCKET, connect=lambda: _client(endpoint))
+    job = Backfill(config, load_rules(), old, sink=lambda: LocalLakeSink(config.lake_dir))
+    began = time.perf_counter()
+    summary = job.run()
+    seconds = time.perf_counter() - began
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.put((summary.as_dict(), seconds, peak_mb))
+
+
+def _in_child(endpoint: str, db: Path) -> tuple[Any, float, float]:
+    from types import SimpleNamespace
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_backfill, args=(endpoint, str(db), out))
+    child.start()
+    summary, seconds, peak = out.get(timeout=3600)
+    child.join(60)
+    return SimpleNamespace(**summary), seconds, peak
+
+
+def run(objects: int, per_object: int) -> dict[str, Any]:
+    from sensorlake.landing.simulate import simulate_bulk
 
     shutil.rmtree(ROOT, ignore_errors=True)
     ROOT.mkdir(parents=True)
@@ -134,25 +167,9 @@ def run(objects: int, per_object: int) -> dict[str, Any]:
         print(
             f"old bucket: {count:,} objects, {rows:,} rows in {time.perf_counter() - started:.0f} s"
         )
-        config = load_config(
-            env={},
-            db_path=db,
-            state_dir=ROOT / "state",
-            lake_dir=ROOT / "lake",
-            gateway_id="gw-bench",
-        )
-        rules = load_rules()
-
-        def backfill() -> tuple[Any, float]:
-            old = OldBucket(BUCKET, connect=lambda: _client(endpoint))
-            job = Backfill(config, rules, old, sink=lambda: LocalLakeSink(config.lake_dir))
-            began = time.perf_counter()
-            summary = job.run()
-            return summary, time.perf_counter() - began
-
         bare = bare_gets(endpoint)
-        first, seconds = backfill()
-        again, rerun_seconds = backfill()
+        first, seconds, peak = _in_child(endpoint, db)
+        again, rerun_seconds, _ = _in_child(endpoint, db)
     finally:
         stop.set()
         server.join(30)
@@ -168,6 +185,7 @@ def run(objects: int, per_object: int) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "objects_per_second": round(objects_per_second),
         "rows_per_second": round(first.rows / seconds),
+        "peak_rss_mb": round(peak),
         "rerun_seconds": round(rerun_seconds, 1),
         "rerun_rows_landed": again.rows_landed,
         "bare_get_objects_per_second": round(bare),
@@ -193,7 +211,8 @@ def main() -> None:
         f"backfill: {result['objects']:,} objects, {result['rows_in_objects']:,} rows in "
         f"{result['seconds']} s: {result['objects_per_second']:,} objects/s, "
         f"{result['rows_per_second']:,} rows/s ({result['duplicates_dropped']:,} duplicates "
-        f"dropped, {result['files_written']:,} files written); rerun {result['rerun_seconds']} s, "
+        f"dropped, {result['files_written']:,} files written, peak {result['peak_rss_mb']} MB); "
+        f"rerun {result['rerun_seconds']} s, "
         f"{result['rerun_rows_landed']} rows landed"
     )
     print(
