@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sensorlake.contract.keys import BACKFILL_EPOCH_BASE
+
 from ..config import LandingConfig
 from ..errors import LandingError, storage_error
 from ..rules import Rules
@@ -58,7 +60,6 @@ from .zone import LandingZone
 
 __all__ = ["BACKFILL_EPOCH_BASE", "Backfill", "BackfillSummary", "backfill_epoch"]
 
-BACKFILL_EPOCH_BASE = 50_000_000
 _EPOCH_ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
 _MAX_EPOCH = 99_999_999  # eight digits in the key
 EXIT_BAD_OBJECTS = 7
