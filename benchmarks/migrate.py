@@ -110,8 +110,6 @@ def bare_gets(endpoint: str) -> float:
 
 def _backfill(endpoint: str, db: str, out: Any) -> None:
     """Child process: one backfill into the bench lake; its summary, time and peak RSS."""
-    import resource
-
     from sensorlake.landing.config import load_config
     from sensorlake.landing.migrate.backfill import Backfill
     from sensorlake.landing.migrate.oldstore import OldBucket
@@ -130,7 +128,9 @@ def _backfill(endpoint: str, db: str, out: Any) -> None:
     began = time.perf_counter()
     summary = job.run()
     seconds = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across the spawn
+    with open("/proc/self/status") as status:
+        peak_mb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
     out.put((summary.as_dict(), seconds, peak_mb))
 
 
