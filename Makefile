@@ -16,7 +16,7 @@ LIVE_ARGS ?=
 # Two test workers: the build machines have two cores (PYTEST_ARGS= runs them in one process).
 PYTEST_ARGS ?= -n 2
 
-.PHONY: help uv setup setup-landing land process validate simulate test test-flow-deep lint fmt bench bench-live clean
+.PHONY: help uv setup setup-landing land process validate simulate test test-flow-deep lint fmt bench bench-live bench-migrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ bench: setup bench-live ## Benchmarks: landing throughput and memory at 1M and 5
 
 bench-live: setup ## Benchmark: objects per million readings and emergency latency, live sensor at 10 and 100/s
 	$(RUN) python -m benchmarks.live $(LIVE_ARGS)
+
+bench: bench-migrate
+bench-migrate: setup ## Benchmark: migrate backfill of 10,000 old uploader objects from a moto server (objects/s, rows/s)
+	$(RUN) python -m benchmarks.migrate
 
 clean: ## Remove local state, lake, spool and build output (not the source)
 	rm -rf var dist .pytest_cache .ruff_cache

@@ -19,6 +19,7 @@ from typing import Final
 from .pipelines import TARGETS
 
 __all__ = [
+    "BACKFILL_EPOCH_BASE",
     "PARTITION_FIELDS",
     "SUFFIX",
     "UNKNOWN_DATE",
@@ -34,6 +35,10 @@ UNKNOWN_DATE: Final = "unknown"
 PARTITION_FIELDS: Final[tuple[str, ...]] = ("date", "gateway")
 GATEWAY_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"
 _GATEWAY_RE = re.compile(GATEWAY_PATTERN)
+# Epochs from here up hold history backfilled from the old uploader's bucket (one per
+# sensor database found there; ``sensorlake migrate backfill``), far above the epochs a
+# gateway's lander counts (1, 2, ...).
+BACKFILL_EPOCH_BASE: Final = 50_000_000
 
 _KEY_RE = re.compile(
     r"\A(?P<target>[a-z]+)/date=(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2}|unknown)/"

@@ -126,6 +126,13 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout."
         ),
         click.option(
+            "--start-after-uploader-state",
+            type=click.Path(path_type=Path),
+            help="Cut-over from the old uploader: the first run on this gateway starts after "
+            "the rows its state file (upload_state.json) says it uploaded; ignored once "
+            "landing has a position (docs/migration.md).",
+        ),
+        click.option(
             "--sample-if-missing",
             is_flag=True,
             hidden=True,
@@ -176,6 +183,7 @@ def _land(
     dry_run: bool,
     as_json: bool,
     sample_if_missing: bool,
+    start_after_uploader_state: Path | None = None,
 ) -> None:
     from sensorlake.contract.summary import RunSummary
 
@@ -199,6 +207,11 @@ def _land(
         rules = load_rules(config.rules_path)
         if sample_if_missing:
             _ensure_sample(config, out)
+        if start_after_uploader_state is not None:
+            from .migrate.statefile import start_after_uploader_state as cut_over
+
+            done = cut_over(config, start_after_uploader_state, dry_run=dry_run)
+            err.print(done.message, markup=False, highlight=False)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
