@@ -645,14 +645,21 @@ class Fleet:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def expected_raw(self) -> Counter[tuple[str, int, int]]:
-        """(gateway, epoch, row id) of every source row with a usable id, and how many
-        source rows carry it."""
+        """(gateway, epoch, row id) of every source row with a usable id, once: rows that
+        repeat an id (a table without its primary key) land once, the others are counted
+        as ``duplicate_ids`` (landing's documented rule)."""
         out: Counter[tuple[str, int, int]] = Counter()
         for g in self.gateways:
             for epoch, db in g.epochs():
-                for row_id, n in db.usable_ids().items():
-                    out[(g.gateway_id, epoch, row_id)] += n
+                for row_id in db.usable_ids():
+                    out[(g.gateway_id, epoch, row_id)] = 1
         return out
+
+    def repeated_ids(self) -> int:
+        """Source rows beyond the first per usable id."""
+        return sum(
+            n - 1 for g in self.gateways for _e, db in g.epochs() for n in db.usable_ids().values()
+        )
 
 
 _GATEWAY_ID = st.from_regex(GATEWAY_PATTERN, fullmatch=True).filter(

@@ -97,3 +97,18 @@ def test_ten_rows_with_one_null_id_are_not_read_as_nine_silently(tmp_path: Path)
     assert result.returncode == 0
     assert summary["rows_read"] + summary["rows_without_id"] == 10
     assert summary["rows_without_id"] == 1 and "have no usable id" in result.stderr
+
+
+def test_ids_of_zero_or_below_are_counted_even_with_the_primary_key(tmp_path: Path) -> None:
+    """Found by the whole-flow test: an explicit insert at id 0 or below (the sensor's own
+    table, with its primary key) was never read and never counted."""
+    db = tmp_path / "sensor.db"
+    simulate_bulk(db, 5, seed=12)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE sensor_readings SET id = -1 WHERE id = 1")
+        conn.execute("UPDATE sensor_readings SET id = 0 WHERE id = 2")
+    result, summary = _land(tmp_path, db)
+    assert result.returncode == 0
+    assert (summary["rows_read"], summary["rows_without_id"]) == (3, 2)
+    assert "not above 0" in result.stderr
+    assert sorted(r["_lineage"]["row_id"] for r in read_lake(tmp_path / "lake")["raw"]) == [3, 4, 5]

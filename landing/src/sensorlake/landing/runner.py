@@ -235,8 +235,8 @@ class Lander:
                 summary.epoch, summary.watermark = position.epoch, position.watermark
                 if snap.rows_without_id and not summary.rows_without_id:
                     self.reporter.note(
-                        f"{snap.rows_without_id} row(s) have no usable id (NULL or not an "
-                        "integer): they cannot land exactly once and are skipped; give the "
+                        f"{snap.rows_without_id} row(s) have no usable id (NULL, not an "
+                        "integer, or not above 0): they cannot land exactly once and are skipped; give the "
                         "table an INTEGER PRIMARY KEY id"
                     )
                 summary.rows_without_id = snap.rows_without_id

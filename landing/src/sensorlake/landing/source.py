@@ -79,7 +79,7 @@ class Snapshot:
     max_id: int
     identity: str
     # Rows whose id is NULL or not an integer (only a table without an INTEGER PRIMARY KEY
-    # id has them): they cannot be read incrementally, so they never land.
+    # id has them), or not above 0: they cannot be read incrementally, so they never land.
     rows_without_id: int = 0
 
 
@@ -171,13 +171,18 @@ class Source:
         def begin() -> Snapshot:
             conn.execute("BEGIN")
             try:
+                # Ids read are above 0 (the first watermark): a row at 0 or below (only an
+                # explicit insert makes one) is as unusable as a NULL one, and counted.
                 if self.ids_trusted:
-                    max_id = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()
-                    max_id, unusable = max_id[0], 0
+                    max_id, unusable = conn.execute(
+                        f"SELECT COALESCE(MAX(id), 0), (SELECT COUNT(*) FROM {TABLE} WHERE id <= 0)"
+                        f" FROM {TABLE}"
+                    ).fetchone()
                 else:
                     max_id, unusable = conn.execute(
                         "SELECT COALESCE(MAX(CASE WHEN typeof(id) = 'integer' THEN id END), 0),"
-                        f" COUNT(*) - COUNT(CASE WHEN typeof(id) = 'integer' THEN 1 END) FROM {TABLE}"
+                        f" COUNT(*) - COUNT(CASE WHEN typeof(id) = 'integer' AND id > 0 THEN 1 END)"
+                        f" FROM {TABLE}"
                     ).fetchone()
             except BaseException:
                 conn.execute("ROLLBACK")
