@@ -143,6 +143,22 @@ def landed_file(
     return LandedFile(key, bucket, path, len(data), sha, content or sha, 10, "2026.11.2")
 
 
+def land_args(tmp_path: Path, db: Path, *extra: str, gateway: str = "gw-cli") -> list[str]:
+    """``sensorlake land`` over ``db`` into a lake and state under ``tmp_path``."""
+    return [
+        "land",
+        *extra,
+        "--db-path",
+        str(db),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--lake-dir",
+        str(tmp_path / "lake"),
+        "--gateway-id",
+        gateway,
+    ]
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child ``sensorlake``: no credentials, buckets or landing
     settings from the developer's shell, no AWS config files, no instance metadata."""

@@ -22,7 +22,7 @@ from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import LocalLakeSink
 
-from .conftest import SENSORLAKE, child_env, read_lake, s3_env, source_ids
+from .conftest import SENSORLAKE, child_env, land_args, read_lake, s3_env, source_ids
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -41,21 +41,6 @@ def test_root_help_lists_installed_commands() -> None:
     result = invoke("--help")
     for command in ("land", "process", "validate", "simulate"):
         assert command in result.output
-
-
-def land_args(tmp_path: Path, db: Path, *extra: str) -> list[str]:
-    return [
-        "land",
-        "--db-path",
-        str(db),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--lake-dir",
-        str(tmp_path / "lake"),
-        "--gateway-id",
-        "gw-cli",
-        *extra,
-    ]
 
 
 def test_land_json_summary(tmp_path: Path, sensor_db: Path) -> None:

@@ -15,6 +15,8 @@ from sensorlake.landing.errors import SourceError
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.source import Source
 
+from .conftest import land_args
+
 
 def _malformed(path: Path) -> Path:
     """A real sensor database with its table's pages overwritten (the header intact)."""
@@ -51,17 +53,7 @@ def test_a_damaged_database_is_not_waited_for(tmp_path: Path, damage) -> None:  
 
     result = CliRunner().invoke(
         main,
-        [
-            "land",
-            "--db-path",
-            str(db),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--lake-dir",
-            str(tmp_path / "lake"),
-            "--gateway-id",
-            "gw-x",
-        ],
+        land_args(tmp_path, db, gateway="gw-x"),
         env={"SENSORLAKE_WORKERS": "1"},
     )
     assert result.exit_code == 3

@@ -25,7 +25,7 @@ from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import LocalLakeSink
 
-from .conftest import read_lake, source_ids
+from .conftest import land_args, read_lake, source_ids
 
 BAD_LOCATION = b"Caf\xe9 \xff"  # Latin-1, not UTF-8
 BAD_SENSOR = b"NYC_\xc3("  # a broken two-byte sequence
@@ -45,18 +45,7 @@ def _poison(db: Path, row_id: int, column: str, data: bytes) -> None:
 def _land(tmp_path: Path, db: Path) -> tuple[int, str]:
     result = CliRunner().invoke(
         main,
-        [
-            "land",
-            "--db-path",
-            str(db),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--lake-dir",
-            str(tmp_path / "lake"),
-            "--gateway-id",
-            "gw-utf8",
-            "--json",
-        ],
+        land_args(tmp_path, db, "--json", gateway="gw-utf8"),
         env={"SENSORLAKE_WORKERS": "1"},
     )
     return result.exit_code, result.output

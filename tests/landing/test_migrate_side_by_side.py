@@ -21,7 +21,7 @@ from sensorlake.landing.migrate.uploader import OldUploader
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.state import State
 
-from .conftest import SENSORLAKE, child_env, read_lake, source_ids
+from .conftest import SENSORLAKE, child_env, land_args, read_lake, source_ids
 from .test_migrate_backfill import old  # noqa: F401 (the fixture)
 
 
@@ -61,18 +61,7 @@ def test_old_uploader_and_landing_read_one_live_database(
     lander = subprocess.Popen(
         [
             SENSORLAKE,
-            "land",
-            "--continuous",
-            "--interval",
-            "0.3",
-            "--db-path",
-            str(db),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--lake-dir",
-            str(tmp_path / "lake"),
-            "--gateway-id",
-            "gw-live",
+            *land_args(tmp_path, db, "--continuous", "--interval", "0.3", gateway="gw-live"),
         ],
         env={**env, "SENSORLAKE_FILE_MAX_AGE_SECONDS": "1"},
         stdout=(tmp_path / "land.out").open("w"),  # files, not pipes: a full pipe would block it

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sensorlake.landing.simulate import CREATE_TABLE_SQL, simulate_bulk
 
-from .conftest import SENSORLAKE, child_env, read_lake
+from .conftest import SENSORLAKE, child_env, land_args, read_lake
 
 NO_KEY_SQL = CREATE_TABLE_SQL.replace("id INTEGER PRIMARY KEY AUTOINCREMENT", "id INTEGER")
 
@@ -36,16 +36,7 @@ def _land(tmp_path: Path, db: Path) -> tuple[subprocess.CompletedProcess[str], d
     result = subprocess.run(
         [
             SENSORLAKE,
-            "land",
-            "--db-path",
-            str(db),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--lake-dir",
-            str(tmp_path / "lake"),
-            "--gateway-id",
-            "gw-ids",
-            "--json",
+            *land_args(tmp_path, db, "--json", gateway="gw-ids"),
         ],
         env=child_env(),
         capture_output=True,

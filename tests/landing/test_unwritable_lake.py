@@ -19,21 +19,11 @@ from click.testing import CliRunner
 from sensorlake.contract.cli import main
 from sensorlake.landing.simulate import simulate_bulk
 
-from .conftest import read_lake, source_ids
+from .conftest import land_args, read_lake, source_ids
 
 
 def _args(tmp_path: Path, db: Path) -> list[str]:
-    return [
-        "land",
-        "--db-path",
-        str(db),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--lake-dir",
-        str(tmp_path / "lake"),
-        "--gateway-id",
-        "gw-lake",
-    ]
+    return land_args(tmp_path, db, gateway="gw-lake")
 
 
 def _one_line_exit_5(tmp_path: Path, db: Path, output: str, code: int) -> None:
