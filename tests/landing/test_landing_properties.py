@@ -149,8 +149,9 @@ def _rows(draw: st.DrawFn, ddl: str) -> list[dict[str, Any]]:
                 row["temperature"] = "hot"  # whatever else it drew, this row is invalid
         if ddl != "nullable":
             for name in ("timestamp", "sensor_id"):  # the sensor's NOT NULL columns
-                if row[name] is None:
-                    row[name] = "x"
+                value = row[name]
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    row[name] = "x"  # (SQLite stores NaN as NULL)
         if ddl == "no-key":
             row["id"] = draw(
                 st.one_of(st.integers(1, count), st.none(), st.sampled_from(["id", 2.5]))
