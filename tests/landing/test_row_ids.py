@@ -97,3 +97,32 @@ def test_ten_rows_with_one_null_id_are_not_read_as_nine_silently(tmp_path: Path)
     assert result.returncode == 0
     assert summary["rows_read"] + summary["rows_without_id"] == 10
     assert summary["rows_without_id"] == 1 and "have no usable id" in result.stderr
+
+
+def test_a_gap_of_ids_wider_than_a_batch_is_crossed(tmp_path: Path) -> None:
+    """Found by the property test: a batch that finds no row did not move on, for ever."""
+    ids: list[object] = [1, 2, 40, 41, 90]
+    db = _table_without_key(tmp_path, len(ids), ids)
+    result = subprocess.run(
+        [
+            SENSORLAKE,
+            "land",
+            "--db-path",
+            str(db),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--lake-dir",
+            str(tmp_path / "lake"),
+            "--gateway-id",
+            "gw-gap",
+            "--json",
+        ],
+        env=child_env(SENSORLAKE_BATCH_ROWS="10"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    raw = read_lake(tmp_path / "lake")["raw"]
+    assert sorted(r["_lineage"]["row_id"] for r in raw) == [1, 2, 40, 41, 90]

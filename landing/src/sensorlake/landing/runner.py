@@ -366,8 +366,14 @@ class Lander:
             level=limits.compress_level,
             future_limit=limit,
         )
-        upto = min(max_id, position.watermark + limits.batch_rows)
-        segments = plan_segments(position.watermark, upto, self._segment_rows)
+        # A batch starts at the next row that exists: a gap of ids wider than a batch
+        # (deleted rows, a table without its key) must not read nothing for ever.
+        start = position.watermark
+        following = source.next_id(start)
+        if following is not None and following - 1 > start:
+            start = min(following - 1, max_id)
+        upto = min(max_id, start + limits.batch_rows)
+        segments = plan_segments(start, upto, self._segment_rows)
         last_row, rows, reasons, duplicates = position.watermark, 0, {}, 0
         try:
             for result in self._pool.encode(job, segments, rows=source):

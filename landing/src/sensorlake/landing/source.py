@@ -218,6 +218,12 @@ class Source:
             return None
         return hashlib.sha256(repr(tuple(rows[0])).encode()).hexdigest()[:32]
 
+    def next_id(self, after: int) -> int | None:
+        """The lowest usable id above ``after`` (None if there is none)."""
+        typed = "" if self.ids_trusted else " AND typeof(id) = 'integer'"
+        rows = self._fetch(f"SELECT MIN(id) FROM {TABLE} WHERE id > ?{typed}", (after,))
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
     def rows_between(self, after: int, upto: int) -> list[tuple[Any, ...]]:
         """Rows with ``after < id <= upto`` in id order (one segment of a batch)."""
         columns = ", ".join(f'"{c}"' for c in self.columns)
