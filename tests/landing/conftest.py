@@ -221,8 +221,10 @@ def records_by_target(files: Mapping[str, bytes]) -> dict[str, list[dict[str, An
     out: dict[str, list[dict[str, Any]]] = {}
     for rel, data in sorted(files.items()):
         target = rel.split("/")[1]
-        lines = gzip.decompress(data).decode().splitlines()
-        out.setdefault(target, []).extend(json.loads(line) for line in lines)
+        # NDJSON lines end at "\n" only: str.splitlines would also cut at U+2028 or \x85
+        # inside a JSON string
+        lines = gzip.decompress(data).decode().split("\n")
+        out.setdefault(target, []).extend(json.loads(line) for line in lines if line)
     return out
 
 

@@ -103,3 +103,20 @@ def test_ids_of_zero_or_below_are_counted_even_with_the_primary_key(tmp_path: Pa
     assert (summary["rows_read"], summary["rows_without_id"]) == (3, 2)
     assert "not above 0" in result.stderr
     assert sorted(r["_lineage"]["row_id"] for r in read_lake(tmp_path / "lake")["raw"]) == [3, 4, 5]
+
+
+def test_a_gap_of_ids_wider_than_a_batch_is_crossed(tmp_path: Path) -> None:
+    """Found by the property test: a batch that finds no row did not move on, for ever."""
+    ids: list[object] = [1, 2, 40, 41, 90]
+    db = _table_without_key(tmp_path, len(ids), ids)
+    result = subprocess.run(
+        [SENSORLAKE, *land_args(tmp_path, db, "--json", gateway="gw-gap")],
+        env=child_env(SENSORLAKE_BATCH_ROWS="10"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    raw = read_lake(tmp_path / "lake")["raw"]
+    assert sorted(r["_lineage"]["row_id"] for r in raw) == [1, 2, 40, 41, 90]

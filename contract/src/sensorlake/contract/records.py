@@ -191,8 +191,8 @@ _SHAPES: Final[dict[str, tuple[Field, ...]]] = {
 OPEN_SHAPES: Final = frozenset({"raw", "rejected"})
 # A source TEXT value that is not UTF-8 lands (in raw and rejected) as its text decoded with
 # U+FFFD for the bad bytes, and this field of the record keeps the original bytes:
-# ``{"<column>": "<standard base64>"}``. Only records with such a value have it; consumers
-# that do not know it find it in their rescued-data column.
+# ``{"<column>": "<standard base64>"}``. Only records with such a value have it (it is
+# not part of the shapes above: raw and rejected are open).
 INVALID_UTF8_FIELD: Final = "_invalid_utf8"
 
 
