@@ -42,8 +42,8 @@ class RunSummary:
     db_path: str
     dry_run: bool = False
     rows_read: int = 0
-    # Rows that cannot land exactly once (only in a table whose id is not its INTEGER
-    # PRIMARY KEY): those whose id is NULL or not an integer, counted in the table as of
+    # Rows that cannot land exactly once: those whose id is NULL or not an integer (only in a
+    # table whose id is not its INTEGER PRIMARY KEY) or not above 0, counted in the table as of
     # this run (skipped, every run), and those skipped this run because their id repeats
     # an earlier row's (the first row of each id lands).
     rows_without_id: int = 0
