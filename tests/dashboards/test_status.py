@@ -212,3 +212,18 @@ def test_files_outside_the_key_layout_are_counted_by_path(flow: Flow) -> None:
     assert any("2 file(s) outside the key layout" in r for r in report["reasons"])
     raw = next(r for r in report["landing"] if r["item"] == "raw")
     assert "1,500 records" in raw["detail"]  # their records are in no figure
+
+
+def test_rows_landing_could_not_land_are_shown_with_the_gateway(flow: Flow) -> None:
+    """Landing counts a row whose id is 0 or below (it can never land exactly once); the
+    operator's report says so instead of only the lander's log."""
+    import sqlite3
+
+    with sqlite3.connect(flow.db) as conn:
+        conn.execute("CREATE TEMP TABLE one AS SELECT * FROM sensor_readings WHERE id = 1")
+        conn.execute("UPDATE one SET id = -5")
+        conn.execute("INSERT INTO sensor_readings SELECT * FROM one")
+    flow.land()
+    _code, out = run(flow, "--json")
+    gateway = next(r for r in json.loads(out)["landing"] if r["item"].startswith("gateway "))
+    assert "1 row(s) without a usable id (not landed)" in gateway["detail"], gateway

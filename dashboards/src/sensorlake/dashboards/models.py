@@ -182,6 +182,9 @@ class GatewayRun(BaseModel):
     rows_read: int
     exit_code: int
     error: str | None
+    rows_without_id: int = Field(0, description="source rows that cannot land (no usable id)")
+    duplicate_ids: int = Field(0, description="source rows skipped: their id repeats a row's")
+    stranded_files: int = Field(0, description="spooled files that cannot ship (not a key)")
 
 
 class GatewayStatus(BaseModel):

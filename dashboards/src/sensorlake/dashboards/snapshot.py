@@ -432,6 +432,9 @@ def _gateway_status(state: GatewayState | None) -> m.GatewayStatus:
             rows_read=rec.summary.rows_read,
             exit_code=rec.summary.exit_code,
             error=rec.summary.error,
+            rows_without_id=rec.summary.rows_without_id,
+            duplicate_ids=rec.summary.duplicate_ids,
+            stranded_files=len(rec.summary.stranded_files),
         )
     return m.GatewayStatus(
         available=True, last_run=last, spool_files=state.spool_files, spool_bytes=state.spool_bytes

@@ -162,6 +162,15 @@ def report(snap: Snapshot) -> Report:
                 "detail": (
                     f"last run finished {run.finished_at}, {run.rows_read:,} rows read"
                     f"{'; ' + run.error if run.error else ''}; spool {gw.spool_files} file(s)"
+                    + "".join(
+                        f"; {n:,} {what}"
+                        for n, what in (
+                            (run.rows_without_id, "row(s) without a usable id (not landed)"),
+                            (run.duplicate_ids, "row(s) repeating an id (not landed twice)"),
+                            (run.stranded_files, "spooled file(s) that cannot ship"),
+                        )
+                        if n
+                    )
                 ),
             }
         )
