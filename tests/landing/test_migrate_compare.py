@@ -138,3 +138,55 @@ def test_cli_exit_codes(
         timeout=60,
     )
     assert empty.returncode == 2 and "no objects under" in empty.stderr
+
+
+def test_the_raw_table_is_compared_when_it_is_reachable(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],  # noqa: F811
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    """The issue's "and in the tables when they are reachable": the real streams ingest what
+    landing landed; compare counts the old rows found in the raw table, and a row lost from
+    the table shows there (completeness stays the zone's: a row may still be on its way)."""
+    pytest.importorskip("pyspark")
+    from deltalake import DeltaTable
+
+    from sensorlake.contract.lake import table_dir
+    from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, table_name
+    from sensorlake.landing.migrate.tables import local_raw_table
+    from sensorlake.streams.config import LocalRunConfig
+    from sensorlake.streams.runner import run as run_streams
+    from sensorlake.streams.session import java_version, local_session
+
+    if java_version() is None:
+        pytest.skip("no Java 17+ (bash .ci/run installs it)")
+    up = uploader(sensor_db, tmp_path, old)
+    for _ in range(2):
+        up.cycle()
+    config = make_config(sensor_db)
+    warehouse = tmp_path / "warehouse"
+    absent, why = local_raw_table(warehouse)
+    assert absent is None and why.startswith("tables not checked: no raw table at ")
+
+    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    streams = LocalRunConfig(
+        lake_dir=config.lake_dir,
+        warehouse_dir=warehouse,
+        checkpoint_dir=tmp_path / "checkpoints",
+        targets=("raw",),
+        master="local[2]",
+    )
+    result = run_streams(streams, spark=local_session("local[2]", memory="1g"))
+    assert result.tables["raw"].error is None
+    table, _ = local_raw_table(warehouse)
+    report = run_compare(config, old, table=table)
+    assert report.complete and report.tables.endswith(table_name("raw"))
+    assert report.totals["in_table"] == report.totals["old"] == 1_000
+    assert report.totals["missing_in_table"] == 0
+
+    path = table_dir(warehouse, DEFAULT_CATALOG, DEFAULT_SCHEMA, table_name("raw"))
+    DeltaTable(str(path)).delete("id <= 10")
+    lost = run_compare(config, old, table=local_raw_table(warehouse)[0])
+    assert lost.totals["missing_in_table"] == 10 and lost.complete

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sensorlake.contract.cli import path_option
+
 from ..cli import run_guarded
 from ..config import load_config
 from ..rules import load_rules
@@ -299,6 +301,7 @@ def _date(option: str) -> Any:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--gateway-id", help="Gateway of every old object (default: each object's node-id).")
 @click.option("--lake-dir", type=click.Path(path_type=Path), help="Compare with this local lake.")
+@path_option("warehouse")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 def compare(
     source: str,
@@ -307,6 +310,7 @@ def compare(
     fmt: str,
     gateway_id: str | None,
     lake_dir: Path | None,
+    warehouse_dir: Path,
     as_json: bool,
 ) -> None:
     """Per gateway and day: rows the old uploader landed against rows in the new zone."""
@@ -319,6 +323,9 @@ def compare(
 
             raise ConfigError(f"--since {since} is after --until {until}", hint="swap them")
         config = load_config(lake_dir=lake_dir, gateway_id=gateway_id)
+        from .tables import local_raw_table
+
+        table, tables_note = local_raw_table(warehouse_dir)
         report = run_compare(
             _old_bucket(source, "--old"),
             LandingZone(config),
@@ -327,6 +334,8 @@ def compare(
             fmt=fmt,
             gateway_id=gateway_id,
             progress=_progress(as_json),
+            table=table,
+            tables_note=tables_note,
         )
         if report.objects_read == 0 and not report.bad_objects:
             from ..errors import ConfigError
@@ -386,6 +395,15 @@ def _render_compare(report: Any, console: Console) -> None:
     for bad in report.bad_objects:
         console.print(f"[yellow]not compared[/] {bad['key']}: {bad['reason']}", highlight=False)
     t = report.totals
+    if "in_table" in t:
+        console.print(
+            f"tables ({report.tables}): {t['in_table']:,} old row(s) in the raw table, "
+            f"{t['missing_in_table']:,} not (yet) there (`sensorlake status` tells pending "
+            "from missing)",
+            highlight=False,
+        )
+    elif report.tables:
+        console.print(report.tables, highlight=False)
     verdict = (
         "[green]complete: the new zone holds every old row[/]"
         if report.complete

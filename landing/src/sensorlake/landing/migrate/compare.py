@@ -22,6 +22,7 @@ from typing import Any
 from .backfill import staging_dir
 from .history import History
 from .oldstore import OldBucket, Progress, load_history
+from .tables import RawTable
 from .zone import Identity, LandingZone
 
 __all__ = ["CompareReport", "DayComparison", "compare"]
@@ -40,6 +41,9 @@ class DayComparison:
     missing_in_old: int
     duplicated_in_old: int
     missing_in_new_examples: list[int] = field(default_factory=list)  # row ids
+    # Old rows in the raw table, and those not (yet) there; None: tables not checked.
+    in_table: int | None = None
+    missing_in_table: int | None = None
 
     @property
     def status(self) -> str:
@@ -60,6 +64,7 @@ class CompareReport:
     totals: dict[str, int] = field(default_factory=dict)
     complete: bool = True
     seconds: float = 0.0
+    tables: str = ""  # the raw table compared, or why the tables were not checked
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,9 +88,15 @@ def compare(
     fmt: str = "auto",
     gateway_id: str | None = None,
     progress: Progress | None = None,
+    table: RawTable | None = None,
+    tables_note: str = "",
 ) -> CompareReport:
+    """``table``: the raw table, when it is reachable; its figures are shown beside the
+    zone's but do not decide completeness (a row still on its way to the table is no loss:
+    ``status`` tells pending from missing)."""
     started = time.perf_counter()
     report = CompareReport(f"s3://{old.bucket}/{old.prefix}", zone.where, since, until)
+    report.tables = table.where if table is not None else tables_note
     with staging_dir(zone.config) as tmp:
         history = History(tmp / "history.db")
         try:
@@ -95,18 +106,26 @@ def compare(
             if gateway_id and gateway_id not in gateways:
                 gateways.append(gateway_id)
             for gateway in sorted(gateways):
-                report.days.extend(_gateway(history, zone, gateway, since, until))
+                report.days.extend(_gateway(history, zone, gateway, since, until, table))
         finally:
             history.close()
     names = ("old", "new", "equal", "missing_in_new", "missing_in_old", "duplicated_in_old")
     report.totals = {n: sum(getattr(d, n) for d in report.days) for n in names}
+    if table is not None:
+        for name in ("in_table", "missing_in_table"):
+            report.totals[name] = sum(getattr(d, name) or 0 for d in report.days)
     report.complete = report.totals["missing_in_new"] == 0
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
 def _gateway(
-    history: History, zone: LandingZone, gateway: str, since: str | None, until: str | None
+    history: History,
+    zone: LandingZone,
+    gateway: str,
+    since: str | None,
+    until: str | None,
+    table: RawTable | None,
 ) -> list[DayComparison]:
     new_by_day: dict[str, set[Identity]] = {}
     for key in zone.keys(gateway):
@@ -130,6 +149,8 @@ def _gateway(
                 missing_in_old=len(new_rows - old_rows),
                 duplicated_in_old=copies.get(day, 0),
                 missing_in_new_examples=sorted(i for i, _, _ in missing)[:_EXAMPLES],
+                in_table=None if table is None else len(old_rows & table.day(gateway, day)),
+                missing_in_table=None if table is None else len(old_rows - table.day(gateway, day)),
             )
         )
     return out
