@@ -225,7 +225,11 @@ def test_a_bad_databricks_host_blinds_only_the_tables(
         finally:
             monitor.stop()
     assert tables["status"] == "unavailable"
-    assert "unreachable since " in tables["reason"] and "\n" not in tables["reason"]
+    # Bounded either way: the whole read timed out ("unreachable since"), or every table's
+    # query failed fast with its own one-line reason (the connector refusing the address).
+    reason = tables["reason"]
+    assert "unreachable since " in reason or reason.startswith("Databricks could not"), reason
+    assert "\n" not in reason
     assert "dapi-not-a-real-token" not in json.dumps(tables)
     raw = next(p for p in snap.metrics.pipelines if p.pipeline == "raw")
     assert raw.error is None and raw.records == 1_500  # the lake's figures are served
