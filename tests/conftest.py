@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,17 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The one local Spark session of a test process (a JVM costs seconds), for every test
+    that runs the real streams: streams, dashboards, migrate and the whole-flow property."""
+    pytest.importorskip("pyspark")
+    from sensorlake.streams.session import java_version, local_session
+
+    if java_version() is None:
+        pytest.skip("no Java 17+ (bash .ci/run installs it)")
+    session = local_session("local[2]", memory="1g")
+    yield session
+    session.stop()

@@ -56,20 +56,6 @@ EXAMPLES = int(_DEEP) if _DEEP else 3
 Key = tuple[str, int, int]
 
 
-@pytest.fixture(scope="session")
-def flow_spark() -> Iterator[Any]:
-    """One local Spark session for every example (the same one the streams tests get:
-    ``getOrCreate``)."""
-    pytest.importorskip("pyspark")
-    from sensorlake.streams.session import java_version, local_session
-
-    if java_version() is None:
-        pytest.skip("no Java 17+ (bash .ci/run installs it)")
-    session = local_session("local[2]", memory="1g")
-    yield session
-    session.stop()
-
-
 # -- the stages -----------------------------------------------------------------------------
 
 
@@ -285,7 +271,7 @@ def _flow(spark: Any, fleet: Fleet, root: Path) -> None:
 )
 @given(fleet=fleets())
 @example(fleet=known_bad_fleet())
-def test_every_reading_reaches_its_tables_exactly_once(flow_spark: Any, fleet: Fleet) -> None:
+def test_every_reading_reaches_its_tables_exactly_once(spark: Any, fleet: Fleet) -> None:
     note(_describe(fleet))
     with tempfile.TemporaryDirectory(prefix="sensorlake-flow-") as root:
-        _flow(flow_spark, fleet, Path(root))
+        _flow(spark, fleet, Path(root))

@@ -211,19 +211,6 @@ def _landed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """One local Spark session for every dashboards test that streams (a JVM costs seconds)."""
-    pytest.importorskip("pyspark")
-    from sensorlake.streams.session import java_version, local_session
-
-    if java_version() is None:
-        pytest.skip("no Java 17+ (bash .ci/run installs it)")
-    session = local_session("local[2]", memory="1g")
-    yield session
-    session.stop()
-
-
 @pytest.fixture
 def flow(_landed_template: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Flow:
     """A fresh copy of a landed lake (1,500 simulated rows, every pipeline), no tables yet;

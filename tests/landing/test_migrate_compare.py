@@ -146,11 +146,11 @@ def test_the_raw_table_is_compared_when_it_is_reachable(
     old: tuple[Any, str],  # noqa: F811
     rules: Rules,
     make_config: Callable[..., LandingConfig],
+    spark: Any,
 ) -> None:
     """The issue's "and in the tables when they are reachable": the real streams ingest what
     landing landed; compare counts the old rows found in the raw table, and a row lost from
     the table shows there (completeness stays the zone's: a row may still be on its way)."""
-    pytest.importorskip("pyspark")
     from deltalake import DeltaTable
 
     from sensorlake.contract.lake import table_dir
@@ -158,10 +158,7 @@ def test_the_raw_table_is_compared_when_it_is_reachable(
     from sensorlake.landing.migrate.tables import local_raw_table
     from sensorlake.streams.config import LocalRunConfig
     from sensorlake.streams.runner import run as run_streams
-    from sensorlake.streams.session import java_version, local_session
 
-    if java_version() is None:
-        pytest.skip("no Java 17+ (bash .ci/run installs it)")
     up = uploader(sensor_db, tmp_path, old)
     for _ in range(2):
         up.cycle()
@@ -178,7 +175,7 @@ def test_the_raw_table_is_compared_when_it_is_reachable(
         targets=("raw",),
         master="local[2]",
     )
-    result = run_streams(streams, spark=local_session("local[2]", memory="1g"))
+    result = run_streams(streams, spark=spark)
     assert result.tables["raw"].error is None
     table, _ = local_raw_table(warehouse)
     report = run_compare(config, old, table=table)

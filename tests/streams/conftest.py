@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,19 +17,6 @@ from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.streams.config import LocalRunConfig
 
 START = datetime.fromisoformat("2026-03-01T23:55:00+00:00")  # spans midnight: two dates
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """The one Spark session every streams test shares (starting a JVM costs seconds)."""
-    pytest.importorskip("pyspark")
-    from sensorlake.streams.session import java_version, local_session
-
-    if java_version() is None:
-        pytest.skip("no Java 17+ (bash .ci/run installs it)")
-    session = local_session("local[2]", memory="1g")
-    yield session
-    session.stop()
 
 
 def land(
