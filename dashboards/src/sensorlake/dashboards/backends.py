@@ -57,6 +57,7 @@ class BoundedBackend(Generic[T]):
         self._inflight_since = 0.0
         self._result: tuple[T | None, str | None] | None = None
         self._used = True  # whether the last finished read's answer was returned by wait()
+        self._done = threading.Event()  # set when the read in flight finishes
         self.failing_since: float | None = None
 
     def start(self, fn: Callable[[], T]) -> None:
