@@ -130,7 +130,7 @@ def recorded(synthesized: Synth, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
 def _landing_put(client: Any, bucket: str, tmp_path: Path) -> str:
     """Landing's real create-only put of one file; returns the key it wrote."""
     from sensorlake.contract.keys import LandingKey
-    from sensorlake.landing.landed import LandedFile
+    from sensorlake.landing.files import LandedFile
     from sensorlake.landing.s3 import S3Sink
     from sensorlake.landing.sink import PutOutcome
 
@@ -159,7 +159,7 @@ def test_what_landing_sends_is_allowed_and_create_only(
 def test_what_validate_sends_is_allowed(
     recorded: Any, policies: Policies, synthesized: Synth, tmp_path: Path
 ) -> None:
-    from sensorlake.landing.checks import run_checks
+    from sensorlake.landing.bucket_checks import run_checks
     from sensorlake.landing.config import load_config
 
     s = synthesized.settings

@@ -22,7 +22,7 @@ from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES
 from sensorlake.landing.config import LandingConfig, load_config
 from sensorlake.landing.failpoints import Failpoints
-from sensorlake.landing.landed import LandedFile
+from sensorlake.landing.files import LandedFile
 from sensorlake.landing.rules import Rules, load_rules
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.state import State

@@ -25,14 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sensorlake.contract.keys import UNKNOWN_DATE, LandingKey
-from sensorlake.landing.batch import BatchFiles
 from sensorlake.landing.encode import GzipAssembler, encode_lines, encode_part, encode_records
+from sensorlake.landing.rotation import BatchFiles
 from sensorlake.landing.route import Lineage, Router
+from sensorlake.landing.row_checks import Validator
 from sensorlake.landing.rules import load_rules
 from sensorlake.landing.segments import SegmentEncoder, SegmentJob, plan_segments
 from sensorlake.landing.simulate import SCHEMA_COLUMNS
 from sensorlake.landing.spool import Spool
-from sensorlake.landing.validate import Validator
 
 PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULES = load_rules()

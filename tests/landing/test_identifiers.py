@@ -17,11 +17,11 @@ from sensorlake.contract.keys import LandingKey, is_gateway_id
 from sensorlake.contract.pipelines import bucket_name_problems
 from sensorlake.landing.config import LandingConfig, load_config
 from sensorlake.landing.errors import ConfigError
+from sensorlake.landing.row_checks import Validator
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import LocalLakeSink
-from sensorlake.landing.validate import Validator
 
 from .conftest import SENSORLAKE, child_env, read_lake, source_ids
 

@@ -9,10 +9,10 @@ import msgspec
 import pytest
 
 from sensorlake.landing.route import Lineage, Router
+from sensorlake.landing.row_checks import Validator
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.validate import Validator
 
-from .test_validate import good_row
+from .test_row_checks import good_row
 
 ALL = ("raw", "schematized", "filtered", "emergency", "rejected")
 

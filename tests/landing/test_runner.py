@@ -23,13 +23,13 @@ from sensorlake.landing.errors import (
     LocalStorageError,
     SourceError,
 )
+from sensorlake.landing.report import NullReporter
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import reset_database, simulate_bulk
 from sensorlake.landing.sink import FakeSink, LocalLakeSink
 from sensorlake.landing.source import Source
 from sensorlake.landing.state import State
-from sensorlake.landing.summary import NullReporter
 
 from .conftest import lake_files, read_lake, sensor_table, source_ids
 

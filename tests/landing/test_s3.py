@@ -24,7 +24,7 @@ from moto import mock_aws
 
 from sensorlake.contract.metadata import ObjectMetadata
 from sensorlake.landing.errors import DestinationError, DestinationUnavailable, ObjectConflict
-from sensorlake.landing.landed import LandedFile
+from sensorlake.landing.files import LandedFile
 from sensorlake.landing.s3 import S3Sink, make_client, translate_client_error
 from sensorlake.landing.sink import PutOutcome
 

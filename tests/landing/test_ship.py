@@ -9,7 +9,7 @@ import pytest
 from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.errors import DestinationError, DestinationUnavailable
 from sensorlake.landing.failpoints import Failpoints
-from sensorlake.landing.landed import LandedFile
+from sensorlake.landing.files import LandedFile
 from sensorlake.landing.ship import ShipReport, ship_pending
 from sensorlake.landing.sink import FakeSink
 from sensorlake.landing.state import State

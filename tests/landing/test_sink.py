@@ -11,7 +11,7 @@ import pytest
 
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 from sensorlake.landing.errors import DestinationUnavailable, ObjectConflict
-from sensorlake.landing.landed import LandedFile
+from sensorlake.landing.files import LandedFile
 from sensorlake.landing.sink import FakeSink, LocalLakeSink, NullSink, PutOutcome
 
 from .conftest import KEY as LANDING_KEY

@@ -10,7 +10,7 @@ import pytest
 
 from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.errors import LocalStorageError
-from sensorlake.landing.landed import LandedFile
+from sensorlake.landing.files import LandedFile
 from sensorlake.landing.state import SourcePosition, State
 
 

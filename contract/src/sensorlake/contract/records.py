@@ -1,6 +1,6 @@
 """The shape of every landed record, and the contract version, in one place.
 
-Landing builds its records from these field lists (``landing.validate`` and ``landing.route``
+Landing builds its records from these field lists (``landing.row_checks`` and ``landing.route``
 import them), streams turn the shapes into Spark schema hints, dashboards show them. A
 change to a shape is a change of :data:`CONTRACT_VERSION`, which every schematized,
 filtered and emergency record carries: the contract changes by version, not by accident.

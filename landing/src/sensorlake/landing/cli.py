@@ -292,7 +292,7 @@ def validate(pipelines: str | None, as_json: bool) -> None:
     """Check every configured bucket: credentials and identity, bucket and region,
     a put/get/delete probe under the reserved prefix _sensorlake/probe/, versioning and
     default encryption."""
-    from .checks import render_checks, run_checks
+    from .bucket_checks import render_checks, run_checks
 
     def go() -> int:
         config = load_config(pipelines=pipelines)

@@ -1,11 +1,12 @@
-"""How a run looks to people and scripts: a live progress bar on a terminal, log lines
-otherwise, and a per-pipeline summary as a table or as JSON."""
+"""How a run looks to people and scripts: the :class:`Reporter` protocol the runner talks
+to (a live progress bar on a terminal, log lines otherwise, nothing in tests and backfills),
+and a per-pipeline summary as a table or as JSON."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -13,9 +14,32 @@ from rich.table import Table
 
 from sensorlake.contract.summary import RunSummary
 
-__all__ = ["LogReporter", "RichReporter", "render_summary"]
+__all__ = ["LogReporter", "NullReporter", "Reporter", "RichReporter", "render_summary"]
 
 log = logging.getLogger("sensorlake.landing")
+
+
+class Reporter(Protocol):
+    """Progress for people: a live bar on a terminal, log lines otherwise."""
+
+    def begin(self, rows_total: int) -> None: ...
+    def advance(self, rows: int) -> None: ...
+    def note(self, message: str) -> None: ...
+    def end(self) -> None: ...
+
+
+class NullReporter:
+    def begin(self, rows_total: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        log.info("%s", message)
+
+    def end(self) -> None:
+        pass
 
 
 class RichReporter:

@@ -21,8 +21,8 @@ import msgspec
 from sensorlake.contract.keys import UNKNOWN_DATE
 from sensorlake.contract.records import INVALID_UTF8_FIELD
 
+from .row_checks import Validator, utc_timestamp
 from .source import base64_text
-from .validate import Validator, utc_timestamp
 
 __all__ = ["Lineage", "LineageRecord", "Routed", "Router"]
 

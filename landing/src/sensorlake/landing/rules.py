@@ -1,7 +1,7 @@
 """The versioned rules file: validation ranges, enums, emergency thresholds, filters.
 
 Rules are data. They are read once, checked strictly (unknown keys are errors, so a typo
-cannot silently disable a rule) and handed to :mod:`validate` as a frozen object.
+cannot silently disable a rule) and handed to :mod:`row_checks` as a frozen object.
 """
 
 from __future__ import annotations

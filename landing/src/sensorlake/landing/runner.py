@@ -30,11 +30,13 @@ import msgspec
 
 from sensorlake.contract.summary import RunSummary
 
-from .batch import BatchFiles
 from .config import LandingConfig
 from .epochs import resolve_position
 from .errors import LandingError, LocalStorageError, ObjectConflict, TransientError
+from .report import NullReporter, Reporter
+from .rotation import BatchFiles
 from .route import Lineage
+from .row_checks import future_limit
 from .rules import Rules
 from .segments import SegmentJob, plan_segments, segment_size
 from .ship import report_stranded, ship_pending
@@ -42,8 +44,7 @@ from .sink import NullSink, Sink
 from .source import Source, SourceChanged, verify_unchanged
 from .spool import Spool
 from .state import SourcePosition, State
-from .summary import NullReporter, Reporter, add_batch, add_open, add_pending, add_shipment
-from .validate import future_limit
+from .tally import add_batch, add_open, add_pending, add_shipment
 from .workers import WorkerPool
 
 __all__ = ["Lander"]

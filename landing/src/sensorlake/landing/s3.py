@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import DestinationError, DestinationUnavailable, LandingError
 from .failpoints import Failpoints
-from .landed import LandedFile
+from .files import LandedFile
 from .sink import PutOutcome, existing_outcome
 
 __all__ = ["S3Sink", "make_client", "translate_client_error"]

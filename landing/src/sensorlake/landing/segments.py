@@ -7,7 +7,7 @@ inline. Results come back in segment order.
 
 Parts are cut on chunks of row ids (:data:`encode.CHUNK_ROWS`), not on segments: a chunk
 that a segment holds whole is deflated there; a piece of a chunk that crosses the segment's
-edge travels uncompressed and :mod:`batch` deflates it once the rest has arrived. So the
+edge travels uncompressed and :mod:`rotation` deflates it once the rest has arrived. So the
 bytes of a file do not depend on how the batch was cut into segments, nor on which
 process encoded them, nor on the pipelines chosen.
 """
@@ -24,8 +24,8 @@ import msgspec
 from .encode import CHUNK_ROWS, Part, chunk_of, encode_lines, encode_part, raw_part
 from .errors import SourceError
 from .route import Lineage, Router
+from .row_checks import Validator
 from .rules import Rules
-from .validate import Validator
 
 __all__ = [
     "Rows",

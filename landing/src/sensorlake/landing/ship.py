@@ -21,7 +21,7 @@ from .errors import (
     TransientError,
 )
 from .failpoints import Failpoints
-from .landed import LandedFile
+from .files import LandedFile
 from .sink import PutOutcome, Sink
 from .spool import Spool
 from .state import State

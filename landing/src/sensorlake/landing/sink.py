@@ -30,7 +30,7 @@ from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 
 from .errors import LocalStorageError, ObjectConflict
 from .failpoints import Failpoints
-from .landed import LandedFile
+from .files import LandedFile
 from .spool import fsync_dir
 
 __all__ = ["FakeSink", "LocalLakeSink", "NullSink", "PutOutcome", "Sink", "existing_outcome"]

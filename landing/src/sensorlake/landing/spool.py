@@ -9,7 +9,7 @@
                                does not know is an orphan of a crash before the state
                                commit and is deleted (its rows are read again).
 
-Only folders and links live here: what goes into a file is :mod:`batch`'s business.
+Only folders and links live here: what goes into a file is :mod:`rotation`'s business.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Spool:
 
     def commit(self, tmp_path: Path, bucket: str, key: str) -> Path:
         """Publish a complete, fsynced tmp file into ready/, atomically (a hard link: the tmp
-        name goes once the state has recorded the file, see :mod:`batch`)."""
+        name goes once the state has recorded the file, see :mod:`rotation`)."""
         final = self.path_for(bucket, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -29,7 +29,7 @@ from sensorlake.contract.lake import STATE_DB_NAME
 
 from .encode import AssemblerProgress
 from .errors import LocalStorageError, storage_error
-from .landed import LandedFile, OpenFile
+from .files import LandedFile, OpenFile
 
 __all__ = ["LOCK_NAME", "SourcePosition", "State", "StrandedFile"]
 

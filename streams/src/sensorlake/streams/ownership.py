@@ -21,7 +21,7 @@ from sensorlake.contract.lake import lake_path
 from .config import LocalRunConfig
 from .delta_sink import committed_version, table_rows
 from .errors import StateProblem
-from .landed import local_file
+from .lake_files import local_file
 
 __all__ = ["check", "last_commit", "mismatch", "query_id", "recorded_source_file"]
 

@@ -21,7 +21,7 @@ from sensorlake.contract.keys import SUFFIX, source_glob
 from sensorlake.contract.lake import lake_key, lake_path
 from sensorlake.contract.records import RESCUED_COLUMN, Field, shape
 
-from . import evolution, landed, ownership
+from . import evolution, lake_files, ownership
 from .config import LocalRunConfig
 from .delta_sink import committed_version, table_rows, write_batch
 from .errors import StateProblem
@@ -178,9 +178,9 @@ class TableStream:
             return
         lake = Path(self.config.lake_dir)
         files, outside = [], set()
-        for url in landed.batch_files(self.checkpoint, batch_id):
-            if lake_key(lake, landed.local_file(url)) is None:
-                outside.add(landed.local_file(url))
+        for url in lake_files.batch_files(self.checkpoint, batch_id):
+            if lake_key(lake, lake_files.local_file(url)) is None:
+                outside.add(lake_files.local_file(url))
             else:
                 files.append(url)
         if self.spec.evolution == "addNewColumns":
@@ -218,7 +218,7 @@ class TableStream:
         found: dict[str, Field] = {}
         for url in files:
             for column in evolution.new_columns(
-                landed.first_record_fields(landed.local_file(url)), known
+                lake_files.first_record_fields(lake_files.local_file(url)), known
             ):
                 found.setdefault(column.name, column)
         if found:
@@ -239,9 +239,9 @@ class TableStream:
 
         corrupt: dict[Path, str] = {}
         for url in files:
-            reason = landed.corruption(landed.local_file(url))
+            reason = lake_files.corruption(lake_files.local_file(url))
             if reason:
-                corrupt[landed.local_file(url)] = reason
+                corrupt[lake_files.local_file(url)] = reason
         if not corrupt and not outside:
             return data, []
         reported = [{"path": str(p), "error": why} for p, why in corrupt.items()]
@@ -252,7 +252,9 @@ class TableStream:
             )
         dropped = {*corrupt, *outside}
         column = data.column("_source_file")
-        bad = [u for u in pc.unique(column).to_pylist() if u and landed.local_file(u) in dropped]
+        bad = [
+            u for u in pc.unique(column).to_pylist() if u and lake_files.local_file(u) in dropped
+        ]
         if bad:
             data = data.filter(pc.invert(pc.is_in(column, value_set=pc.cast(bad, column.type))))
         return data, reported
@@ -321,7 +323,7 @@ def run(
     for target, stream in streams.items():
         result.tables[target].table_rows = table_rows(stream.table_path)
     if reconcile:
-        for target, count in landed.landed_records(config.lake_dir, config.targets).items():
+        for target, count in lake_files.landed_records(config.lake_dir, config.targets).items():
             result.tables[target].landed_rows = count
     result.seconds = time.monotonic() - started
     return result

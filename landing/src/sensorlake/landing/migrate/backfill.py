@@ -48,12 +48,12 @@ from sensorlake.contract.keys import BACKFILL_EPOCH_BASE
 
 from ..config import LandingConfig
 from ..errors import LandingError, storage_error
+from ..report import NullReporter
+from ..row_checks import utc_timestamp
 from ..rules import Rules
 from ..runner import Lander
 from ..sink import NullSink, Sink
 from ..state import SourcePosition, State
-from ..summary import NullReporter
-from ..validate import utc_timestamp
 from .history import Generation, History
 from .oldstore import OldBucket, Progress, load_history
 from .zone import LandingZone

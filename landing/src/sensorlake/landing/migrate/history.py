@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from ..validate import utc_timestamp
+from ..row_checks import utc_timestamp
 
 __all__ = ["Generation", "History"]
 

@@ -38,10 +38,10 @@ from typing import Any
 
 from ..config import LandingConfig
 from ..errors import ConfigError, SourceError, TransientError, storage_error
+from ..row_checks import utc_timestamp
 from ..source import Source
 from ..spool import fsync_dir
 from ..state import State
-from ..validate import utc_timestamp
 from .uploader import INITIAL_TIMESTAMP, state_file_path
 
 __all__ = [

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from sensorlake.contract.records import CONTRACT_VERSION
+from sensorlake.landing.row_checks import Validator, future_limit, utc_timestamp
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.validate import Validator, future_limit, utc_timestamp
 
 
 def good_row(**overrides: Any) -> dict[str, Any]:

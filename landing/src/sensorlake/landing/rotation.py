@@ -31,7 +31,7 @@ from sensorlake.contract.keys import UNKNOWN_DATE, LandingKey
 
 from .encode import AssemblerProgress, GzipAssembler, Part, chunk_of, join_pieces
 from .errors import LocalStorageError, storage_error
-from .landed import LandedFile, OpenFile
+from .files import LandedFile, OpenFile
 from .spool import Spool
 
 __all__ = ["BatchFiles"]

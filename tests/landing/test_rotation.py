@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sensorlake.landing.batch import BatchFiles
 from sensorlake.landing.encode import encode_lines, encode_part, raw_part
+from sensorlake.landing.rotation import BatchFiles
 from sensorlake.landing.spool import Spool
 
 

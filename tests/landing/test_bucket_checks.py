@@ -14,7 +14,7 @@ from moto import mock_aws
 from rich.console import Console
 
 from sensorlake.contract.cli import main
-from sensorlake.landing.checks import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
+from sensorlake.landing.bucket_checks import NOT_PERMITTED, PROBE_PREFIX, render_checks, run_checks
 from sensorlake.landing.config import LandingConfig, load_config
 from sensorlake.landing.s3 import make_client
 

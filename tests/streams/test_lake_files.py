@@ -12,7 +12,7 @@ import pytest
 from sensorlake.contract.keys import SUFFIX, LandingKey
 from sensorlake.contract.lake import lake_path
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
-from sensorlake.streams import landed
+from sensorlake.streams import lake_files
 
 pytestmark = pytest.mark.streams
 
@@ -39,38 +39,38 @@ def test_batch_files_come_from_the_source_log_and_its_compactions(tmp_path: Path
     (log / "9.compact").write_text(
         "v1\n" + "\n".join(entry(f"file:///l/{b}.gz", b) for b in (8, 9, 9))
     )
-    assert landed.batch_files(tmp_path, 3) == ["file:///l/a.ndjson.gz"]
-    assert landed.batch_files(tmp_path, 9) == ["file:///l/9.gz", "file:///l/9.gz"]
-    assert landed.batch_files(tmp_path, 4) == []
+    assert lake_files.batch_files(tmp_path, 3) == ["file:///l/a.ndjson.gz"]
+    assert lake_files.batch_files(tmp_path, 9) == ["file:///l/9.gz", "file:///l/9.gz"]
+    assert lake_files.batch_files(tmp_path, 4) == []
 
 
 def test_file_urls_become_local_paths() -> None:
-    assert landed.local_file("file:///a/b%3Dc/x.gz") == Path("/a/b=c/x.gz")
-    assert landed.local_file("file:/a/b.gz") == Path("/a/b.gz")
-    assert landed.local_file("/a/b.gz") == Path("/a/b.gz")
+    assert lake_files.local_file("file:///a/b%3Dc/x.gz") == Path("/a/b=c/x.gz")
+    assert lake_files.local_file("file:/a/b.gz") == Path("/a/b.gz")
+    assert lake_files.local_file("/a/b.gz") == Path("/a/b.gz")
 
 
 def test_corruption_is_found_by_sidecar_hash_then_by_decompressing(tmp_path: Path) -> None:
     good = _file(tmp_path, "raw", "good", ["{}"] * 100)
-    assert landed.corruption(good) is None
+    assert lake_files.corruption(good) is None
     _sidecar(good, 100)
-    assert landed.corruption(good) is None
+    assert lake_files.corruption(good) is None
     data = good.read_bytes()
     good.write_bytes(data[:-9])  # truncated: the sidecar's hash no longer matches
-    assert "gzip" in (landed.corruption(good) or "")
+    assert "gzip" in (lake_files.corruption(good) or "")
     other = _file(tmp_path, "raw", "other", ["{}"])
     _sidecar(other, 1, sha256="0" * 64)  # a wrong hash alone is not corruption: it decompresses
-    assert landed.corruption(other) is None
-    assert "vanished" in (landed.corruption(tmp_path / "missing.ndjson.gz") or "")
+    assert lake_files.corruption(other) is None
+    assert "vanished" in (lake_files.corruption(tmp_path / "missing.ndjson.gz") or "")
 
 
 def test_first_record_fields(tmp_path: Path) -> None:
     path = _file(tmp_path, "raw", "f", ['{"id": 1, "x": 2.5}', "not json"])
-    assert landed.first_record_fields(path) == {"id": 1, "x": 2.5}
-    assert landed.first_record_fields(_file(tmp_path, "raw", "bad", ["[1, 2]"])) == {}
+    assert lake_files.first_record_fields(path) == {"id": 1, "x": 2.5}
+    assert lake_files.first_record_fields(_file(tmp_path, "raw", "bad", ["[1, 2]"])) == {}
     broken = tmp_path / "broken.ndjson.gz"
     broken.write_bytes(b"garbage")
-    assert landed.first_record_fields(broken) == {}
+    assert lake_files.first_record_fields(broken) == {}
 
 
 def test_landed_records_per_target_from_sidecars_or_lines(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_landed_records_per_target_from_sidecars_or_lines(tmp_path: Path) -> Non
         b"corrupt"
     )
     _file(tmp_path, "raw", "not-a-key", ["{}"] * 7)  # outside the layout: no landed file
-    assert landed.landed_records(tmp_path, ("raw", "schematized", "rejected")) == {
+    assert lake_files.landed_records(tmp_path, ("raw", "schematized", "rejected")) == {
         "raw": 8,
         "schematized": 0,
         "rejected": 2,

@@ -1,9 +1,6 @@
-"""What a run tells people while it runs, and what it adds up to.
-
-The :class:`Reporter` protocol is the progress a person sees (a bar on a terminal, log lines
-otherwise: :mod:`report`); the functions here fill the contract's
-:class:`~sensorlake.contract.summary.RunSummary` from the run's batches, shipments and the
-state's totals, so the runner only says what happened.
+"""What a run adds up to: the contract's :class:`~sensorlake.contract.summary.RunSummary`
+filled from the run's batches, shipments and the state's totals, so the runner only says
+what happened (what people see while it runs is :mod:`report`'s business).
 """
 
 from __future__ import annotations
@@ -11,38 +8,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
 
 from sensorlake.contract.summary import RunSummary
 
-from .landed import LandedFile, OpenFile
+from .files import LandedFile, OpenFile
 
-__all__ = ["NullReporter", "Reporter", "add_batch", "add_open", "add_pending", "add_shipment"]
+__all__ = ["add_batch", "add_open", "add_pending", "add_shipment"]
 
 log = logging.getLogger(__name__)
-
-
-class Reporter(Protocol):
-    """Progress for people: a live bar on a terminal, log lines otherwise."""
-
-    def begin(self, rows_total: int) -> None: ...
-    def advance(self, rows: int) -> None: ...
-    def note(self, message: str) -> None: ...
-    def end(self) -> None: ...
-
-
-class NullReporter:
-    def begin(self, rows_total: int) -> None:
-        pass
-
-    def advance(self, rows: int) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        log.info("%s", message)
-
-    def end(self) -> None:
-        pass
 
 
 def add_batch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sensorlake.contract.summary import RunSummary
-from sensorlake.landing.summary import add_batch, add_pending, add_shipment
+from sensorlake.landing.tally import add_batch, add_pending, add_shipment
 
 from .conftest import landed_file
 
