@@ -7,18 +7,28 @@ streams, infra and dashboards has theirs too, without any package importing anot
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points, version
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from .errors import exit_with
 from .lake import LOCAL_PATHS
 
-__all__ = ["COMMANDS_GROUP", "PluginGroup", "main", "path_option"]
+__all__ = [
+    "COMMANDS_GROUP",
+    "PluginGroup",
+    "errors_handled",
+    "handle_errors",
+    "main",
+    "path_option",
+]
 
 COMMANDS_GROUP = "sensorlake.commands"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +54,45 @@ class PluginGroup(click.Group):
             # One command registered under two names (``land`` and ``process``).
             command = _renamed(command, cmd_name)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # The backstop for every subcommand: a bug is one line and exit 70, never a traceback.
+        with errors_handled():
+            return super().invoke(ctx)
+
+
+def _wants_traceback() -> bool:
+    """-vv on the root command (or debug logging) shows a bug's traceback."""
+    ctx = click.get_current_context(silent=True)
+    verbose = ctx.find_root().params.get("verbose") if ctx is not None else None
+    if isinstance(verbose, int) and not isinstance(verbose, bool) and verbose >= 2:
+        return True
+    return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+
+
+@contextmanager
+def errors_handled() -> Iterator[None]:
+    """Turn whatever escapes a command into one line and its exit code (``exit_with``).
+
+    click's own exceptions (usage errors, ``--help``, aborts) pass through: click renders them.
+    """
+    try:
+        yield
+    except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        exit_with(exc, show_traceback=_wants_traceback())
+
+
+def handle_errors(fn: F) -> F:
+    """Decorator for a click command's callback: :func:`errors_handled` around its body."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with errors_handled():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _renamed(command: click.Command, name: str) -> click.Command:

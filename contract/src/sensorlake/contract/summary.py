@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import ExitCode
 from .lake import STATE_DB_NAME
 
 __all__ = ["RunRecord", "RunSummary", "TargetSummary", "read_runs"]
@@ -67,7 +68,7 @@ class RunSummary:
     next_close_target: str | None = None
     would_land: list[str] = field(default_factory=list)
     error: str | None = None
-    exit_code: int = 0
+    exit_code: int = ExitCode.OK
 
     def target(self, name: str) -> TargetSummary:
         return self.targets.setdefault(name, TargetSummary())

@@ -19,6 +19,9 @@ import click
 import msgspec
 from rich.console import Console
 
+from sensorlake.contract.cli import errors_handled
+from sensorlake.contract.errors import ExitCode, exit_with
+
 from .config import LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
@@ -32,18 +35,13 @@ _LIMITS = Limits()  # the defaults, for the help texts
 
 def fail(exc: LandingError) -> NoReturn:
     """One line on stderr that says what to do, and an exit code that means something."""
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
+    exit_with(exc)
 
 
 def run_guarded(fn: Callable[[], int]) -> NoReturn:
-    try:
+    """Run a command body; its errors (and bugs) end as one line and their exit code."""
+    with errors_handled():
         code = fn()
-    except LandingError as exc:
-        fail(exc)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
     sys.exit(code)
 
 
@@ -247,7 +245,7 @@ def _land(
         except LandingError as exc:
             click.echo(f"error: {exc} (kept in the spool; the next run ships it)", err=True)
         click.echo("stopped cleanly", err=True)
-        return 0  # a requested stop is a clean stop; each cycle's problems were reported
+        return ExitCode.OK  # a requested stop is a clean stop; each cycle's problems were reported
 
     run_guarded(go)
 
@@ -306,7 +304,7 @@ def validate(pipelines: str | None, as_json: bool) -> None:
             click.echo(msgspec.json.encode(report).decode())
         else:
             render_checks(report, Console())
-        return 0 if report["ok"] else 4
+        return ExitCode.OK if report["ok"] else ExitCode.DESTINATION
 
     run_guarded(go)
 
@@ -401,6 +399,6 @@ def simulate(
             f"wrote {result.rows_written:,} readings ({result.anomalies:,} anomalies) to {path} "
             f"in {seconds:.1f} s"
         )
-        return 0
+        return ExitCode.OK
 
     run_guarded(go)

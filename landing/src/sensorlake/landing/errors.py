@@ -1,6 +1,6 @@
 """One exception tree for landing, grouped by what the operator does next.
 
-    LandingError                      exit 1  (bug or unexpected state)
+    LandingError                      exit 70 (a bug or unexpected state)
     ├── TerminalError                 fix something, then rerun
     │   ├── ConfigError               exit 2  wrong option, environment or rules file
     │   ├── SourceError               exit 3  sensor database missing, corrupt, locked, wrong table
@@ -10,13 +10,16 @@
     └── TransientError                exit 75 (EX_TEMPFAIL) try again later: nothing is lost
         └── DestinationUnavailable    S3 unreachable; files stay spooled
 
-Every error renders as one line: what happened, then what to do.
+Each class is also the contract's error of the same meaning (``sensorlake.contract.errors``),
+which owns the exit codes and the one-line rendering: what happened, then what to do.
 """
 
 from __future__ import annotations
 
 import errno
 from pathlib import Path
+
+from sensorlake.contract import errors as contract
 
 __all__ = [
     "ConfigError",
@@ -32,50 +35,36 @@ __all__ = [
 ]
 
 
-class LandingError(Exception):
+class LandingError(contract.SensorlakeError):
     """Base of every error landing raises on purpose."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def __str__(self) -> str:
-        return f"{self.message}. {self.hint}" if self.hint else self.message
 
 
 class TerminalError(LandingError):
     """Retrying will not help until someone changes something."""
 
 
-class TransientError(LandingError):
+class TransientError(LandingError, contract.UnavailableError):
     """Retrying later can succeed; nothing accepted so far is lost."""
 
-    exit_code = 75
+
+class ConfigError(TerminalError, contract.ConfigError):
+    pass
 
 
-class ConfigError(TerminalError):
-    exit_code = 2
+class SourceError(TerminalError, contract.SourceError):
+    pass
 
 
-class SourceError(TerminalError):
-    exit_code = 3
+class LocalStorageError(TerminalError, contract.LocalStateError):
+    pass
 
 
-class LocalStorageError(TerminalError):
-    exit_code = 5
+class DestinationError(TerminalError, contract.DestinationError):
+    pass
 
 
-class DestinationError(TerminalError):
-    exit_code = 4
-
-
-class ObjectConflict(DestinationError):
+class ObjectConflict(DestinationError, contract.ConflictError):
     """A different object already exists at a key we own: never overwritten, kept for review."""
-
-    exit_code = 6
 
 
 class DestinationUnavailable(TransientError):

@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.keys import BACKFILL_EPOCH_BASE
 
 from ..config import LandingConfig
@@ -62,7 +63,6 @@ __all__ = ["BACKFILL_EPOCH_BASE", "Backfill", "BackfillSummary", "backfill_epoch
 
 _EPOCH_ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
 _MAX_EPOCH = 99_999_999  # eight digits in the key
-EXIT_BAD_OBJECTS = 7
 
 
 def backfill_epoch(first_timestamp: str) -> int:
@@ -112,7 +112,7 @@ class BackfillSummary:
     conflicts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    exit_code: int = 0
+    exit_code: int = ExitCode.OK
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,8 +159,8 @@ class Backfill:
                         summary.exit_code = max(summary.exit_code, exc.exit_code)
             finally:
                 history.close()
-        if summary.exit_code == 0 and summary.bad_objects:
-            summary.exit_code = EXIT_BAD_OBJECTS
+        if summary.exit_code == ExitCode.OK and summary.bad_objects:
+            summary.exit_code = ExitCode.MISMATCH
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 

@@ -1,7 +1,8 @@
 """``sensorlake migrate``: backfill, compare, rollback-state.
 
 Joins the root ``sensorlake`` group through landing's ``sensorlake.commands`` entry point
-(``migrate``), like ``land``. Errors are one line and an exit code (``landing.cli.fail``).
+(``migrate``), like ``land``. Errors are one line and an exit code from the contract's table
+(``sensorlake.contract.errors``, through ``landing.cli.run_guarded``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sensorlake.contract.cli import path_option
+from sensorlake.contract.errors import ExitCode
 
 from ..cli import run_guarded
 from ..config import load_config
@@ -127,7 +129,7 @@ with the same credentials (SENSORLAKE_OLD_AWS_ENDPOINT_URL / SENSORLAKE_OLD_AWS_
 override the endpoint and region for it).
 
 \b
-Exit codes: 0 every object read and its rows landed; 7 done, but some objects were not
+Exit codes: 0 every object read and its rows landed; 1 done, but some objects were not
 the old uploader's and were skipped (listed by key); 2 bad option; 4 destination or old
 bucket problem; 5 local disk; 6 a different object exists at a key; 75 landed into the
 spool, S3 unreachable (rerun ships it).
@@ -348,7 +350,7 @@ def compare(
             click.echo(msgspec.json.encode(report.as_dict()).decode())
         else:
             _render_compare(report, Console())
-        return 0 if report.complete else 1
+        return ExitCode.OK if report.complete else ExitCode.MISMATCH
 
     run_guarded(go)
 
@@ -465,7 +467,7 @@ def rollback_state(
         done = write_state(config.state_dir, config.db_path, to, dry_run=dry_run)
         if as_json:
             click.echo(msgspec.json.encode({**asdict(done), "dry_run": dry_run}).decode())
-            return 0
+            return ExitCode.OK
         verb = "would write" if dry_run else "wrote"
         click.echo(
             f"{verb} {done.path}: last_timestamp {done.last_timestamp} (the lander's epoch "
@@ -480,6 +482,6 @@ def rollback_state(
             )
         else:
             click.echo("spooled files: 0 (everything the lander landed has shipped)")
-        return 0
+        return ExitCode.OK
 
     run_guarded(go)
