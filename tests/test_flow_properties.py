@@ -116,7 +116,7 @@ def _streams(spark: Any, config: LocalRunConfig) -> None:
         pytest.fail(f"the streams raised (a traceback for the user):\n{traceback.format_exc()}")
     failed = {t.target: t.error for t in result.failed}
     assert not failed, f"streams failed (exit 4): {failed}"
-    assert not result.corrupt, f"streams skipped files as corrupt (exit 6): {result.corrupt}"
+    assert not result.corrupt, f"streams skipped files as corrupt (exit 1): {result.corrupt}"
 
 
 def _status(config: LocalRunConfig, state: Path) -> tuple[int, dict[str, Any]]:

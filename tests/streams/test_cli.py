@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from sensorlake.contract.errors import ExitCode
 from sensorlake.streams.config import LocalRunConfig
 from sensorlake.streams.runner import run
 
@@ -142,7 +143,7 @@ def test_missing_or_old_java_says_how_to_install_it(tmp_path: Path, config: Loca
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(Path(sys.executable).parent)  # no java on it
     out = subprocess.run(_args(config), capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 3
+    assert out.returncode == ExitCode.LOCAL
     assert out.stderr.count("\n") == 1 and "apt-get install openjdk-17-jre-headless" in out.stderr
 
     old = tmp_path / "jdk11" / "bin" / "java"
@@ -151,7 +152,7 @@ def test_missing_or_old_java_says_how_to_install_it(tmp_path: Path, config: Loca
     old.chmod(0o755)
     env["JAVA_HOME"] = str(old.parent.parent)
     out = subprocess.run(_args(config), capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 3 and "Java 11 is too old" in out.stderr
+    assert out.returncode == ExitCode.LOCAL and "Java 11 is too old" in out.stderr
 
 
 @pytest.mark.parametrize("missing", ["pyspark", "deltalake"])
@@ -165,7 +166,7 @@ def test_without_the_local_extra_it_says_what_to_install(
     out = subprocess.run(
         [sys.executable, "-c", code, *_args(config)[1:]], capture_output=True, text=True, timeout=60
     )
-    assert out.returncode == 3
+    assert out.returncode == ExitCode.LOCAL
     assert out.stderr.count("\n") == 1 and "sensorlake-streams[local]" in out.stderr
     assert missing in out.stderr
 
@@ -186,7 +187,7 @@ def test_a_checkpoint_of_another_table_exits_5_with_one_line_before_spark(
     assert not elsewhere.warehouse_dir.exists()
 
 
-def test_files_outside_the_key_layout_exit_6_and_are_in_the_json_summary(
+def test_files_outside_the_key_layout_exit_1_and_are_in_the_json_summary(
     landed: Callable[..., dict[str, int]], config: LocalRunConfig
 ) -> None:
     import shutil
@@ -201,7 +202,7 @@ def test_files_outside_the_key_layout_exit_6_and_are_in_the_json_summary(
     out = subprocess.run(
         _args(config, "--pipelines", "raw", "--json"), capture_output=True, text=True, timeout=300
     )
-    assert out.returncode == 6, out.stderr[-3000:]
+    assert out.returncode == ExitCode.MISMATCH, out.stderr[-3000:]
     summary = json.loads(out.stdout)
     assert summary["skipped_files"] == [str(stray)]
     assert summary["tables"]["raw"]["rows"] == expected["raw"]

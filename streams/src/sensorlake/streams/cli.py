@@ -9,33 +9,22 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sensorlake.contract.cli import path_option
+from sensorlake.contract.errors import ExitCode, MismatchError, UsageError, exit_with
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA
 
 from .config import LocalRunConfig, parse_targets
-from .errors import (
-    EXIT_BAD_OPTION,
-    EXIT_CORRUPT_FILES,
-    EXIT_MISMATCH,
-    JavaMissing,
-    StreamFailed,
-    StreamsError,
-)
+from .errors import JavaMissing, StreamFailed, StreamsError
 from .spec import LOCAL_MAX_BYTES, local_source_options
 
 if TYPE_CHECKING:
     from .runner import RunResult
 
 __all__ = ["format_summary", "streams"]
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def format_summary(result: RunResult) -> str:
@@ -161,10 +150,10 @@ def run(
 
     \b
     Tables: <warehouse-dir>/<catalog>/<schema>/sensor_readings_<pipeline>
-    Exit codes: 0 done; 1 --verify found a table that differs from the lake; 2 bad option;
-    3 no Java 17+; 4 a stream failed; 5 checkpoint/state problem (a checkpoint that
-    does not belong to its table or lake); 6 corrupt landed
-    file(s) or file(s) outside the key layout skipped (everything else was ingested).
+    Exit codes (docs/exit-codes.md): 0 done; 1 --verify found a table that differs from
+    the lake, or corrupt landed file(s) or file(s) outside the key layout were skipped
+    (everything else was ingested); 2 bad option; 4 a stream failed; 5 no Java 17+, or a
+    checkpoint/state problem (a checkpoint that does not belong to its table or lake).
     """
     try:
         config = LocalRunConfig(
@@ -184,7 +173,7 @@ def run(
         for target in config.targets:  # names and sizes are checked before Spark starts
             local_source_options(config.spec(target), max_files=max_files, max_bytes=max_bytes)
     except ValueError as exc:
-        _fail(str(exc), EXIT_BAD_OPTION)
+        exit_with(UsageError(str(exc)))
     if not verbose:
         for noisy in ("py4j", "pyspark"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
@@ -203,10 +192,11 @@ def run(
         from .runner import run as run_streams
         from .session import local_session
     except ImportError as exc:
-        _fail(
-            f"the local streams need their engine ({exc.name} is missing): "
-            "pip install 'sensorlake-streams[local]' (or make setup)",
-            JavaMissing.exit_code,
+        exit_with(
+            JavaMissing(
+                f"the local streams need their engine ({exc.name} is missing): "
+                "pip install 'sensorlake-streams[local]' (or make setup)"
+            )
         )
     try:
         check_state(config)  # before Spark starts: a checkpoint that is not its table's stops here
@@ -221,20 +211,22 @@ def run(
             reconcile=verify,
         )
     except StreamsError as exc:
-        _fail(str(exc), exc.exit_code)
+        exit_with(exc)
     payload: dict[str, Any] = {**result.as_dict(), "skipped_files": result.skipped}
     click.echo(json.dumps(payload, indent=2) if as_json else format_summary(result))
     for item in result.corrupt:
         click.echo(f"error: skipped corrupt file {item['path']}: {item['error']}", err=True)
     if result.failed:
-        _fail(
-            f"{len(result.failed)} stream(s) failed: {result.failed[0].table}: {result.failed[0].error}",
-            StreamFailed.exit_code,
+        exit_with(
+            StreamFailed(
+                f"{len(result.failed)} stream(s) failed: {result.failed[0].table}: "
+                f"{result.failed[0].error}"
+            )
         )
     if result.corrupt or result.skipped:
-        sys.exit(EXIT_CORRUPT_FILES)
+        sys.exit(ExitCode.MISMATCH)
     if verify and result.mismatched:
         names = ", ".join(t.table for t in result.mismatched)
-        _fail(f"tables differ from the landed rows: {names}", EXIT_MISMATCH)
+        exit_with(MismatchError(f"tables differ from the landed rows: {names}"))
     if verify and not as_json:
         click.echo("verified: every table holds exactly the rows landed in the lake")

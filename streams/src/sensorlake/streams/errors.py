@@ -1,43 +1,33 @@
-"""The streams' errors, each with the exit code the CLI ends with.
+"""The streams' errors, each under the contract's error of the same meaning.
 
     StreamsError            base: one line that says what to do
-    ├── JavaMissing         no Java 17+ (or no pyspark) for the local Spark session (exit 3)
+    ├── JavaMissing         no Java 17+ (or no pyspark) for the local Spark session (exit 5)
     ├── StreamFailed        a query stopped with an error (exit 4)
     └── StateProblem        checkpoint or table folder unusable (exit 5)
 
 Corrupt landed files, and files outside the key layout, are not errors of the run: they
-are skipped, reported by path, and make the run end with exit code 6 once everything else
-is ingested.
+are skipped, reported by path, and make the run end with ``ExitCode.MISMATCH`` (1) once
+everything else is ingested. The codes are the contract's (``sensorlake.contract.errors``).
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "EXIT_BAD_OPTION",
-    "EXIT_CORRUPT_FILES",
-    "EXIT_MISMATCH",
-    "JavaMissing",
-    "StateProblem",
-    "StreamFailed",
-    "StreamsError",
-]
+from sensorlake.contract import errors as contract
 
-EXIT_MISMATCH = 1
-EXIT_BAD_OPTION = 2
-EXIT_CORRUPT_FILES = 6
+__all__ = ["JavaMissing", "StateProblem", "StreamFailed", "StreamsError"]
 
 
-class StreamsError(Exception):
-    exit_code = 4
+class StreamsError(contract.SensorlakeError):
+    """Base of every error the streams raise on purpose."""
 
 
-class JavaMissing(StreamsError):
-    exit_code = 3
+class JavaMissing(StreamsError, contract.LocalStateError):
+    """A local prerequisite of the Spark session (Java 17+, pyspark) is missing."""
 
 
-class StreamFailed(StreamsError):
-    exit_code = 4
+class StreamFailed(StreamsError, contract.DestinationError):
+    """A stream stopped with an error: its table did not take the batch."""
 
 
-class StateProblem(StreamsError):
-    exit_code = 5
+class StateProblem(StreamsError, contract.LocalStateError):
+    """A checkpoint or table folder cannot be used (not its table's, unreadable)."""
