@@ -1,7 +1,7 @@
 """Every backend fails alone, fast: S3 and Databricks endpoints on 127.0.0.1 that hang, refuse
 or answer garbage blind only themselves, within the backend's time bound, with a one-line
 reason; the others' figures are served; ``sensorlake status`` returns and says which backend
-it could not read (exit 2)."""
+it could not read (exit 75)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES
 from sensorlake.dashboards.app import create_app
 from sensorlake.dashboards.backends import BoundedBackend
@@ -238,7 +239,7 @@ def test_a_bad_databricks_host_blinds_only_the_tables(
 
 def test_status_returns_and_names_what_it_could_not_read(flow: Flow) -> None:
     """Both S3 and Databricks hang: ``sensorlake status`` (a subprocess, as cron runs it)
-    still answers within its deadline, exit 2, naming each backend."""
+    still answers within its deadline, exit 75 (try again later), naming each backend."""
     sensorlake = str(Path(sys.executable).parent / "sensorlake")
     with bad_endpoint("hang") as s3, bad_endpoint("hang") as databricks:
         env = {
@@ -256,7 +257,7 @@ def test_status_returns_and_names_what_it_could_not_read(flow: Flow) -> None:
             timeout=HANG_GUARD_SECONDS,
             check=False,
         )
-    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.returncode == ExitCode.UNAVAILABLE, out.stdout + out.stderr
     report = json.loads(out.stdout)
     reasons = " | ".join(report["reasons"])
     assert "landing: unreachable since" in reasons

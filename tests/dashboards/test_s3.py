@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
 
+from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.metadata import ObjectMetadata
 from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES, bucket_role
@@ -245,7 +246,7 @@ def test_status_over_a_real_lander_and_moto_server(
         check=False,
     )
     report = json.loads(out.stdout)
-    assert out.returncode == 2, out.stderr  # tables: Databricks is not configured
+    assert out.returncode == ExitCode.USAGE, out.stderr  # tables: Databricks is not configured
     assert report["status"] == "could not check"
     assert any("Databricks not configured" in r for r in report["reasons"])
     landing = {row["item"]: row for row in report["landing"]}

@@ -1,4 +1,5 @@
-"""``sensorlake status``: three sections, --json, exit 0 healthy / 1 degraded / 2 unchecked."""
+"""``sensorlake status``: three sections, --json, exit 0 healthy / 1 degraded / 75 unchecked
+(a backend could not be read) / 2 a bad environment or a backend not configured."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sensorlake.contract.cli import main
+from sensorlake.contract.errors import ExitCode
 
 from .conftest import Flow, landed_keys
 
@@ -65,16 +67,16 @@ def test_a_duplicated_file_exits_1(flow: Flow) -> None:
     assert any("duplicate row(s)" in r for r in json.loads(out)["reasons"])
 
 
-def test_nothing_to_read_exits_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_to_read_exits_75(tmp_path) -> None:  # type: ignore[no-untyped-def]
     flow = Flow(tmp_path, tmp_path / "none.db")
     code, out = run(flow)
-    assert code == 2 and "could not check" in out
+    assert code == ExitCode.UNAVAILABLE and "could not check" in out
     assert "local lake" in out and "does not exist" in out
 
 
 def test_bad_environment_is_one_line_exit_2(flow: Flow) -> None:
     code, out = run(flow, SENSORLAKE_LAG_SECONDS="soon")
-    assert code == 2
+    assert code == ExitCode.USAGE
     assert out.strip() == "error: SENSORLAKE_LAG_SECONDS must be a number of seconds, not 'soon'"
 
 
@@ -144,16 +146,20 @@ def test_a_line_that_is_not_json_is_counted_and_never_blinds_the_view(flow: Flow
     assert raw["verdict"] == "ok" and raw["distinct_records"] == raw["landed_records"] == 1_500
 
 
-def test_a_missing_warehouse_exits_2_with_one_line(flow: Flow) -> None:
+def test_a_missing_warehouse_exits_75_with_one_line(flow: Flow) -> None:
     code, out = run(flow, "--json")
     report = json.loads(out)
-    assert code == 2 and report["status"] == "could not check"
+    assert (
+        code == ExitCode.UNAVAILABLE
+        and report["exit_code"] == ExitCode.UNAVAILABLE
+        and report["status"] == "could not check"
+    )
     assert any(
         f"local warehouse {flow.warehouse} does not exist" in r for r in report["reasons"]
     ), report["reasons"]
 
 
-def test_a_deleted_or_garbled_delta_log_entry_exits_2_with_one_line(flow: Flow) -> None:
+def test_a_deleted_or_garbled_delta_log_entry_exits_75_with_one_line(flow: Flow) -> None:
     flow.ingest()
     raw_log = flow.table_path("raw") / "_delta_log"
     (raw_log / f"{0:020d}.json").unlink()  # the first commit gone, a later one left
@@ -170,7 +176,7 @@ def test_a_deleted_or_garbled_delta_log_entry_exits_2_with_one_line(flow: Flow) 
             "SENSORLAKE_CHECKPOINT_DIR": str(flow.checkpoints),
         },
     )
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitCode.UNAVAILABLE, result.output
     assert "Traceback" not in result.output
     reasons = json.loads(result.stdout)["reasons"]
     assert len(reasons) == 1 and reasons[0].startswith("tables: "), reasons
@@ -179,7 +185,7 @@ def test_a_deleted_or_garbled_delta_log_entry_exits_2_with_one_line(flow: Flow) 
     assert "\n" not in reasons[0]
 
 
-def test_a_run_summary_that_is_not_json_exits_2_without_a_traceback(flow: Flow) -> None:
+def test_a_run_summary_that_is_not_json_exits_75_without_a_traceback(flow: Flow) -> None:
     import sqlite3
 
     from sensorlake.contract.lake import STATE_DB_NAME
@@ -188,7 +194,7 @@ def test_a_run_summary_that_is_not_json_exits_2_without_a_traceback(flow: Flow) 
     with sqlite3.connect(flow.state / STATE_DB_NAME) as conn:
         conn.execute("UPDATE runs SET summary = '{not json'")
     code, out = run(flow)
-    assert code == 2, out
+    assert code == ExitCode.UNAVAILABLE, out
     assert "Traceback" not in out
     assert "a run summary in the gateway state" in out and "is not valid" in out
 

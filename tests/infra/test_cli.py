@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from sensorlake.contract.errors import ExitCode
 from sensorlake.infra import cli
 
 
@@ -27,7 +28,7 @@ def test_setup_lists_what_is_missing_and_deploys_nothing(monkeypatch: pytest.Mon
     monkeypatch.setattr(prereqs, "terraform_version", lambda binary: (1, 11))
 
     result = CliRunner().invoke(cli.setup, ["--config", str(EXAMPLE_CONFIG)])
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.LOCAL
     assert "missing prerequisites" in result.output
     for needle in (
         "AWS credentials",
@@ -46,7 +47,7 @@ def test_setup_reports_config_errors(tmp_path) -> None:
         "unity_catalog: {service_principal: nope, workspace_ids: [1]}\n", encoding="utf-8"
     )
     result = CliRunner().invoke(cli.setup, ["--config", str(bad)])
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.USAGE
     assert "service_principal 'nope'" in result.output
 
 

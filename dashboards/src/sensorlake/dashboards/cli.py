@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from sensorlake.contract.cli import path_option
+from sensorlake.contract.errors import exit_with
 
 from .errors import DashboardError
 
@@ -34,8 +35,7 @@ def _settings(ctx: click.Context, **paths: Path) -> Any:
 
 
 def _fail(exc: DashboardError) -> NoReturn:
-    click.echo(f"error: {exc.message}", err=True)
-    sys.exit(exc.exit_code)
+    exit_with(exc)  # one line on stderr, the contract's exit code
 
 
 @click.command()
@@ -105,7 +105,8 @@ def monitor(
 def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
     """Is every reading in its table? Infrastructure and tables, landing, monitoring.
 
-    Exit 0 healthy, 1 degraded, 2 could not check: usable from cron or CI as an alert.
+    Exit 0 healthy, 1 degraded, 75 could not check (a backend could not be read in time:
+    try again later), 2 a backend is not configured: usable from cron or CI as an alert.
     """
     from rich.console import Console
 

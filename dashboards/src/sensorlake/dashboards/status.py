@@ -1,8 +1,10 @@
 """``sensorlake status``: the migration guide's three sections from one fresh snapshot.
 
-Exit codes for cron and CI: 0 healthy, 1 degraded (something lags, stalls, failed, or the
-reconciliation found a mismatch), 2 could not check (landing zone or tables unreadable or
-not configured).
+Exit codes for cron and CI (the contract's table, docs/exit-codes.md): 0 healthy,
+1 degraded (something lags, stalls, failed, or the reconciliation found a mismatch),
+75 could not check (the landing zone, tables, gateway state or jobs could not be read in
+the time allowed: try again later), 2 could not check because a backend is not configured
+(retrying will not help: configure it).
 """
 
 from __future__ import annotations
@@ -14,17 +16,33 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from sensorlake.contract.errors import ExitCode
+
 from .snapshot import Snapshot
 
-__all__ = ["HEALTHY", "Report", "render", "report"]
+__all__ = ["DEGRADED", "HEALTHY", "NOT_CONFIGURED", "UNCHECKED", "Report", "render", "report"]
 
-HEALTHY, DEGRADED, UNCHECKED = 0, 1, 2
-_WORDS = {HEALTHY: "healthy", DEGRADED: "degraded", UNCHECKED: "could not check"}
+HEALTHY = ExitCode.OK
+DEGRADED = ExitCode.MISMATCH
+UNCHECKED = ExitCode.UNAVAILABLE  # a backend could not be read (in time): try again later
+NOT_CONFIGURED = ExitCode.USAGE  # a backend is not set up: retrying will not help
+# worst last: a missing configuration outranks an outage, which outranks a lag
+_RANK = {HEALTHY: 0, DEGRADED: 1, UNCHECKED: 2, NOT_CONFIGURED: 3}
+_WORDS = {
+    HEALTHY: "healthy",
+    DEGRADED: "degraded",
+    UNCHECKED: "could not check",
+    NOT_CONFIGURED: "could not check",
+}
+
+
+def _worse(code: ExitCode, other: ExitCode) -> ExitCode:
+    return max(code, other, key=_RANK.__getitem__)
 
 
 @dataclass(frozen=True)
 class Report:
-    exit_code: int
+    exit_code: ExitCode
     reasons: list[str]
     sections: dict[str, list[dict[str, Any]]]
 
@@ -59,7 +77,8 @@ def report(snap: Snapshot) -> Report:
     reasons: list[str] = []
     code = HEALTHY
     components = {c.name: c for c in snap.health.components}
-    # Could not check (2): the landing zone, any table, or the gateway state cannot be read.
+    # Could not check: the landing zone, any table, or the gateway state cannot be read
+    # (75, try again later), or is not configured (2).
     unreadable = {
         "landing": ("unavailable", "not configured"),
         "tables": ("unavailable", "not configured", "degraded"),  # degraded: a table unreadable
@@ -68,16 +87,16 @@ def report(snap: Snapshot) -> Report:
     for name, states in unreadable.items():
         c = components[name]
         if c.status in states:
-            code = UNCHECKED
+            code = _worse(code, NOT_CONFIGURED if c.status == "not configured" else UNCHECKED)
             reasons.append(f"{name}: {c.reason}")
         elif c.status == "degraded":
-            code = max(code, DEGRADED)
+            code = _worse(code, DEGRADED)
             reasons.append(f"{name}: {c.reason}")
     if snap.status.jobs_error:
-        code = UNCHECKED
+        code = _worse(code, UNCHECKED)
         reasons.append(f"jobs: {snap.status.jobs_error}")
     uncounted = sum(p.uncounted_objects for p in snap.metrics.pipelines)
-    if uncounted and code != UNCHECKED:
+    if uncounted and code not in (UNCHECKED, NOT_CONFIGURED):
         code = UNCHECKED
         reasons.append(
             f"landing: record counts of {uncounted:,} files not read in the time allowed "
@@ -85,10 +104,10 @@ def report(snap: Snapshot) -> Report:
         )
     for p in snap.status.pipelines:
         if p.state in ("lagging", "stalled"):
-            code = max(code, DEGRADED)
+            code = _worse(code, DEGRADED)
             reasons.append(f"{p.pipeline}: {p.state}: {p.reason}")
     if snap.reconciliation.verdict == "mismatch":
-        code = max(code, DEGRADED)
+        code = _worse(code, DEGRADED)
         reasons.append(f"reconciliation: {snap.reconciliation.summary}")
 
     infra: list[dict[str, Any]] = [
@@ -239,7 +258,7 @@ def render(rep: Report, console: Console, as_of: float) -> None:
                 row["item"], f"[{style}]{row['state']}[/]" if style else row["state"], row["detail"]
             )
         console.print(table)
-    colour = {HEALTHY: "green", DEGRADED: "yellow", UNCHECKED: "red"}[rep.exit_code]
+    colour = {HEALTHY: "green", DEGRADED: "yellow"}.get(rep.exit_code, "red")
     console.print(f"[bold {colour}]{rep.verdict}[/] as of {stamp}")
     for reason in rep.reasons:
         console.print(f"  - {reason}", markup=False, highlight=False)

@@ -13,13 +13,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from sensorlake.contract import pipelines
+from sensorlake.contract.errors import ExitCode, SensorlakeError, UsageError, exit_with
 from sensorlake.infra import naming
 from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
-from sensorlake.infra.errors import CommandError, InfraError, PrerequisiteError
+from sensorlake.infra.errors import CommandError, DeployFailed, InfraError, PrerequisiteError
 from sensorlake.infra.prereqs import (
     CDKTF_BIN,
     databricks_run_as_check,
@@ -73,9 +75,8 @@ def default_base() -> str:
         return "HEAD~1"
 
 
-def _fail(exc: InfraError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
+def _fail(exc: SensorlakeError) -> NoReturn:
+    exit_with(exc)  # one line (and the problems it lists) on stderr, the contract's exit code
 
 
 @click.command(
@@ -208,7 +209,7 @@ def scan(directory: Path) -> None:
     click.echo(result.summary())
     for finding, skip in result.skipped:
         click.echo(f"  skipped {finding.check} {finding.resource}: {skip.reason}")
-    sys.exit(0 if result.ok else 1)
+    sys.exit(ExitCode.OK if result.ok else ExitCode.MISMATCH)
 
 
 @click.command(
@@ -252,7 +253,7 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
     argv += ["--auto-approve"] if auto_approve else []
     click.echo("$ " + " ".join(argv))
     if subprocess.run(argv, cwd=root, env=env, check=False).returncode:
-        _fail(CommandError(argv, 1, "cdktf deploy failed; nothing was validated"))
+        _fail(DeployFailed(argv, 1, "cdktf deploy failed; nothing was validated"))
     if skip_validate:
         return
     import boto3
@@ -302,7 +303,7 @@ def plan(directory: Path) -> None:
         _fail(PrerequisiteError(["terraform or tofu on PATH"]))
     stacks = load_synth(directory)
     if not stacks:
-        _fail(CommandError(["plan"], 2, f"nothing synthesized in {directory}: run `make synth`"))
+        _fail(UsageError(f"nothing synthesized in {directory}", hint="run `make synth`"))
     env = {**os.environ, **_QUIET_JSII}
     for stack in naming.STACK_ORDER:
         if stack not in stacks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sensorlake.contract.errors import DestinationError
 from sensorlake.infra.config import Settings
 from sensorlake.infra.errors import InfraError
 
@@ -29,7 +30,7 @@ _IDENTITY_VARS = (
 )
 
 
-class GatewayAssumeError(InfraError):
+class GatewayAssumeError(InfraError, DestinationError):
     """The deployer may not assume the gateway role (it is not a trusted principal)."""
 
 

@@ -33,6 +33,7 @@ from cdktf_cdktf_provider_time.provider import TimeProvider
 from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct
 
+from sensorlake.contract.errors import exit_with
 from sensorlake.contract.pipelines import volume_path
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings, load_settings
@@ -263,8 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         infra.app.synth()
     except InfraError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        exit_with(exc)
 
 
 if __name__ == "__main__":
