@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sensorlake.contract.errors import ExitCode
 from sensorlake.landing.config import LandingConfig
 from sensorlake.landing.migrate.backfill import BACKFILL_EPOCH_BASE, Backfill, BackfillSummary
 from sensorlake.landing.migrate.oldstore import OldBucket
@@ -205,7 +206,7 @@ def test_bad_objects_are_reported_by_key_and_the_rest_lands(
     assert "says 499 rows" in reasons["20260301_000005_eeeeeeee.json"]
     assert summary.formats == {"uploader-json": 1, "uploader-wrapped": 1}
     assert summary.rows_landed == 1_000
-    assert summary.exit_code == 7
+    assert summary.exit_code == ExitCode.MISMATCH
 
     only_json = backfill(config, rules, old, fmt="uploader-json")
     assert "ingestion/" in " ".join(b["key"] for b in only_json.bad_objects)
@@ -244,7 +245,7 @@ def test_cli_backfill_into_s3_with_json(
         timeout=300,
     )
     done = run()
-    assert done.returncode == 7, done.stderr
+    assert done.returncode == ExitCode.MISMATCH, done.stderr
     summary = json.loads(done.stdout)
     assert summary["rows_landed"] == 3_000
     assert summary["bad_objects"][0]["key"] == "20260301_000009_ffffffff.json"

@@ -65,8 +65,8 @@ def _wants_traceback() -> bool:
     """-vv on the root command (or debug logging) shows a bug's traceback."""
     ctx = click.get_current_context(silent=True)
     verbose = ctx.find_root().params.get("verbose") if ctx is not None else None
-    if isinstance(verbose, int) and not isinstance(verbose, bool) and verbose >= 2:
-        return True
+    if isinstance(verbose, int) and not isinstance(verbose, bool):  # the root's -v count
+        return verbose >= 2
     return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
 
 
