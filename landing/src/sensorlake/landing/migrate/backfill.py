@@ -48,7 +48,7 @@ from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.keys import BACKFILL_EPOCH_BASE
 
 from ..config import LandingConfig
-from ..errors import LandingError, storage_error
+from ..errors import LandingError, ObjectConflict, TransientError, storage_error
 from ..report import NullReporter
 from ..row_checks import utc_timestamp
 from ..rules import Rules
@@ -244,10 +244,10 @@ class Backfill:
                 self._account(result, summary, rows=False)
                 left = _left(config.state_dir)
                 if left:
-                    raise LandingError(
-                        f"{left} file(s) of an earlier backfill are still waiting in {work}",
-                        hint="rerun when the destination is reachable (or resolve the conflicts)",
-                    )
+                    waiting = f"{left} file(s) of an earlier backfill are still waiting in {work}"
+                    if result.conflicts:  # rerunning alone will not ship those
+                        raise ObjectConflict(waiting, hint="resolve the conflicts, then rerun")
+                    raise TransientError(waiting, hint="rerun when the destination is reachable")
             shutil.rmtree(work)
 
     def _config(self, gateway: str, work: Path) -> LandingConfig:
