@@ -23,6 +23,7 @@ from .lake import LOCAL_PATHS
 
 __all__ = [
     "COMMANDS_GROUP",
+    "HandledGroup",
     "PluginGroup",
     "errors_handled",
     "handle_errors",
@@ -34,7 +35,17 @@ COMMANDS_GROUP = "sensorlake.commands"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class PluginGroup(click.Group):
+class HandledGroup(click.Group):
+    """A group whose subcommands end through :func:`errors_handled`: a bug is one line and
+    exit 70, never a traceback (for groups run on their own, like ``python -m
+    sensorlake.infra.cli``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with errors_handled():
+            return super().invoke(ctx)
+
+
+class PluginGroup(HandledGroup):
     """Subcommands from installed packages' entry points, imported only when used."""
 
     def _entry_points(self) -> dict[str, EntryPoint]:
@@ -54,11 +65,6 @@ class PluginGroup(click.Group):
             # One command registered under two names (``land`` and ``process``).
             command = _renamed(command, cmd_name)
         return command
-
-    def invoke(self, ctx: click.Context) -> Any:
-        # The backstop for every subcommand: a bug is one line and exit 70, never a traceback.
-        with errors_handled():
-            return super().invoke(ctx)
 
 
 def _wants_traceback() -> bool:

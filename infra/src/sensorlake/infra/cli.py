@@ -18,6 +18,7 @@ from typing import NoReturn
 import click
 
 from sensorlake.contract import pipelines
+from sensorlake.contract.cli import HandledGroup
 from sensorlake.contract.errors import ExitCode, SensorlakeError, UsageError, exit_with
 from sensorlake.infra import naming
 from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
@@ -316,7 +317,7 @@ def plan(directory: Path) -> None:
                 sys.exit(proc.returncode)
 
 
-@click.group()
+@click.group(cls=HandledGroup)
 def main() -> None:
     """sensorlake infra commands (also available as `sensorlake <command>`)."""
 

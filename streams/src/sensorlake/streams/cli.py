@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sensorlake.contract.cli import path_option
+from sensorlake.contract.cli import HandledGroup, path_option
 from sensorlake.contract.errors import ExitCode, MismatchError, UsageError, exit_with
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA
 
@@ -75,7 +75,7 @@ def format_summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-@click.group()
+@click.group(cls=HandledGroup)
 def streams() -> None:
     """The Auto Loader streams, run on a local Spark session over the local lake."""
 
