@@ -12,7 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PAGES = sorted(
-    [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("*/README.md")],
+    [
+        ROOT / "README.md",
+        *ROOT.glob("docs/*.md"),
+        *(p for p in ROOT.glob("*/README.md") if not p.parent.name.startswith(".")),
+    ],
 )
 
 # Pages other branches add (generated exit codes and configuration, the fleet page): linked
