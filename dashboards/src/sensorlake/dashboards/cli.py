@@ -134,14 +134,17 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
 
 
 def _exit_now(code: int) -> NoReturn:
-    """Exit with ``code`` even while a read is stuck on a dead endpoint: the interpreter
-    would otherwise join the S3 client's worker threads until their sockets time out."""
+    """Exit with ``code`` even while a read is stuck on a dead endpoint or a slow table: the
+    interpreter would otherwise join the S3 client's worker threads until their sockets time
+    out, and finalizing it under a daemon thread still inside native code (a Delta or Arrow
+    read) can crash the process (exit 139 seen under load), so any live thread means
+    ``os._exit`` once the output is flushed."""
     import os
     import threading
 
     sys.stdout.flush()
     sys.stderr.flush()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+    if any(t.is_alive() for t in threading.enumerate() if t is not threading.current_thread()):
         logging.shutdown()
         os._exit(code)
     sys.exit(code)
