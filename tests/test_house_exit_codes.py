@@ -182,3 +182,22 @@ def test_config_error_is_defined_once() -> None:
 def test_package_errors_exit_by_meaning(dotted: str, code: ExitCode) -> None:
     module_name, _, name = dotted.rpartition(".")
     assert getattr(importlib.import_module(module_name), name).exit_code is code
+
+
+def test_the_docs_name_only_codes_of_the_table() -> None:
+    """ "exit 7" or "exits DEGRADED" in a page would be a code no command ends with."""
+    import re
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages += sorted(ROOT.glob("*/README.md"))
+    numbers = {str(code.value) for code in ExitCode}
+    names = {code.name for code in ExitCode}
+    wrong = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"\b[Ee]xits?(?: with)? `?([0-9]+|[A-Z]{2,})\b", text):
+            word = match.group(1)
+            if word not in (numbers if word.isdigit() else names):
+                line = text.count("\n", 0, match.start()) + 1
+                wrong.append(f"{page.relative_to(ROOT)}:{line}: {match.group(0)}")
+    assert wrong == [], "\n".join(wrong)
