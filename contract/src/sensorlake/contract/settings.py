@@ -46,11 +46,13 @@ __all__ = [
     "SparkSettings",
     "child_env",
     "configspec",
+    "path",
     "registered",
     "render_markdown",
     "seconds",
     "setting",
     "text",
+    "uc_name",
     "whole",
 ]
 
@@ -101,7 +103,8 @@ def text(name: str, raw: str) -> str:
     return raw.strip()
 
 
-def _path(name: str, raw: str) -> Path:
+def path(name: str, raw: str) -> Path:
+    """A file or directory path."""
     return Path(raw)
 
 
@@ -228,7 +231,7 @@ def setting(
 ) -> Any:
     """A dataclass field declared as a setting (use inside a :func:`configspec` class)."""
     if parse is None:
-        parse = _path if isinstance(default, Path) else text
+        parse = path if isinstance(default, Path) else text
     spec = Setting(env, default, help, parse, aliases, fallbacks, option, secret, shown_default)
     return field(default=default, repr=not secret, metadata={"setting": spec})
 
@@ -319,7 +322,7 @@ class ConfigSpec:
                 fn = click.option(
                     spec.option,
                     name,
-                    type=click.Path(path_type=Path) if spec.parse is _path else None,
+                    type=click.Path(path_type=Path) if spec.parse is path else None,
                     default=None,
                     callback=_resolver(spec) if resolve else None,
                     help=_help(spec, overrides.get(name)),

@@ -19,7 +19,9 @@ import click
 import msgspec
 from rich.console import Console
 
-from .config import LandingConfig, Limits, load_config
+from sensorlake.contract.settings import PathSettings
+
+from .config import GatewaySettings, LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
@@ -71,35 +73,6 @@ Exit codes: 0 done; 2 bad option, environment or rules; 3 sensor database proble
 def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
-            "--db-path",
-            type=click.Path(path_type=Path),
-            help="Sensor database [env SENSOR_DB_PATH; default var/sensor_data.db].",
-        ),
-        click.option(
-            "--state-dir",
-            type=click.Path(path_type=Path),
-            help="Landing state and spool [env SENSORLAKE_STATE_DIR; default var/state].",
-        ),
-        click.option(
-            "--gateway-id",
-            help="Gateway id in keys and lineage [env SENSORLAKE_GATEWAY_ID or NODE_ID; default hostname].",
-        ),
-        click.option(
-            "--pipelines",
-            help="Comma-separated subset of raw,schematized,filtered,emergency [default all].",
-        ),
-        click.option(
-            "--lake-dir",
-            type=click.Path(path_type=Path),
-            help="Land into this local directory even if S3 buckets are set [default var/lake when no S3_BUCKET_* is set].",
-        ),
-        click.option(
-            "--rules",
-            "rules_path",
-            type=click.Path(path_type=Path),
-            help="Rules file [env SENSORLAKE_RULES; default the packaged rules].",
-        ),
-        click.option(
             "--continuous",
             is_flag=True,
             help="Keep landing every --interval seconds until SIGTERM/SIGINT. Files accumulate "
@@ -141,7 +114,17 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         fn = option(fn)
-    return fn
+    # The shared paths and landing's own settings, declared once (config.py, the contract).
+    fn = GatewaySettings.options("rules_path", resolve=False)(fn)
+    fn = PathSettings.options("lake_dir", resolve=False, help=_LAKE_HELP)(fn)
+    fn = GatewaySettings.options("gateway_id", "pipelines", resolve=False)(fn)
+    return PathSettings.options("db_path", "state_dir", resolve=False)(fn)
+
+
+_LAKE_HELP = {
+    "lake_dir": "Land into this local directory even if S3 buckets are set (without it, the "
+    "local lake is used only when no S3_BUCKET_* is set)"
+}
 
 
 def _make_sink(config: LandingConfig) -> Any:
@@ -322,11 +305,7 @@ Examples:
   sensorlake simulate --reset --rows 1000        # delete and recreate first, like the sensor
 """
 )
-@click.option(
-    "--db-path",
-    type=click.Path(path_type=Path),
-    help="Database to write [env SENSOR_DB_PATH; default var/sensor_data.db].",
-)
+@PathSettings.options("db_path", resolve=False, help={"db_path": "Database to write"})
 @click.option(
     "--rows",
     type=click.IntRange(min=0),
