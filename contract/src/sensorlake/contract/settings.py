@@ -212,7 +212,7 @@ class Setting:
     def default_text(self) -> str:
         if self.shown_default is not None:
             return self.shown_default
-        if self.default is None or self.secret:
+        if self.default in (None, "") or self.secret:
             return "(none)"
         return str(self.default)
 
@@ -512,9 +512,9 @@ def render_markdown(groups: Iterable[type[ConfigSpec]]) -> str:
             continue
         module = group.__module__.removeprefix("sensorlake.")
         lines += [f"## {group.title}", "", f"`{module}.{group.__name__}`", ""]
-        doc = (group.__doc__ or "").strip().splitlines()
-        if doc:
-            lines += [doc[0], ""]
+        paragraph = (group.__doc__ or "").strip().split("\n\n")[0]
+        if paragraph:
+            lines += [" ".join(line.strip() for line in paragraph.splitlines()), ""]
         lines += ["| Variable | Option | Default | Meaning |", "|---|---|---|---|"]
         for spec in declared.values():
             names = f"`{spec.env}`"
@@ -523,8 +523,12 @@ def render_markdown(groups: Iterable[type[ConfigSpec]]) -> str:
             if spec.aliases:
                 names += " (deprecated: " + ", ".join(f"`{n}`" for n in spec.aliases) + ")"
             option = f"`{spec.option}`" if spec.option else ""
-            meaning = spec.help + (" (secret)" if spec.secret else "")
-            lines.append(f"| {names} | {option} | {spec.default_text} | {meaning} |")
+            default = spec.default_text
+            if spec.shown_default is None and default != "(none)":
+                default = f"`{default}`"
+            meaning = spec.help.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            meaning += " (secret: never logged)" if spec.secret else ""
+            lines.append(f"| {names} | {option} | {default} | {meaning} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -82,10 +82,8 @@ PLACEHOLDER_WORKSPACE: Final = 1234567890123456
 
 @configspec("Infra")
 class InfraSettings(ConfigSpec):
-    """The migration guide's variables that override unity_catalog_config.yaml, and its path.
-
-    The shared ones (buckets, region, Databricks host, catalog, schema) are the contract's.
-    """
+    """Which unity_catalog_config.yaml, and the variables that override its keys (so do
+    the shared AWS_REGION, S3_BUCKET_*, DATABRICKS_HOST, SENSORLAKE_CATALOG/SCHEMA)."""
 
     config: Path | None = setting(
         CONFIG_ENV,
