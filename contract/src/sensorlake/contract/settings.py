@@ -136,16 +136,12 @@ def seconds(name: str, raw: str) -> float:
     return value
 
 
-def uc_name(kind: str) -> Parser:
+def uc_name(name: str, raw: str) -> str:
     """A catalog/schema name under the contract's one rule (what the jobs write to)."""
-
-    def parse(name: str, raw: str) -> str:
-        try:
-            return check_uc_name(kind, raw.strip())
-        except UcNameError as exc:
-            raise SettingError(f"{name}: {exc}") from None
-
-    return parse
+    try:
+        return check_uc_name(name, raw.strip())
+    except UcNameError as exc:
+        raise SettingError(str(exc)) from None
 
 
 # -- declarations ----------------------------------------------------------------------------
@@ -239,13 +235,15 @@ def setting(
 _REGISTRY: list[type[ConfigSpec]] = []
 
 
-def configspec(title: str) -> Callable[[type[S]], type[S]]:
-    """Make a :class:`ConfigSpec` subclass a frozen dataclass and register it (docs, tests)."""
+def configspec(title: str, *, register: bool = True) -> Callable[[type[S]], type[S]]:
+    """Make a :class:`ConfigSpec` subclass a frozen dataclass and register it (docs, tests);
+    ``register=False`` for a group that is no part of the product (a test's)."""
 
     def wrap(cls: type[S]) -> type[S]:
         cls = dataclass(frozen=True)(cls)
         cls.title = title
-        _REGISTRY.append(cls)
+        if register:
+            _REGISTRY.append(cls)
         return cls
 
     return wrap
@@ -389,7 +387,7 @@ class CatalogSettings(ConfigSpec):
         "SENSORLAKE_CATALOG",
         DEFAULT_CATALOG,
         "catalog of the tables (local: a folder of the warehouse)",
-        parse=uc_name("catalog"),
+        parse=uc_name,
         aliases=("UC_CATALOG",),
         option="--catalog",
     )
@@ -397,7 +395,7 @@ class CatalogSettings(ConfigSpec):
         "SENSORLAKE_SCHEMA",
         DEFAULT_SCHEMA,
         "schema of the tables (local: a folder of the catalog)",
-        parse=uc_name("schema"),
+        parse=uc_name,
         aliases=("UC_SCHEMA",),
         option="--schema",
     )
