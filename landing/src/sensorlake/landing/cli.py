@@ -70,8 +70,20 @@ Exit codes: 0 done; 2 bad option, environment or rules; 3 sensor database proble
 """
 
 
+_LAKE_HELP = {
+    "lake_dir": "Land into this local directory even if S3 buckets are set (without it, the "
+    "local lake is used only when no S3_BUCKET_* is set)"
+}
+
+
 def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    # The shared paths and landing's own settings come from their declarations (config.py and
+    # the contract); load_config resolves them, so an explicit --lake-dir can force the lake.
     options = [
+        PathSettings.options("db_path", "state_dir", resolve=False),
+        GatewaySettings.options("gateway_id", "pipelines", resolve=False),
+        PathSettings.options("lake_dir", resolve=False, help=_LAKE_HELP),
+        GatewaySettings.options("rules_path", resolve=False),
         click.option(
             "--continuous",
             is_flag=True,
@@ -114,17 +126,7 @@ def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         fn = option(fn)
-    # The shared paths and landing's own settings, declared once (config.py, the contract).
-    fn = GatewaySettings.options("rules_path", resolve=False)(fn)
-    fn = PathSettings.options("lake_dir", resolve=False, help=_LAKE_HELP)(fn)
-    fn = GatewaySettings.options("gateway_id", "pipelines", resolve=False)(fn)
-    return PathSettings.options("db_path", "state_dir", resolve=False)(fn)
-
-
-_LAKE_HELP = {
-    "lake_dir": "Land into this local directory even if S3 buckets are set (without it, the "
-    "local lake is used only when no S3_BUCKET_* is set)"
-}
+    return fn
 
 
 def _make_sink(config: LandingConfig) -> Any:

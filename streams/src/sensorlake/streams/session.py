@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sensorlake.contract.settings import SparkSettings
 
+from .config import JavaSettings
 from .errors import JavaMissing
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ _VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
 def _java_binary() -> str | None:
-    from .config import JavaSettings
-
     home = JavaSettings.from_env().java_home
     if home and (Path(home) / "bin" / "java").exists():
         return str(Path(home) / "bin" / "java")
