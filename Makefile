@@ -25,8 +25,8 @@ uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
 
-setup: uv ## Install uv (from pip) if missing and sync the whole workspace from uv.lock
-	@$(UV) sync --frozen --all-packages --quiet
+setup: uv ## Install uv (from pip) if missing and sync the whole workspace from uv.lock (every command)
+	@$(UV) sync --frozen --quiet
 
 # The gateway commands need only landing: no cdktf/provider download for `make land`.
 setup-landing: uv

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks.landing import cpu_reference, database
+from sensorlake.contract.settings import SparkSettings
 
 ROOT = Path("var/bench")
 RESULTS = Path(__file__).parent / "results" / "streams.json"
@@ -113,7 +114,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--master", default=SparkSettings().master)
     parser.add_argument("--no-demo", action="store_true", help="Skip timing `make demo`.")
     args = parser.parse_args()
     ROOT.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ def test_importing_the_contract_loads_no_landing_module_and_no_click() -> None:
     code = (
         "import sys\n"
         "import sensorlake.contract.pipelines, sensorlake.contract.keys, "
-        "sensorlake.contract.lake, sensorlake.contract.records, sensorlake.contract.summary\n"
+        "sensorlake.contract.lake, sensorlake.contract.records, sensorlake.contract.summary, "
+        "sensorlake.contract.settings\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('sensorlake.landing', 'click', "
         "'msgspec', 'isal', 'boto', 'rich')))\n"
         "print(','.join(bad))\n"

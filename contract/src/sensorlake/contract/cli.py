@@ -13,13 +13,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points, version
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from .errors import exit_with
-from .lake import LOCAL_PATHS
+from .settings import PathSettings
 
 __all__ = [
     "COMMANDS_GROUP",
@@ -118,18 +117,8 @@ def _renamed(command: click.Command, name: str) -> click.Command:
 
 def path_option(name: str) -> Callable[[F], F]:
     """The shared ``--lake-dir``/``--state-dir``/... option: same flag, variable and default
-    in every command that reads that place."""
-    spec = LOCAL_PATHS[name]
-    return click.option(
-        spec.option,
-        f"{name}_dir" if name != "db" else "db_path",
-        type=click.Path(path_type=Path),
-        envvar=spec.env,
-        default=spec.default,
-        show_default=True,
-        show_envvar=True,
-        help=spec.help.capitalize() + ".",
-    )
+    in every command that reads that place (declared once, in ``contract.settings``)."""
+    return PathSettings.options(f"{name}_dir" if name != "db" else "db_path")
 
 
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})

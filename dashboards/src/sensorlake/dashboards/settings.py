@@ -1,8 +1,9 @@
 """The monitor's configuration: parsed once, at the edge, from options and the environment.
 
-This is the only module of the package that reads ``os.environ``. Paths and bucket variables
-are the contract's (``--lake-dir``, ``S3_BUCKET_*``...); Databricks uses the migration guide's
-``DATABRICKS_HOST``, ``DATABRICKS_HTTP_PATH`` and ``DATABRICKS_TOKEN``. The token is kept out
+This is the only module of the package that reads ``os.environ``. Paths, buckets, S3,
+catalog/schema and the Databricks connection (the migration guide's ``DATABRICKS_HOST``,
+``DATABRICKS_HTTP_PATH`` and ``DATABRICKS_TOKEN``) are the contract's declarations
+(``sensorlake.contract.settings``); the monitor's own are declared here the same way. The token is kept out
 of ``repr`` so it can never reach a log line or a response by accident.
 """
 
@@ -10,13 +11,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
+from sensorlake.contract import settings as contract
 from sensorlake.contract.lake import LOCAL_PATHS
-from sensorlake.contract.names import UcNameError, check_uc_name
-from sensorlake.contract.pipelines import BUCKET_ENV, DEFAULT_CATALOG, DEFAULT_SCHEMA, LANDING_ROLES
+from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, LANDING_ROLES
+from sensorlake.contract.settings import (
+    BucketSettings,
+    CatalogSettings,
+    ConfigSpec,
+    PathSettings,
+    S3Settings,
+    SettingError,
+    configspec,
+    seconds,
+    setting,
+)
 
 from .errors import ConfigError
 from .security import parse_hosts
@@ -43,43 +55,44 @@ Landing = Literal["local", "s3"]
 Tables = Literal["local", "databricks"]
 
 
-@dataclass(frozen=True)
-class Thresholds:
+def _hosts(name: str, raw: str) -> frozenset[str]:
+    return parse_hosts([raw], source=name)
+
+
+@configspec("Dashboards: thresholds")
+class Thresholds(ConfigSpec):
     """When a pipeline counts as lagging or stalled, in seconds of unprocessed age."""
 
-    lag_seconds: float = 300.0
-    stall_seconds: float = 1800.0
+    lag_seconds: float = setting(
+        "SENSORLAKE_LAG_SECONDS",
+        300.0,
+        "seconds of unprocessed age that count as lagging",
+        parse=seconds,
+    )
+    stall_seconds: float = setting(
+        "SENSORLAKE_STALL_SECONDS",
+        1800.0,
+        "seconds of unprocessed age that count as stalled",
+        parse=seconds,
+    )
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    buckets: Mapping[str, str]  # bucket role -> bucket name; only the configured ones
-    region: str | None = None
-    endpoint_url: str | None = None
-    timeout_seconds: float = 10.0  # per request, retries included (a page must not hang)
+@configspec("Dashboards: Databricks")
+class DatabricksSettings(contract.DatabricksSettings):
+    """The shared Databricks connection, plus where the streams keep their checkpoints."""
 
-
-@dataclass(frozen=True)
-class DatabricksSettings:
-    host: str | None
-    http_path: str | None
-    token: str | None = field(default=None, repr=False)
-    checkpoint_root: str | None = None  # where the streams keep checkpoints (cloud_files_state)
+    checkpoint_root: str | None = setting(
+        "SENSORLAKE_DATABRICKS_CHECKPOINTS",
+        None,
+        "where the Databricks streams keep checkpoints (cloud_files_state)",
+    )
     timeout_seconds: float = 10.0  # per request and for all its retries together
 
-    @property
-    def missing(self) -> list[str]:
-        """The variables still to set ([] when Databricks is configured)."""
-        names = {
-            "DATABRICKS_HOST": self.host,
-            "DATABRICKS_HTTP_PATH": self.http_path,
-            "DATABRICKS_TOKEN": self.token,
-        }
-        return [name for name, value in names.items() if not value]
 
+@configspec("Dashboards")
+class Settings(ConfigSpec):
+    """What the monitor and `sensorlake status` read, resolved once."""
 
-@dataclass(frozen=True)
-class Settings:
     lake_dir: Path = LOCAL_PATHS["lake"].default
     state_dir: Path = LOCAL_PATHS["state"].default
     warehouse_dir: Path = LOCAL_PATHS["warehouse"].default
@@ -89,16 +102,36 @@ class Settings:
     s3: S3Settings | None = None
     databricks: DatabricksSettings = field(default_factory=lambda: DatabricksSettings(None, None))
     thresholds: Thresholds = field(default_factory=Thresholds)
-    cache_ttl_seconds: float = 10.0
+    cache_ttl_seconds: float = setting(
+        "SENSORLAKE_MONITOR_TTL", 10.0, "seconds the monitor reuses a scan", parse=seconds
+    )
     # How long a request waits for the very first scan before answering 503.
     first_scan_wait_seconds: float = 10.0
     # Each backend's read per refresh; past it the backend is "unreachable" for that refresh.
-    backend_timeout_seconds: float = 10.0
+    backend_timeout_seconds: float = setting(
+        "SENSORLAKE_BACKEND_TIMEOUT_SECONDS",
+        10.0,
+        "seconds each backend (S3, Databricks, files) may take per read",
+        parse=seconds,
+    )
     # `sensorlake status` answers within this, whatever hangs (then says what it could not read).
-    status_timeout_seconds: float = 25.0
+    status_timeout_seconds: float = setting(
+        "SENSORLAKE_STATUS_TIMEOUT_SECONDS",
+        25.0,
+        "seconds `sensorlake status` takes at most",
+        parse=seconds,
+    )
     # The monitor on a network (security.py): more Host names it answers, its access token.
-    allowed_hosts: frozenset[str] = frozenset()
-    monitor_token: str | None = field(default=None, repr=False)
+    allowed_hosts: frozenset[str] = setting(
+        "SENSORLAKE_MONITOR_ALLOWED_HOSTS",
+        frozenset(),
+        "more host names the monitor answers (comma-separated)",
+        parse=_hosts,
+        shown_default="(none)",
+    )
+    monitor_token: str | None = setting(
+        "SENSORLAKE_MONITOR_TOKEN", None, "access token the monitor asks for", secret=True
+    )
     # Values no log line may show (redact.py): those of SECRET_ENV that are set.
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -112,27 +145,6 @@ class Settings:
         if self.databricks.host or self.landing == "s3":
             return "databricks"
         return "local"
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, not {text!r}")
-    return value
-
-
-def _uc_name(env: Mapping[str, str], name: str, default: str) -> str:
-    """A catalog/schema name under the contract's one rule (what the jobs write to)."""
-    try:
-        return check_uc_name(name, env.get(name) or default)
-    except UcNameError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def load_settings(
@@ -150,51 +162,48 @@ def load_settings(
     buckets set, as landing does.
     """
     env = os.environ if env is None else env
+    try:
+        return _load(env, lake_dir, state_dir, warehouse_dir, checkpoint_dir, force_local_lake)
+    except SettingError as exc:
+        raise ConfigError(str(exc)) from None
 
-    def path(name: str, given: Path | None) -> Path:
-        spec = LOCAL_PATHS[name]
-        return Path(given) if given is not None else Path(env.get(spec.env) or spec.default)
 
-    backend_timeout = _float(env, "SENSORLAKE_BACKEND_TIMEOUT_SECONDS", 10.0)
-    buckets = {role: env[BUCKET_ENV[role]] for role in LANDING_ROLES if env.get(BUCKET_ENV[role])}
+def _load(
+    env: Mapping[str, str],
+    lake_dir: Path | None,
+    state_dir: Path | None,
+    warehouse_dir: Path | None,
+    checkpoint_dir: Path | None,
+    force_local_lake: bool,
+) -> Settings:
+    paths = PathSettings.from_env(
+        env,
+        lake_dir=lake_dir,
+        state_dir=state_dir,
+        warehouse_dir=warehouse_dir,
+        checkpoint_dir=checkpoint_dir,
+    )
+    backend_timeout = Settings.settings()["backend_timeout_seconds"].read(env)
+    buckets = BucketSettings.from_env(env).configured(LANDING_ROLES)
     s3 = None
     if buckets and not force_local_lake:
-        s3 = S3Settings(
-            buckets=buckets,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
-            timeout_seconds=backend_timeout,
-        )
-    databricks = DatabricksSettings(
-        host=env.get("DATABRICKS_HOST") or None,
-        http_path=env.get("DATABRICKS_HTTP_PATH") or None,
-        token=env.get("DATABRICKS_TOKEN") or None,
-        checkpoint_root=env.get("SENSORLAKE_DATABRICKS_CHECKPOINTS") or None,
-        timeout_seconds=backend_timeout,
-    )
-    thresholds = Thresholds(
-        lag_seconds=_float(env, "SENSORLAKE_LAG_SECONDS", Thresholds.lag_seconds),
-        stall_seconds=_float(env, "SENSORLAKE_STALL_SECONDS", Thresholds.stall_seconds),
-    )
+        s3 = S3Settings.from_env(env, buckets=buckets, timeout_seconds=backend_timeout)
+    databricks = DatabricksSettings.from_env(env, timeout_seconds=backend_timeout)
+    thresholds = Thresholds.from_env(env)
     if thresholds.stall_seconds < thresholds.lag_seconds:
         raise ConfigError("SENSORLAKE_STALL_SECONDS must not be below SENSORLAKE_LAG_SECONDS")
-    return Settings(
-        lake_dir=path("lake", lake_dir),
-        state_dir=path("state", state_dir),
-        warehouse_dir=path("warehouse", warehouse_dir),
-        checkpoint_dir=path("checkpoint", checkpoint_dir),
-        catalog=_uc_name(env, "SENSORLAKE_CATALOG", DEFAULT_CATALOG),
-        schema=_uc_name(env, "SENSORLAKE_SCHEMA", DEFAULT_SCHEMA),
+    names = CatalogSettings.from_env(env)
+    return Settings.from_env(
+        env,
+        lake_dir=paths.lake_dir,
+        state_dir=paths.state_dir,
+        warehouse_dir=paths.warehouse_dir,
+        checkpoint_dir=paths.checkpoint_dir,
+        catalog=names.catalog,
+        schema=names.schema,
         s3=s3,
         databricks=databricks,
         thresholds=thresholds,
-        cache_ttl_seconds=_float(env, "SENSORLAKE_MONITOR_TTL", 10.0),
         backend_timeout_seconds=backend_timeout,
-        status_timeout_seconds=_float(env, "SENSORLAKE_STATUS_TIMEOUT_SECONDS", 25.0),
-        allowed_hosts=parse_hosts(
-            [env.get("SENSORLAKE_MONITOR_ALLOWED_HOSTS", "")],
-            source="SENSORLAKE_MONITOR_ALLOWED_HOSTS",
-        ),
-        monitor_token=env.get("SENSORLAKE_MONITOR_TOKEN") or None,
         secrets=tuple(value for name in SECRET_ENV if (value := env.get(name))),
     )

@@ -7,7 +7,6 @@ uses, so the make targets do not depend on the landing package).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from sensorlake.contract import pipelines
 from sensorlake.contract.cli import HandledGroup
 from sensorlake.contract.errors import ExitCode, SensorlakeError, UsageError, exit_with
 from sensorlake.infra import naming
-from sensorlake.infra.config import CONFIG_ENV, config_path, load_settings
+from sensorlake.infra.config import CONFIG_ENV, child_env, config_path, load_settings
 from sensorlake.infra.errors import CommandError, DeployFailed, InfraError, PrerequisiteError
 from sensorlake.infra.prereqs import (
     CDKTF_BIN,
@@ -93,7 +92,7 @@ Examples:
 )
 def synth(config: Path | None, outdir: Path) -> None:
     """Synthesize every stack into OUTDIR/stacks/<stack>/cdk.tf.json (offline)."""
-    env = {**os.environ, **_QUIET_JSII}
+    env = child_env(_QUIET_JSII)
     proc = subprocess.run(_synth_cmd(outdir, config), env=env, check=False)
     if proc.returncode:
         sys.exit(proc.returncode)
@@ -153,7 +152,7 @@ def _plan_review(base: str, config: Path | None, out: Path, with_scan: bool) -> 
     sha = _git("rev-parse", "--short", f"{base}^{{commit}}")
     head_out = root / "cdktf.out"
     head_cfg = config_path(config).resolve()
-    env = {**os.environ, **_QUIET_JSII}
+    env = child_env(_QUIET_JSII)
     env.pop(CONFIG_ENV, None)  # both synths get an explicit --config
     with tempfile.TemporaryDirectory(prefix="sensorlake-review-") as tmp:
         tree, base_out = Path(tmp) / "base", Path(tmp) / "base-out"
@@ -229,14 +228,15 @@ def setup(config: Path | None, auto_approve: bool, skip_validate: bool) -> None:
     as the gateway role (proves the gateway policy, not the deployer's rights)."""
     try:
         settings = load_settings(config)
+        environ = child_env()
         missing = missing_prerequisites(
-            settings, os.environ, run_as_check=databricks_run_as_check(os.environ)
+            settings, environ, run_as_check=databricks_run_as_check(environ)
         )
         if missing:
             raise PrerequisiteError(missing)
     except InfraError as exc:
         _fail(exc)
-    env = {**os.environ, **_QUIET_JSII}
+    env = child_env(_QUIET_JSII)
     if config:
         env[CONFIG_ENV] = str(config.resolve())
     binary = terraform_binary()
@@ -305,7 +305,7 @@ def plan(directory: Path) -> None:
     stacks = load_synth(directory)
     if not stacks:
         _fail(UsageError(f"nothing synthesized in {directory}", hint="run `make synth`"))
-    env = {**os.environ, **_QUIET_JSII}
+    env = child_env(_QUIET_JSII)
     for stack in naming.STACK_ORDER:
         if stack not in stacks:
             continue

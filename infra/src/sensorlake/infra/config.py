@@ -2,7 +2,10 @@
 
 ``unity_catalog_config.yaml`` (the migration guide's file) is read once, ``${VAR}`` and
 ``${VAR:-default}`` are interpolated, the migration guide's environment variables override
-it, and the result is validated into frozen pydantic models. Every problem is reported at
+it, and the result is validated into frozen pydantic models. The variables are declared with
+the contract's mechanism (``sensorlake.contract.settings``): the shared ones there
+(``SENSORLAKE_CATALOG``, ``AWS_REGION``, ``S3_BUCKET_*``, ``DATABRICKS_HOST``), the infra ones
+here (:class:`InfraSettings`). Every problem is reported at
 once, with its key. Secrets are never read: the Databricks token and AWS credentials reach
 the providers only through their standard environment variables.
 
@@ -32,6 +35,20 @@ from pydantic import (
 
 from sensorlake.contract import pipelines as contract
 from sensorlake.contract.names import check_uc_name
+from sensorlake.contract.settings import (
+    BucketSettings,
+    CatalogSettings,
+    ConfigSpec,
+    S3Settings,
+    Setting,
+    child_env,
+    configspec,
+    path,
+    setting,
+)
+from sensorlake.contract.settings import (
+    DatabricksSettings as DatabricksConnection,
+)
 from sensorlake.infra import naming
 from sensorlake.infra.errors import ConfigError
 
@@ -43,7 +60,9 @@ __all__ = [
     "PLACEHOLDER_ACCOUNT",
     "PLACEHOLDER_PRINCIPAL",
     "PLACEHOLDER_WORKSPACE",
+    "InfraSettings",
     "Settings",
+    "child_env",
     "config_path",
     "load_settings",
     "parse_settings",
@@ -60,22 +79,59 @@ PLACEHOLDER_PRINCIPAL: Final = "00000000-0000-0000-0000-000000000000"
 PLACEHOLDER_ACCOUNT: Final = "123456789012"
 PLACEHOLDER_WORKSPACE: Final = 1234567890123456
 
-# Migration-guide environment variables and the settings key each one overrides.
-ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {
-    "AWS_REGION": ("aws", "region"),
-    "AWS_ACCOUNT_ID": ("aws", "account_id"),
-    **{env: ("buckets", role) for role, env in contract.BUCKET_ENV.items()},
-    "DATABRICKS_HOST": ("databricks", "hostname"),
-    "DATABRICKS_IAM_ROLE": ("unity_catalog", "iam_role_arn"),
-    "UC_CATALOG": ("unity_catalog", "catalog"),
-    "UC_SCHEMA": ("unity_catalog", "schema"),
-    "UC_STORAGE_CREDENTIAL": ("unity_catalog", "storage_credential"),
-    "DATA_TEAM_GROUP": ("unity_catalog", "data_team_group"),
-    "UC_ADMIN_GROUP": ("unity_catalog", "admin_group"),
-    "SENSORLAKE_ALERT_EMAIL": ("jobs", "notification_email"),
-    "SERVICE_PRINCIPAL": ("unity_catalog", "service_principal"),
-    "DASHBOARD_PRINCIPAL": ("unity_catalog", "dashboard_principal"),
-}
+
+@configspec("Infra")
+class InfraSettings(ConfigSpec):
+    """Which unity_catalog_config.yaml, and the variables that override its keys (so do
+    the shared AWS_REGION, S3_BUCKET_*, DATABRICKS_HOST, SENSORLAKE_CATALOG/SCHEMA)."""
+
+    config: Path | None = setting(
+        CONFIG_ENV,
+        None,
+        "the infra config file (set by `sensorlake setup` for `cdktf deploy`)",
+        parse=path,
+        shown_default="./unity_catalog_config.yaml, else the example",
+    )
+    account_id: str | None = setting("AWS_ACCOUNT_ID", None, "aws.account_id")
+    iam_role_arn: str | None = setting(
+        "DATABRICKS_IAM_ROLE", None, "unity_catalog.iam_role_arn (an existing role, adopted)"
+    )
+    storage_credential: str | None = setting(
+        "UC_STORAGE_CREDENTIAL", None, "unity_catalog.storage_credential"
+    )
+    data_team_group: str | None = setting("DATA_TEAM_GROUP", None, "unity_catalog.data_team_group")
+    admin_group: str | None = setting("UC_ADMIN_GROUP", None, "unity_catalog.admin_group")
+    notification_email: str | None = setting(
+        "SENSORLAKE_ALERT_EMAIL", None, "jobs.notification_email"
+    )
+    service_principal: str | None = setting(
+        "SERVICE_PRINCIPAL", None, "unity_catalog.service_principal (application ID)"
+    )
+    dashboard_principal: str | None = setting(
+        "DASHBOARD_PRINCIPAL", None, "unity_catalog.dashboard_principal"
+    )
+
+
+_INFRA = InfraSettings.settings()
+_SHARED_BUCKETS = BucketSettings.settings()
+# The settings that override a key of the YAML file, in the migration guide's order.
+_OVERRIDES: Final[tuple[tuple[Setting, tuple[str, str]], ...]] = (
+    (S3Settings.settings()["region"], ("aws", "region")),
+    (_INFRA["account_id"], ("aws", "account_id")),
+    *((_SHARED_BUCKETS[role], ("buckets", role)) for role in contract.BUCKET_ENV),
+    (DatabricksConnection.settings()["host"], ("databricks", "hostname")),
+    (_INFRA["iam_role_arn"], ("unity_catalog", "iam_role_arn")),
+    (CatalogSettings.settings()["catalog"], ("unity_catalog", "catalog")),
+    (CatalogSettings.settings()["schema"], ("unity_catalog", "schema")),
+    (_INFRA["storage_credential"], ("unity_catalog", "storage_credential")),
+    (_INFRA["data_team_group"], ("unity_catalog", "data_team_group")),
+    (_INFRA["admin_group"], ("unity_catalog", "admin_group")),
+    (_INFRA["notification_email"], ("jobs", "notification_email")),
+    (_INFRA["service_principal"], ("unity_catalog", "service_principal")),
+    (_INFRA["dashboard_principal"], ("unity_catalog", "dashboard_principal")),
+)
+# Environment variable -> the settings key it overrides (old spellings work too, with a warning).
+ENV_OVERRIDES: Final[dict[str, tuple[str, ...]]] = {s.env: key for s, key in _OVERRIDES}
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Credentials and external locations are never part of a table name or /Volumes path, so
@@ -606,14 +662,16 @@ def parse_settings(raw: Mapping[str, Any] | None, env: Mapping[str, str], source
     data: dict[str, Any] = dict(raw or {})
     _strip_secrets(data, problems)
     data = _interpolate(data, env, "", problems)
-    for var, path in ENV_OVERRIDES.items():
-        value = env.get(var)
-        if value:
-            section = data.setdefault(path[0], {})
+    for spec, key in _OVERRIDES:
+        # The deploy region stays the file's unless AWS_REGION says otherwise: the SDK's
+        # AWS_DEFAULT_REGION fallback is not an override of the file.
+        found = spec.lookup({k: v for k, v in env.items() if k not in spec.fallbacks})
+        if found:
+            section = data.setdefault(key[0], {})
             if not isinstance(section, dict):
-                problems.append(f"{path[0]}: must be a mapping")
+                problems.append(f"{key[0]}: must be a mapping")
                 continue
-            section[path[1]] = value
+            section[key[1]] = found[1]
     if problems:
         raise ConfigError(problems, source)
     try:
@@ -626,8 +684,8 @@ def config_path(path: Path | None = None, env: Mapping[str, str] | None = None) 
     """Which file is the config: ``path``, else $SENSORLAKE_INFRA_CONFIG, else
     ./unity_catalog_config.yaml, else the committed example."""
     env = os.environ if env is None else env
-    if path is None and env.get(CONFIG_ENV):
-        path = Path(env[CONFIG_ENV])
+    if path is None:
+        path = InfraSettings.from_env(env).config
     if path is None:
         path = DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else EXAMPLE_CONFIG
     return path

@@ -21,8 +21,9 @@ from rich.console import Console
 
 from sensorlake.contract.cli import errors_handled
 from sensorlake.contract.errors import ExitCode, exit_with
+from sensorlake.contract.settings import PathSettings
 
-from .config import LandingConfig, Limits, load_config
+from .config import GatewaySettings, LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
@@ -66,37 +67,20 @@ Exit codes: 0 done; 2 bad option, environment or rules; 3 sensor database proble
 """
 
 
+_LAKE_HELP = {
+    "lake_dir": "Land into this local directory even if S3 buckets are set (without it, the "
+    "local lake is used only when no S3_BUCKET_* is set)"
+}
+
+
 def _land_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    # The shared paths and landing's own settings come from their declarations (config.py and
+    # the contract); load_config resolves them, so an explicit --lake-dir can force the lake.
     options = [
-        click.option(
-            "--db-path",
-            type=click.Path(path_type=Path),
-            help="Sensor database [env SENSOR_DB_PATH; default var/sensor_data.db].",
-        ),
-        click.option(
-            "--state-dir",
-            type=click.Path(path_type=Path),
-            help="Landing state and spool [env SENSORLAKE_STATE_DIR; default var/state].",
-        ),
-        click.option(
-            "--gateway-id",
-            help="Gateway id in keys and lineage [env SENSORLAKE_GATEWAY_ID or NODE_ID; default hostname].",
-        ),
-        click.option(
-            "--pipelines",
-            help="Comma-separated subset of raw,schematized,filtered,emergency [default all].",
-        ),
-        click.option(
-            "--lake-dir",
-            type=click.Path(path_type=Path),
-            help="Land into this local directory even if S3 buckets are set [default var/lake when no S3_BUCKET_* is set].",
-        ),
-        click.option(
-            "--rules",
-            "rules_path",
-            type=click.Path(path_type=Path),
-            help="Rules file [env SENSORLAKE_RULES; default the packaged rules].",
-        ),
+        PathSettings.options("db_path", "state_dir", resolve=False),
+        GatewaySettings.options("gateway_id", "pipelines", resolve=False),
+        PathSettings.options("lake_dir", resolve=False, help=_LAKE_HELP),
+        GatewaySettings.options("rules_path", resolve=False),
         click.option(
             "--continuous",
             is_flag=True,
@@ -320,11 +304,7 @@ Examples:
   sensorlake simulate --reset --rows 1000        # delete and recreate first, like the sensor
 """
 )
-@click.option(
-    "--db-path",
-    type=click.Path(path_type=Path),
-    help="Database to write [env SENSOR_DB_PATH; default var/sensor_data.db].",
-)
+@PathSettings.options("db_path", resolve=False, help={"db_path": "Database to write"})
 @click.option(
     "--rows",
     type=click.IntRange(min=0),

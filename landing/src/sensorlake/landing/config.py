@@ -1,7 +1,9 @@
 """Landing configuration: parsed once, at the edge, from options and the environment.
 
-This is the only module that reads ``os.environ``; everything else receives a
-:class:`LandingConfig`. Options given on the command line win over the environment,
+This is the only module of the package that reads ``os.environ``; everything else receives
+a :class:`LandingConfig`. Its settings are declared with the contract's mechanism
+(``sensorlake.contract.settings``): the shared paths, buckets and S3 connection there, the
+landing ones here. Options given on the command line win over the environment,
 which wins over the defaults.
 """
 
@@ -22,15 +24,29 @@ from sensorlake.contract.pipelines import (
     bucket_name_problems,
     bucket_role,
 )
+from sensorlake.contract.settings import (
+    BucketSettings,
+    ConfigSpec,
+    PathSettings,
+    S3Settings,
+    SettingError,
+    configspec,
+    path,
+    setting,
+    whole,
+)
 
 from .errors import ConfigError
 from .failpoints import Failpoints
 
 __all__ = [
+    "GatewaySettings",
     "LandingConfig",
     "Limits",
+    "OldBucketSettings",
     "S3Settings",
     "load_config",
+    "old_bucket_connection",
     "parse_pipelines",
 ]
 
@@ -45,8 +61,12 @@ def _default_workers() -> int:
     return min(os.cpu_count() or 1, 4)
 
 
-@dataclass(frozen=True)
-class Limits:
+def _gzip_level(name: str, raw: str) -> int:
+    return min(3, whole(example=2)(name, raw))
+
+
+@configspec("Landing: limits")
+class Limits(ConfigSpec):
     """Sizes that bound memory, file size and the spool; each default is written here only.
 
     ``batch_rows`` is the commit unit: the watermark moves once per batch, after its
@@ -56,28 +76,132 @@ class Limits:
     emergency files close much earlier so an alarm lands within seconds.
     """
 
-    batch_rows: int = 100_000
+    batch_rows: int = setting(
+        "SENSORLAKE_BATCH_ROWS",
+        100_000,
+        "rows per batch, the commit unit",
+        parse=whole(example=100_000),
+    )
     # Rows per segment (the unit of parallel work); 0 means "about 2,500 records"
     # (see segments.segment_size). It bounds each worker's memory.
-    segment_rows: int = 0
-    file_rows: int = 100_000
-    file_bytes: int = 64 * 1024 * 1024
-    emergency_file_rows: int = 1_000
-    file_max_age_seconds: int = 300
-    emergency_file_max_age_seconds: int = 0  # 0: closes in the cycle that read it
-    spool_max_bytes: int = 1024 * 1024 * 1024
-    compress_level: int = 2  # ISA-L deflate levels are 0-3
-    workers: int = field(default_factory=_default_workers)
+    segment_rows: int = setting(
+        "SENSORLAKE_SEGMENT_ROWS",
+        0,
+        "rows per segment, the unit of parallel work (0: about 2,500 records)",
+        parse=whole(example=1_000),
+    )
+    file_rows: int = setting(
+        "SENSORLAKE_FILE_MAX_ROWS",
+        100_000,
+        "records per landed file",
+        parse=whole(example=100_000),
+    )
+    file_bytes: int = setting(
+        "SENSORLAKE_FILE_MAX_MB",
+        64 * _MB,
+        "compressed MB per landed file",
+        parse=whole(scale=_MB, example=64),
+        shown_default="64",
+    )
+    emergency_file_rows: int = setting(
+        "SENSORLAKE_EMERGENCY_FILE_MAX_ROWS",
+        1_000,
+        "records per emergency file",
+        parse=whole(example=1_000),
+    )
+    file_max_age_seconds: int = setting(
+        "SENSORLAKE_FILE_MAX_AGE_SECONDS",
+        300,
+        "seconds a file stays open with --continuous",
+        parse=whole(0, example=300),
+    )
+    emergency_file_max_age_seconds: int = setting(
+        "SENSORLAKE_EMERGENCY_FILE_MAX_AGE_SECONDS",
+        0,
+        "seconds an emergency file stays open (0: closes in the cycle that read it)",
+        parse=whole(0, example=1_000),
+    )
+    spool_max_bytes: int = setting(
+        "SENSORLAKE_SPOOL_MAX_MB",
+        1024 * _MB,
+        "MB the spool may hold before landing stops reading",
+        parse=whole(scale=_MB, example=1024),
+        shown_default="1024",
+    )
+    compress_level: int = setting(
+        "SENSORLAKE_GZIP_LEVEL", 2, "gzip level, 0-3 (ISA-L)", parse=_gzip_level
+    )
+    workers: int = setting(
+        "SENSORLAKE_WORKERS",
+        _default_workers(),
+        "parallel workers",
+        parse=whole(example=4),
+        shown_default="CPUs, at most 4",
+    )
     busy_timeout_seconds: float = 60.0  # how long a locked sensor database is waited for
     ship_attempts: int = 4  # tries per file and run before it waits for the next run
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    buckets: Mapping[str, str]
-    region: str | None = None
-    endpoint_url: str | None = None
-    sts_endpoint_url: str | None = None
+@configspec("Landing")
+class GatewaySettings(ConfigSpec):
+    """What the landing commands read besides the shared paths and buckets."""
+
+    gateway_id: str | None = setting(
+        "SENSORLAKE_GATEWAY_ID",
+        None,
+        "gateway id in keys and lineage",
+        aliases=("NODE_ID",),
+        option="--gateway-id",
+        shown_default="host name",
+    )
+    pipelines: str | None = setting(
+        "SENSORLAKE_PIPELINES",
+        None,
+        "comma-separated subset of raw,schematized,filtered,emergency",
+        option="--pipelines",
+        shown_default="all",
+    )
+    rules_path: Path | None = setting(
+        "SENSORLAKE_RULES",
+        None,
+        "rules file",
+        parse=path,
+        option="--rules",
+        shown_default="the packaged rules",
+    )
+    failpoints: str = setting("SENSORLAKE_FAILPOINTS", "", "crash points (tests only)")
+
+
+@configspec("Landing: migration")
+class OldBucketSettings(ConfigSpec):
+    """Where the old uploader's buckets are, when not beside the new ones (``migrate``)."""
+
+    region: str | None = setting(
+        "SENSORLAKE_OLD_AWS_REGION",
+        None,
+        "AWS region of the old buckets",
+        shown_default="AWS_REGION's",
+    )
+    endpoint_url: str | None = setting(
+        "SENSORLAKE_OLD_AWS_ENDPOINT_URL",
+        None,
+        "S3 endpoint of the old buckets",
+        shown_default="AWS_ENDPOINT_URL_S3's",
+    )
+
+
+def old_bucket_connection(env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """Region and endpoint of the old buckets: SENSORLAKE_OLD_* win, else the new ones'."""
+    env = os.environ if env is None else env
+    try:
+        old, new = OldBucketSettings.from_env(env), S3Settings.from_env(env)
+    except SettingError as exc:
+        raise _config_error(exc) from None
+    return old.region or new.region, old.endpoint_url or new.endpoint_url
+
+
+def _config_error(exc: SettingError) -> ConfigError:
+    return ConfigError(exc.message, hint=exc.hint or "unset it or fix its value")
 
 
 @dataclass(frozen=True)
@@ -127,41 +251,14 @@ def parse_pipelines(text: str | None) -> tuple[str, ...]:
     return tuple(p for p in PIPELINES if p in names)
 
 
-def _int_env(
-    env: Mapping[str, str], name: str, default: int, *, scale: int = 1, minimum: int = 1
-) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    example = default // scale or (1_000 if minimum else 0)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not a whole number",
-            hint=f"unset it or set e.g. {name}={example}",
-        ) from None
-    if value < minimum:
-        raise ConfigError(
-            f"{name}={raw!r} must be {'positive' if minimum == 1 else f'at least {minimum}'}",
-            hint=f"unset it or set e.g. {name}={example}",
-        )
-    return value * scale
-
-
-def _default_gateway_id(env: Mapping[str, str]) -> str:
-    for name in ("SENSORLAKE_GATEWAY_ID", "NODE_ID"):
-        if env.get(name):
-            return env[name]
+def _default_gateway_id() -> str:
     host = socket.gethostname().split(".")[0]
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", host).strip("-._") or "gateway"
     return cleaned[:63]
 
 
 def _s3_settings(env: Mapping[str, str], pipelines: tuple[str, ...]) -> S3Settings | None:
-    configured = {
-        p: env[BUCKET_ENV[p]].strip() for p in PIPELINES if env.get(BUCKET_ENV[p], "").strip()
-    }
+    configured = BucketSettings.from_env(env).configured(PIPELINES)
     if not configured:
         return None
     needed = set(pipelines) | ({"schematized"} if _validates(pipelines) else set())
@@ -178,12 +275,7 @@ def _s3_settings(env: Mapping[str, str], pipelines: tuple[str, ...]) -> S3Settin
                 f"{BUCKET_ENV[pipeline]}={name!r} is not a valid S3 bucket name: {problems[0]}",
                 hint="use 3-63 lowercase letters, digits and hyphens (no dots, no s3:// prefix)",
             )
-    return S3Settings(
-        buckets=configured,
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-        endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
-        sts_endpoint_url=env.get("AWS_ENDPOINT_URL_STS") or env.get("AWS_ENDPOINT_URL") or None,
-    )
+    return S3Settings.from_env(env, buckets=configured)
 
 
 def load_config(
@@ -202,51 +294,46 @@ def load_config(
     which is how a gateway can be tried out without touching S3.
     """
     env = os.environ if env is None else env
-    chosen = parse_pipelines(pipelines or env.get("SENSORLAKE_PIPELINES"))
-    gateway = gateway_id or _default_gateway_id(env)
+    try:
+        return _load(env, db_path, state_dir, gateway_id, pipelines, lake_dir, rules_path)
+    except SettingError as exc:
+        raise _config_error(exc) from None
+
+
+def _load(
+    env: Mapping[str, str],
+    db_path: Path | None,
+    state_dir: Path | None,
+    gateway_id: str | None,
+    pipelines: str | None,
+    lake_dir: Path | None,
+    rules_path: Path | None,
+) -> LandingConfig:
+    gateway_settings = GatewaySettings.from_env(
+        env, gateway_id=gateway_id, pipelines=pipelines, rules_path=rules_path
+    )
+    chosen = parse_pipelines(gateway_settings.pipelines)
+    gateway = gateway_settings.gateway_id or _default_gateway_id()
     if not is_gateway_id(gateway):
         raise ConfigError(
             f"gateway id {gateway!r} cannot be used in object keys",
             hint="use up to 63 letters, digits, '.', '_' or '-' (set --gateway-id or SENSORLAKE_GATEWAY_ID)",
         )
     s3 = None if lake_dir is not None else _s3_settings(env, chosen)
-    default = Limits()
-    limits = Limits(
-        batch_rows=_int_env(env, "SENSORLAKE_BATCH_ROWS", default.batch_rows),
-        segment_rows=_int_env(env, "SENSORLAKE_SEGMENT_ROWS", default.segment_rows),
-        file_rows=_int_env(env, "SENSORLAKE_FILE_MAX_ROWS", default.file_rows),
-        file_bytes=_int_env(env, "SENSORLAKE_FILE_MAX_MB", default.file_bytes, scale=_MB),
-        emergency_file_rows=_int_env(
-            env, "SENSORLAKE_EMERGENCY_FILE_MAX_ROWS", default.emergency_file_rows
-        ),
-        file_max_age_seconds=_int_env(
-            env, "SENSORLAKE_FILE_MAX_AGE_SECONDS", default.file_max_age_seconds, minimum=0
-        ),
-        emergency_file_max_age_seconds=_int_env(
-            env,
-            "SENSORLAKE_EMERGENCY_FILE_MAX_AGE_SECONDS",
-            default.emergency_file_max_age_seconds,
-            minimum=0,
-        ),
-        spool_max_bytes=_int_env(
-            env, "SENSORLAKE_SPOOL_MAX_MB", default.spool_max_bytes, scale=_MB
-        ),
-        compress_level=min(3, _int_env(env, "SENSORLAKE_GZIP_LEVEL", default.compress_level)),
-        workers=_int_env(env, "SENSORLAKE_WORKERS", default.workers),
-    )
+    limits = Limits.from_env(env)
     try:
-        failpoints = Failpoints.parse(env.get("SENSORLAKE_FAILPOINTS", ""))
+        failpoints = Failpoints.parse(gateway_settings.failpoints)
     except ValueError as exc:
         raise ConfigError(f"SENSORLAKE_FAILPOINTS: {exc}", hint="unset it (tests only)") from None
-    rules = rules_path or (Path(env["SENSORLAKE_RULES"]) if env.get("SENSORLAKE_RULES") else None)
+    paths = PathSettings.from_env(env, db_path=db_path, state_dir=state_dir, lake_dir=lake_dir)
     return LandingConfig(
-        db_path=Path(db_path or env.get(LOCAL_PATHS["db"].env) or DEFAULT_DB_PATH),
-        state_dir=Path(state_dir or env.get(LOCAL_PATHS["state"].env) or DEFAULT_STATE_DIR),
+        db_path=paths.db_path,
+        state_dir=paths.state_dir,
         gateway_id=gateway,
         pipelines=chosen,
-        lake_dir=Path(lake_dir or env.get(LOCAL_PATHS["lake"].env) or DEFAULT_LAKE_DIR),
+        lake_dir=paths.lake_dir,
         s3=s3,
-        rules_path=rules,
+        rules_path=gateway_settings.rules_path,
         limits=limits,
         failpoints=failpoints,
     )

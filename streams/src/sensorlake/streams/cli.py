@@ -15,7 +15,7 @@ import click
 
 from sensorlake.contract.cli import HandledGroup, path_option
 from sensorlake.contract.errors import ExitCode, MismatchError, UsageError, exit_with
-from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA
+from sensorlake.contract.settings import CatalogSettings, SparkSettings
 
 from .config import LocalRunConfig, parse_targets
 from .errors import JavaMissing, StreamFailed, StreamsError
@@ -84,12 +84,7 @@ def streams() -> None:
 @path_option("lake")
 @path_option("warehouse")
 @path_option("checkpoint")
-@click.option(
-    "--catalog", default=DEFAULT_CATALOG, show_default=True, help="Catalog folder of the tables."
-)
-@click.option(
-    "--schema", default=DEFAULT_SCHEMA, show_default=True, help="Schema folder of the tables."
-)
+@CatalogSettings.options(resolve=False)
 @click.option(
     "--pipelines",
     help="Comma-separated subset (raw,schematized,filtered,emergency,rejected) [default all].",
@@ -118,10 +113,7 @@ def streams() -> None:
     show_default=True,
     help="Landed (compressed) bytes per micro-batch.",
 )
-@click.option(
-    "--master", default="local[*]", show_default=True, help="Spark master of the local session."
-)
-@click.option("--driver-memory", default="4g", show_default=True, help="Spark driver memory.")
+@SparkSettings.options(resolve=False)
 @click.option(
     "--verify",
     is_flag=True,
@@ -133,15 +125,15 @@ def run(
     lake_dir: Path,
     warehouse_dir: Path,
     checkpoint_dir: Path,
-    catalog: str,
-    schema: str,
+    catalog: str | None,
+    schema: str | None,
     pipelines: str | None,
     once: bool,
     interval: float,
     max_files: int | None,
     max_bytes: str,
-    master: str,
-    driver_memory: str,
+    master: str | None,
+    driver_memory: str | None,
     verify: bool,
     as_json: bool,
     verbose: bool,
@@ -156,19 +148,21 @@ def run(
     checkpoint/state problem (a checkpoint that does not belong to its table or lake).
     """
     try:
+        names = CatalogSettings.from_env(catalog=catalog, schema=schema)
+        local = SparkSettings.from_env(master=master, driver_memory=driver_memory)
         config = LocalRunConfig(
             lake_dir=lake_dir,
             warehouse_dir=warehouse_dir,
             checkpoint_dir=checkpoint_dir,
-            catalog=catalog,
-            schema=schema,
+            catalog=names.catalog,
+            schema=names.schema,
             targets=parse_targets(pipelines),
             continuous=not once,
             interval=interval,
             max_files=max_files,
             max_bytes=max_bytes,
-            master=master,
-            memory=driver_memory,
+            master=local.master,
+            memory=local.driver_memory,
         )
         for target in config.targets:  # names and sizes are checked before Spark starts
             local_source_options(config.spec(target), max_files=max_files, max_bytes=max_bytes)

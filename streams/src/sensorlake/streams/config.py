@@ -1,4 +1,9 @@
-"""The local runner's settings, parsed once at the edge (the CLI) into one typed object."""
+"""The local runner's settings, parsed once at the edge (the CLI) into one typed object.
+
+The only module of the package that reads the environment: the shared catalog/schema, paths
+and Spark settings are the contract's declarations (``sensorlake.contract.settings``); the
+streams' own (``JAVA_HOME``) are declared here with the same mechanism.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,26 @@ from pathlib import Path
 
 from sensorlake.contract.lake import checkpoint_path, table_dir
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS
+from sensorlake.contract.settings import ConfigSpec, SparkSettings, configspec, path, setting
 
 from .spec import LOCAL_MAX_BYTES, StreamSpec
 
-__all__ = ["LocalRunConfig", "parse_targets"]
+__all__ = ["JavaSettings", "LocalRunConfig", "parse_targets"]
+
+_SPARK = SparkSettings.settings()
+
+
+@configspec("Streams")
+class JavaSettings(ConfigSpec):
+    """The Java the local Spark session starts (Spark 4 needs 17 or newer)."""
+
+    java_home: Path | None = setting(
+        "JAVA_HOME",
+        None,
+        "Java installation for the local Spark session",
+        parse=path,
+        shown_default="java on PATH",
+    )
 
 
 def parse_targets(value: str | None) -> tuple[str, ...]:
@@ -41,8 +62,8 @@ class LocalRunConfig:
     interval: float = 60.0
     max_files: int | None = None
     max_bytes: str = LOCAL_MAX_BYTES
-    master: str = "local[*]"
-    memory: str = "4g"
+    master: str = _SPARK["master"].default
+    memory: str = _SPARK["driver_memory"].default
 
     def spec(self, target: str) -> StreamSpec:
         return StreamSpec(target, self.catalog, self.schema)

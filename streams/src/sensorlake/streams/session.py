@@ -7,13 +7,15 @@ session is used instead (``SparkSession.builder.getOrCreate()`` in the job).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sensorlake.contract.settings import SparkSettings
+
+from .config import JavaSettings
 from .errors import JavaMissing
 
 if TYPE_CHECKING:
@@ -26,12 +28,13 @@ INSTALL_JAVA = (
     "install Java 17 or newer (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; "
     "macOS: brew install openjdk@17) or set JAVA_HOME to one"
 )
+_SPARK = SparkSettings()  # the declared defaults, one each
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 _VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
 def _java_binary() -> str | None:
-    home = os.environ.get("JAVA_HOME")
+    home = JavaSettings.from_env().java_home
     if home and (Path(home) / "bin" / "java").exists():
         return str(Path(home) / "bin" / "java")
     return shutil.which("java")
@@ -67,7 +70,7 @@ def require_java() -> int:
 
 
 def local_session(
-    master: str = "local[*]", *, memory: str = "2g", verbose: bool = False
+    master: str = _SPARK.master, *, memory: str = _SPARK.driver_memory, verbose: bool = False
 ) -> SparkSession:
     """A local session for the streams: UTC, no UI, few shuffle partitions, quiet logs."""
     require_java()

@@ -7,7 +7,6 @@ Joins the root ``sensorlake`` group through landing's ``sensorlake.commands`` en
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from sensorlake.contract.cli import path_option
 from sensorlake.contract.errors import ExitCode
 
 from ..cli import run_guarded
-from ..config import load_config
+from ..config import load_config, old_bucket_connection
 from ..rules import load_rules
 from .formats import FORMATS
 
@@ -33,16 +32,7 @@ def _old_bucket(url: str, option: str) -> Any:
 
     bucket, prefix = parse_s3_url(url, option)
     # The old buckets may sit elsewhere than the new ones: SENSORLAKE_OLD_* win when set.
-    region = (
-        os.environ.get("SENSORLAKE_OLD_AWS_REGION")
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-    )
-    endpoint = (
-        os.environ.get("SENSORLAKE_OLD_AWS_ENDPOINT_URL")
-        or os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
-    )
+    region, endpoint = old_bucket_connection()
     return OldBucket(bucket, prefix, region=region, endpoint_url=endpoint)
 
 
