@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +195,10 @@ def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(tmp_path: Path) -> Non
     half kept), the open files are closed and shipped, the lander exits 0, and the next run
     lands the rest, each row once."""
     db = tmp_path / "big.db"
-    simulate_bulk(db, 40_000, seed=9)
+    # 40,000 readings of 5 sensors span 2.2 hours: inside one day, or a file would close at
+    # midnight (a later date closes the earlier one) and the open count would not be the batch.
+    start = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    simulate_bulk(db, 40_000, seed=9, start=start)
     spool_tmp = tmp_path / "state" / "spool" / "tmp"
 
     def second_batch_being_written() -> bool:  # the first is committed, files open in tmp/
