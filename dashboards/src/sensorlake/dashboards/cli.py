@@ -108,12 +108,15 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
     Exit 0 healthy, 1 degraded, 75 could not check (a backend could not be read in time:
     try again later), 2 a backend is not configured: usable from cron or CI as an alert.
     """
+    import threading
+
     from rich.console import Console
 
     from . import redact
     from .monitor import Monitor, make_readers
     from .status import render, report
 
+    before = set(threading.enumerate())  # a host's threads (a test runner's) are not ours
     try:
         settings = _settings(ctx, **paths)
         redact.install(settings.secrets)
@@ -130,21 +133,24 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
         click.echo(json.dumps({"as_of": as_of, **rep.as_dict()}, indent=2))
     else:
         render(rep, Console(), snap.at)
-    _exit_now(rep.exit_code)
+    _exit_now(rep.exit_code, before)
 
 
-def _exit_now(code: int) -> NoReturn:
+def _exit_now(code: int, before: set[Any] | None = None) -> NoReturn:
     """Exit with ``code`` even while a read is stuck on a dead endpoint or a slow table: the
     interpreter would otherwise join the S3 client's worker threads until their sockets time
     out, and finalizing it under a daemon thread still inside native code (a Delta or Arrow
     read) can crash the process (exit 139 seen under load), so any live thread means
-    ``os._exit`` once the output is flushed."""
+    ``os._exit`` once the output is flushed. Only threads this command started count
+    (``before``: those alive when it began), so a process that hosts the command (a test
+    runner) is not ended under its own threads."""
     import os
     import threading
 
     sys.stdout.flush()
     sys.stderr.flush()
-    if any(t.is_alive() for t in threading.enumerate() if t is not threading.current_thread()):
+    mine = [t for t in threading.enumerate() if t not in (before or ()) and t.is_alive()]
+    if any(t is not threading.current_thread() for t in mine):
         logging.shutdown()
         os._exit(code)
     sys.exit(code)
