@@ -193,19 +193,24 @@ def test_bad_objects_are_reported_by_key_and_the_rest_lands(
     }
     for key, (data, metadata) in bad.items():
         client.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata)
-    up.put_wrapped(up.read_batch(up.state()["last_timestamp"]))  # the older format, 500 rows
+    wrapped = up.put_wrapped(up.read_batch(up.state()["last_timestamp"]))  # older, 500 rows
     config = make_config(sensor_db)
     summary = backfill(config, rules, old)
     reasons = {b["key"]: b["reason"] for b in summary.bad_objects}
-    assert set(reasons) == set(bad)
+    assert set(reasons) == set(bad) | {wrapped}
     assert "not valid JSON" in reasons["20260301_000001_aaaaaaaa.json"]
     assert "wrong shape" in reasons["20260301_000002_bbbbbbbb.json"]
     assert "wrong shape" in reasons["20260301_000003_cccccccc.json"]
     assert "node-id" in reasons["20260301_000004_dddddddd.json"]
     assert "says 499 rows" in reasons["20260301_000005_eeeeeeee.json"]
-    assert summary.formats == {"uploader-json": 1, "uploader-wrapped": 1}
-    assert summary.rows_landed == 1_000
+    assert "pass --gateway-id" in reasons[wrapped]  # 46c2f087's objects name no node
+    assert summary.formats == {"uploader-json": 1}
+    assert summary.rows_landed == 500
     assert summary.exit_code == 7
+
+    named = backfill(config, rules, old, gateway_id="gw-test")  # names the no-node-id one too
+    assert named.formats == {"uploader-json": 2, "uploader-wrapped": 1}
+    assert named.rows_landed == 500 and named.already_landed == 500
 
     only_json = backfill(config, rules, old, fmt="uploader-json")
     assert "ingestion/" in " ".join(b["key"] for b in only_json.bad_objects)
