@@ -282,3 +282,85 @@ def test_rows_after_the_live_landers_first_are_left_to_it(
     )
     Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
     assert [i for i, _ in raw_rows(config.lake_dir)] == source_ids(db)
+
+
+class CountingClient:
+    """The S3 client, counting the GETs the backfill makes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.gets = client, 0
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.gets += 1
+        return self.client.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_rerun_reads_only_new_objects_and_they_join_their_generation(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    """The parallel period: backfill now and again while the old uploader goes on."""
+    client, bucket = old
+    up = uploader(sensor_db, tmp_path, old)
+    up.run_until_caught_up()
+    config = make_config(sensor_db)
+    first = backfill(config, rules, old)
+    assert first.rows_landed == 3_000 and first.objects_skipped == 0
+
+    counting = CountingClient(client)
+    again = backfill(config, rules, (counting, bucket))
+    assert counting.gets == 0  # listed, nothing read again
+    assert (again.objects_skipped, again.objects_read) == (first.objects_read, 0)
+    assert (again.rows_landed, again.already_landed, again.gateways_unchanged) == (0, 3_000, 1)
+
+    # the sensor goes on (same database: the same generation), the old uploader with it
+    simulate_bulk(sensor_db, 1_200, seed=7, start=datetime.fromisoformat("2026-03-02T06:00:00Z"))
+    assert up.run_until_caught_up() == 1_200
+    new_keys = len(up.keys) - first.objects_read
+    counting = CountingClient(client)
+    more = backfill(config, rules, (counting, bucket))
+    assert counting.gets == more.objects_read == new_keys > 0
+    assert (more.rows_landed, more.already_landed) == (1_200, 3_000)
+    assert [g.epoch for g in more.generations] == [g.epoch for g in first.generations]
+    assert [i for i, _ in raw_rows(config.lake_dir)] == source_ids(sensor_db)
+
+
+def test_a_backfill_that_died_leaves_a_catalogue_the_next_one_starts_afresh(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    uploader(sensor_db, tmp_path, old).run_until_caught_up()
+    config = make_config(sensor_db)
+    first = backfill(config, rules, old)
+    (marks,) = (config.state_dir / "migrate" / "catalogue").glob("*.clean")
+    marks.unlink()  # as if the run had been killed before it finished
+    again = backfill(config, rules, old)
+    assert (again.objects_skipped, again.objects_read) == (0, first.objects_read)
+    assert (again.rows_landed, again.already_landed) == (0, 3_000)
+
+
+def test_two_backfills_of_one_source_do_not_run_at_once(
+    sensor_db: Path, old: tuple[Any, str], rules: Rules, make_config: Callable[..., LandingConfig]
+) -> None:
+    import fcntl
+
+    from sensorlake.landing.errors import LocalStorageError
+
+    client, bucket = old
+    config = make_config(sensor_db)
+    job = Backfill(config, rules, OldBucket(bucket, connect=lambda: client), sink=lambda: None)  # type: ignore[arg-type,return-value]
+    lock = job._catalogue().with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(LocalStorageError, match="another backfill of this source"):
+            job.run()

@@ -219,6 +219,7 @@ def _render_backfill(summary: Any, console: Console) -> None:
     lines = [
         ("objects listed", summary.objects_listed),
         ("objects read", summary.objects_read),
+        ("objects read by an earlier backfill", summary.objects_skipped),
         ("bad objects skipped", len(summary.bad_objects)),
         ("rows in objects", summary.rows),
         ("duplicates dropped", summary.duplicates_dropped),
