@@ -364,3 +364,29 @@ def test_two_backfills_of_one_source_do_not_run_at_once(
         fcntl.flock(held, fcntl.LOCK_EX)
         with pytest.raises(LocalStorageError, match="another backfill of this source"):
             job.run()
+
+
+def test_rows_of_other_columns_and_nested_values_are_staged_as_before(tmp_path: Path) -> None:
+    """Staging takes the common rows as they are; a row with other columns is put in the
+    sensor's order, and a value SQLite cannot bind (nested, never the sensor's) as JSON."""
+    import sqlite3
+
+    from sensorlake.landing.migrate.backfill import _stage, staged_columns
+    from sensorlake.landing.migrate.history import History
+
+    ts = "2026-03-01T00:00:0{}.000000+00:00"
+    history = History(tmp_path / "history.db")
+    history.add(
+        "gw-1", "a.json", [{"id": 1, "timestamp": ts.format(1), "sensor_id": "S", "t": 1.5}]
+    )
+    history.add(
+        "gw-1", "b.json", [{"t": {"x": [1]}, "id": 2, "sensor_id": "S", "timestamp": ts.format(2)}]
+    )
+    (gen,) = history.generations("gw-1")
+    names = staged_columns(history.columns("gw-1"))
+    assert names == ["id", "timestamp", "sensor_id", "t"]
+    _stage(tmp_path / "rows.db", names, lambda: history.to_land(gen, names))
+    history.close()
+    conn = sqlite3.connect(tmp_path / "rows.db")
+    rows = conn.execute("SELECT id, timestamp, sensor_id, t FROM sensor_readings ORDER BY id")
+    assert rows.fetchall() == [(1, ts.format(1), "S", 1.5), (2, ts.format(2), "S", '{"x":[1]}')]

@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -321,8 +322,9 @@ class Backfill:
             summary.already_landed += already
             summary.left_to_live_lander += left
             if gen.rows - already - left > 0:
-                rows = history.to_land(gen, upto=floor)
-                report.landed = self._land(gateway, epoch, columns, rows, summary)
+                staged = staged_columns(columns)
+                rows = partial(history.to_land, gen, staged, upto=floor)
+                report.landed = self._land(gateway, epoch, staged, rows, summary)
                 summary.rows_landed += report.landed
         return reports
 
@@ -380,7 +382,7 @@ class Backfill:
         gateway: str,
         epoch: int,
         columns: list[str],
-        rows: Iterable[dict[str, Any]],
+        rows: Callable[[], Iterable[list[Any]]],
         summary: BackfillSummary,
     ) -> int:
         with tempfile.TemporaryDirectory(prefix="sensorlake-backfill-dry-") as tmp:
@@ -445,36 +447,43 @@ def _left(state_dir: Path) -> int:
         state.close()
 
 
-def _stage(path: Path, columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
-    """A ``sensor_readings`` table holding exactly ``rows`` at their own ids, columns in the
-    sensor's order, values as the old uploader wrote them (no type affinity)."""
+def staged_columns(columns: Iterable[str]) -> list[str]:
+    """The staging table's columns: the sensor's, in its order, and the identity ones."""
     names = list(columns)
-    names += [n for n in ("id", "timestamp", "sensor_id") if n not in names]
+    return names + [n for n in ("id", "timestamp", "sensor_id") if n not in names]
+
+
+def _stage(path: Path, names: list[str], rows: Callable[[], Iterable[list[Any]]]) -> None:
+    """A ``sensor_readings`` table holding exactly ``rows`` (values in ``names``' order) at
+    their own ids, values as the old uploader wrote them (no type affinity)."""
     ddl = ", ".join(
         '"{}"{}'.format(n.replace('"', '""'), " INTEGER PRIMARY KEY" if n == "id" else "")
         for n in names
     )
-    path.unlink(missing_ok=True)
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA journal_mode=OFF")  # a scratch copy: rebuilt if anything fails
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute(f"CREATE TABLE sensor_readings ({ddl})")
-        marks = ", ".join("?" for _ in names)
-        conn.executemany(
-            f"INSERT INTO sensor_readings VALUES ({marks})", (_values(row, names) for row in rows)
-        )
-        conn.commit()
-    finally:
-        conn.close()
+    marks = ", ".join("?" for _ in names)
+    for values in (lambda: rows(), lambda: (_values(v) for v in rows())):
+        path.unlink(missing_ok=True)
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA journal_mode=OFF")  # a scratch copy: rebuilt if anything fails
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(f"CREATE TABLE sensor_readings ({ddl})")
+            try:
+                conn.executemany(f"INSERT INTO sensor_readings VALUES ({marks})", values())
+            except (OverflowError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+                continue  # a value SQLite cannot bind as it is (never the sensor's): again
+            conn.commit()
+            return
+        finally:
+            conn.close()
+    raise AssertionError("unreachable: the second pass binds every value")
 
 
 _PLAIN = frozenset((str, float, bool, type(None)))
 
 
-def _values(row: dict[str, Any], names: list[str]) -> list[Any]:
-    """The row's values in column order, as SQLite can hold them (see :func:`_scalar`)."""
-    values = [row.get(n) for n in names]
+def _values(values: list[Any]) -> list[Any]:
+    """The row's values as SQLite can hold them (see :func:`_scalar`)."""
     for i, value in enumerate(values):
         if value.__class__ not in _PLAIN:
             values[i] = _scalar(value)

@@ -38,8 +38,9 @@ _FLUSH_ROWS = 20_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
     gateway TEXT NOT NULL, id INTEGER NOT NULL, ts TEXT NOT NULL, sensor_id TEXT NOT NULL,
-    day TEXT NOT NULL, object TEXT NOT NULL, body BLOB NOT NULL
+    day TEXT NOT NULL, object TEXT NOT NULL, shape INTEGER NOT NULL, body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS shapes (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);
 CREATE UNIQUE INDEX IF NOT EXISTS rows_identity ON rows (gateway, id, ts, sensor_id);
 CREATE TABLE IF NOT EXISTS landed (
     gateway TEXT NOT NULL, id INTEGER NOT NULL, ts TEXT NOT NULL, sensor_id TEXT NOT NULL,
@@ -125,6 +126,10 @@ class History:
         self._columns: dict[str, dict[str, int]] = {}
         for gateway, position, name in self._conn.execute("SELECT * FROM columns"):
             self._columns.setdefault(gateway, {})[name] = position
+        # a row's body is its values (JSON array); its shape, the column names in order
+        self._shapes: dict[tuple[str, ...], int] = {}
+        for shape_id, names in self._conn.execute("SELECT id, names FROM shapes"):
+            self._shapes[tuple(_DECODER.decode(names))] = shape_id
         self._pending: list[tuple[str, str, str | None, list[tuple[Any, ...]]]] = []
         self._pending_rows = 0
         self._new_columns: list[tuple[str, int, str]] = []
@@ -179,6 +184,7 @@ class History:
         staged: list[tuple[Any, ...]] = []
         encode = _ENCODER.encode
         last: tuple[str, ...] = ()
+        shape = -1
         for row in rows:
             self.rows_read += 1
             ident = row_identity(row)
@@ -188,12 +194,15 @@ class History:
             names = tuple(row)
             if names != last:  # the same columns as the row before, almost always
                 last = names
+                shape = self._shape(names)
                 for name in names:
                     if name not in known:
                         known[name] = len(known)
                         self._new_columns.append((gateway, known[name], name))
             row_id, ts, sensor = ident  # type: ignore[misc]
-            staged.append((gateway, row_id, ts, sensor, _day(ts), key, encode(row)))
+            staged.append(
+                (gateway, row_id, ts, sensor, _day(ts), key, shape, encode(list(row.values())))
+            )
         self._pending.append((gateway, key, etag, staged))
         self._pending_rows += len(staged) + 1
         if self._pending_rows >= _FLUSH_ROWS:
@@ -207,7 +216,7 @@ class History:
         conn.execute("BEGIN")
         try:
             conn.executemany("INSERT OR IGNORE INTO columns VALUES (?, ?, ?)", self._new_columns)
-            insert = "INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)"
+            insert = "INSERT OR IGNORE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             copies: list[tuple[Any, ...]] = []
             touched: set[str] = set()
             for gateway, _key, _etag, staged in objects:
@@ -233,6 +242,17 @@ class History:
         conn.execute("COMMIT")
         self._new_columns = []
         self.touched |= touched
+
+    def _shape(self, names: tuple[str, ...]) -> int:
+        found = self._shapes.get(names)
+        if found is None:
+            text = _ENCODER.encode(list(names)).decode()
+            self._conn.execute("INSERT OR IGNORE INTO shapes (names) VALUES (?)", (text,))
+            (found,) = self._conn.execute(
+                "SELECT id FROM shapes WHERE names = ?", (text,)
+            ).fetchone()
+            self._shapes[names] = found
+        return found
 
     def _count_copies(self, staged: list[tuple[Any, ...]]) -> None:
         """Duplicates per gateway and day, for compare: rows whose stored copy came from
@@ -352,15 +372,26 @@ class History:
             (*args, *more),
         ).fetchone()[0]
 
-    def to_land(self, gen: Generation, *, upto: int | None = None) -> Iterator[dict[str, Any]]:
-        """The generation's rows the zone lacks (ids up to ``upto``), in id order."""
+    def to_land(
+        self, gen: Generation, columns: list[str], *, upto: int | None = None
+    ) -> Iterator[list[Any]]:
+        """The generation's rows the zone lacks (ids up to ``upto``), in id order, each as
+        its values in ``columns``' order (None where a row has no such column)."""
         where, args = self._where(gen, "r.")
         extra, more = ("AND r.id <= ?", (upto,)) if upto is not None else ("", ())
-        for (body,) in self._conn.execute(
-            f"SELECT r.body {self._JOIN} WHERE {where} AND l.epoch IS NULL {extra} ORDER BY r.id",
+        wanted = tuple(columns)
+        names = {shape_id: names for names, shape_id in self._shapes.items()}
+        decode = _DECODER.decode
+        for shape, body in self._conn.execute(
+            f"SELECT r.shape, r.body {self._JOIN} WHERE {where} AND l.epoch IS NULL {extra} "
+            "ORDER BY r.id",
             (*args, *more),
         ):
-            yield _DECODER.decode(body)
+            values = decode(body)
+            if names[shape] != wanted:  # a row with other columns than the rest
+                row = dict(zip(names[shape], values, strict=True))
+                values = [row.get(n) for n in wanted]
+            yield values
 
     def per_day(self, gateway: str) -> dict[str, int]:
         self._ready()
