@@ -390,3 +390,30 @@ def test_rows_of_other_columns_and_nested_values_are_staged_as_before(tmp_path: 
     conn = sqlite3.connect(tmp_path / "rows.db")
     rows = conn.execute("SELECT id, timestamp, sensor_id, t FROM sensor_readings ORDER BY id")
     assert rows.fetchall() == [(1, ts.format(1), "S", 1.5), (2, ts.format(2), "S", '{"x":[1]}')]
+
+
+class Unreachable(CountingClient):
+    def get_paginator(self, name: str) -> Any:
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+
+def test_an_unreachable_old_bucket_keeps_the_catalogue(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    from sensorlake.landing.errors import LandingError
+
+    client, bucket = old
+    uploader(sensor_db, tmp_path, old).run_until_caught_up()
+    config = make_config(sensor_db)
+    first = backfill(config, rules, old)
+    with pytest.raises(LandingError):
+        backfill(config, rules, (Unreachable(client), bucket))
+    again = backfill(config, rules, old)
+    assert (again.objects_skipped, again.objects_read) == (first.objects_read, 0)
+    assert again.rows_landed == 0 and again.already_landed == 3_000

@@ -36,16 +36,18 @@ already matched (create-only: never rewritten), and per gateway what its last co
 found. A rerun lists the old bucket and GETs only objects it has not read at that ETag; a
 gateway that got no new rows is not looked at again (its last outcome is reported, every
 row already landed). New rows drop the gateway's outcome in the same transaction that
-stores them. A run that dies leaves no clean mark, and the next one starts the catalogue
-afresh (it reads everything again; the zone still says what is landed). Deleting the file
-does the same.
+stores them. A run that fails keeps the catalogue (each transaction rolls back); one that
+dies leaves no clean mark, and the next one starts the catalogue afresh (it reads
+everything again; the zone still says what is landed). Deleting the file does the same.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -224,13 +226,19 @@ class Backfill:
                     f"cannot open the backfill catalogue {path} ({exc})",
                     hint="delete it (the next backfill reads every object again)",
                 ) from None
-            ok = False
+            # Every transaction rolls back on an error, so the catalogue stays whole whatever
+            # the run raised (an S3 outage keeps what was read); only a process that died, or
+            # SQLite itself failing, leaves it unmarked.
+            whole = True
             try:
                 yield history
-                ok = True
+            except sqlite3.DatabaseError:
+                whole = False
+                raise
             finally:
                 history.close()
-                if ok:
+                if whole:
+                    _sync(path)
                     clean.touch()
 
     # -- reading the old objects -------------------------------------------------------------
@@ -434,6 +442,16 @@ def staging_dir(config: LandingConfig) -> Iterator[Path]:
         raise storage_error(exc, root) from exc
     with scratch as tmp:
         yield Path(tmp)
+
+
+def _sync(path: Path) -> None:
+    """The catalogue on disk before its clean mark (it is written without fsync)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _left(state_dir: Path) -> int:
