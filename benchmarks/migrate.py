@@ -7,7 +7,9 @@ metadata (10,000 objects by default, every 100th batch put twice like its crash 
 Then the backfill reads them all over HTTP and lands them into a fresh local lake through
 landing's pipeline (all four pipelines), and runs again (a rerun: nothing new lands).
 Reported: objects/s and rows/s of the first run (listing, reading, staging, generations,
-landing and shipping, all included), and the rerun's time.
+landing and shipping, all included), and the rerun's time beside the time the same server
+takes only to list the bucket (a rerun lists, finds every object in the backfill's
+catalogue at the same ETag, and reads none: the listing is its floor).
 
 Run: ``make bench-migrate`` or ``python -m benchmarks.migrate [--objects N] [--rows-per-object R]``.
 Figures go to ``benchmarks/results/migrate.json``.
@@ -94,8 +96,9 @@ def fill(endpoint: str, db: Path, objects: int, per_object: int) -> tuple[int, i
     return len(batches), sum(len(b) for b in batches)
 
 
-def bare_gets(endpoint: str) -> float:
-    """Objects/s of listing and reading every object, nothing else (the server's ceiling)."""
+def bare_gets(endpoint: str) -> tuple[float, float]:
+    """Objects/s of listing and reading every object, nothing else (the server's ceiling),
+    and the seconds of the listing alone."""
     client = _client(endpoint)
     began = time.perf_counter()
     keys = [
@@ -103,9 +106,10 @@ def bare_gets(endpoint: str) -> float:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         for item in page.get("Contents", [])
     ]
+    listed = time.perf_counter() - began
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         list(pool.map(lambda k: client.get_object(Bucket=BUCKET, Key=k)["Body"].read(), keys))
-    return len(keys) / (time.perf_counter() - began)
+    return len(keys) / (time.perf_counter() - began), listed
 
 
 def _backfill(endpoint: str, db: str, out: Any) -> None:
@@ -167,7 +171,7 @@ def run(objects: int, per_object: int) -> dict[str, Any]:
         print(
             f"old bucket: {count:,} objects, {rows:,} rows in {time.perf_counter() - started:.0f} s"
         )
-        bare = bare_gets(endpoint)
+        bare, list_seconds = bare_gets(endpoint)
         first, seconds, peak = _in_child(endpoint, db)
         again, rerun_seconds, _ = _in_child(endpoint, db)
     finally:
@@ -188,6 +192,9 @@ def run(objects: int, per_object: int) -> dict[str, Any]:
         "peak_rss_mb": round(peak),
         "rerun_seconds": round(rerun_seconds, 1),
         "rerun_rows_landed": again.rows_landed,
+        "rerun_objects_read": again.objects_read,
+        "rerun_objects_skipped": again.objects_skipped,
+        "bare_list_seconds": round(list_seconds, 1),
         "bare_get_objects_per_second": round(bare),
         "share_of_bare_gets": round(objects_per_second / bare, 2),
         "goal_share_of_bare_gets": GOAL_SHARE_OF_BARE_GETS,
@@ -212,8 +219,9 @@ def main() -> None:
         f"{result['seconds']} s: {result['objects_per_second']:,} objects/s, "
         f"{result['rows_per_second']:,} rows/s ({result['duplicates_dropped']:,} duplicates "
         f"dropped, {result['files_written']:,} files written, peak {result['peak_rss_mb']} MB); "
-        f"rerun {result['rerun_seconds']} s, "
-        f"{result['rerun_rows_landed']} rows landed"
+        f"rerun {result['rerun_seconds']} s ({result['rerun_objects_read']:,} objects read, "
+        f"{result['rerun_objects_skipped']:,} skipped), {result['rerun_rows_landed']} rows "
+        f"landed; listing the bucket alone takes {result['bare_list_seconds']} s"
     )
     print(
         f"bare list+GET on the same server: {result['bare_get_objects_per_second']:,} objects/s; "

@@ -194,19 +194,24 @@ def test_bad_objects_are_reported_by_key_and_the_rest_lands(
     }
     for key, (data, metadata) in bad.items():
         client.put_object(Bucket=bucket, Key=key, Body=data, Metadata=metadata)
-    up.put_wrapped(up.read_batch(up.state()["last_timestamp"]))  # the older format, 500 rows
+    wrapped = up.put_wrapped(up.read_batch(up.state()["last_timestamp"]))  # older, 500 rows
     config = make_config(sensor_db)
     summary = backfill(config, rules, old)
     reasons = {b["key"]: b["reason"] for b in summary.bad_objects}
-    assert set(reasons) == set(bad)
+    assert set(reasons) == set(bad) | {wrapped}
     assert "not valid JSON" in reasons["20260301_000001_aaaaaaaa.json"]
     assert "wrong shape" in reasons["20260301_000002_bbbbbbbb.json"]
     assert "wrong shape" in reasons["20260301_000003_cccccccc.json"]
     assert "node-id" in reasons["20260301_000004_dddddddd.json"]
     assert "says 499 rows" in reasons["20260301_000005_eeeeeeee.json"]
-    assert summary.formats == {"uploader-json": 1, "uploader-wrapped": 1}
-    assert summary.rows_landed == 1_000
+    assert "pass --gateway-id" in reasons[wrapped]  # 46c2f087's objects name no node
+    assert summary.formats == {"uploader-json": 1}
+    assert summary.rows_landed == 500
     assert summary.exit_code == ExitCode.MISMATCH
+
+    named = backfill(config, rules, old, gateway_id="gw-test")  # names the no-node-id one too
+    assert named.formats == {"uploader-json": 2, "uploader-wrapped": 1}
+    assert named.rows_landed == 500 and named.already_landed == 500
 
     only_json = backfill(config, rules, old, fmt="uploader-json")
     assert "ingestion/" in " ".join(b["key"] for b in only_json.bad_objects)
@@ -278,3 +283,138 @@ def test_rows_after_the_live_landers_first_are_left_to_it(
     )
     Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
     assert [i for i, _ in raw_rows(config.lake_dir)] == source_ids(db)
+
+
+class CountingClient:
+    """The S3 client, counting the GETs the backfill makes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.gets = client, 0
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.gets += 1
+        return self.client.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_rerun_reads_only_new_objects_and_they_join_their_generation(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    """The parallel period: backfill now and again while the old uploader goes on."""
+    client, bucket = old
+    up = uploader(sensor_db, tmp_path, old)
+    up.run_until_caught_up()
+    config = make_config(sensor_db)
+    first = backfill(config, rules, old)
+    assert first.rows_landed == 3_000 and first.objects_skipped == 0
+
+    counting = CountingClient(client)
+    again = backfill(config, rules, (counting, bucket))
+    assert counting.gets == 0  # listed, nothing read again
+    assert (again.objects_skipped, again.objects_read) == (first.objects_read, 0)
+    assert (again.rows_landed, again.already_landed, again.gateways_unchanged) == (0, 3_000, 1)
+
+    # the sensor goes on (same database: the same generation), the old uploader with it
+    simulate_bulk(sensor_db, 1_200, seed=7, start=datetime.fromisoformat("2026-03-02T06:00:00Z"))
+    assert up.run_until_caught_up() == 1_200
+    new_keys = len(up.keys) - first.objects_read
+    counting = CountingClient(client)
+    more = backfill(config, rules, (counting, bucket))
+    assert counting.gets == more.objects_read == new_keys > 0
+    assert (more.rows_landed, more.already_landed) == (1_200, 3_000)
+    assert [g.epoch for g in more.generations] == [g.epoch for g in first.generations]
+    assert [i for i, _ in raw_rows(config.lake_dir)] == source_ids(sensor_db)
+
+
+def test_a_backfill_that_died_leaves_a_catalogue_the_next_one_starts_afresh(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    uploader(sensor_db, tmp_path, old).run_until_caught_up()
+    config = make_config(sensor_db)
+    first = backfill(config, rules, old)
+    (marks,) = (config.state_dir / "migrate" / "catalogue").glob("*.clean")
+    marks.unlink()  # as if the run had been killed before it finished
+    again = backfill(config, rules, old)
+    assert (again.objects_skipped, again.objects_read) == (0, first.objects_read)
+    assert (again.rows_landed, again.already_landed) == (0, 3_000)
+
+
+def test_two_backfills_of_one_source_do_not_run_at_once(
+    sensor_db: Path, old: tuple[Any, str], rules: Rules, make_config: Callable[..., LandingConfig]
+) -> None:
+    import fcntl
+
+    from sensorlake.landing.errors import LocalStorageError
+
+    client, bucket = old
+    config = make_config(sensor_db)
+    job = Backfill(config, rules, OldBucket(bucket, connect=lambda: client), sink=lambda: None)  # type: ignore[arg-type,return-value]
+    lock = job._catalogue().with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(LocalStorageError, match="another backfill of this source"):
+            job.run()
+
+
+def test_rows_of_other_columns_and_nested_values_are_staged_as_before(tmp_path: Path) -> None:
+    """Staging takes the common rows as they are; a row with other columns is put in the
+    sensor's order, and a value SQLite cannot bind (nested, never the sensor's) as JSON."""
+    import sqlite3
+
+    from sensorlake.landing.migrate.backfill import _stage, staged_columns
+    from sensorlake.landing.migrate.history import History
+
+    ts = "2026-03-01T00:00:0{}.000000+00:00"
+    history = History(tmp_path / "history.db")
+    history.add(
+        "gw-1", "a.json", [{"id": 1, "timestamp": ts.format(1), "sensor_id": "S", "t": 1.5}]
+    )
+    history.add(
+        "gw-1", "b.json", [{"t": {"x": [1]}, "id": 2, "sensor_id": "S", "timestamp": ts.format(2)}]
+    )
+    (gen,) = history.generations("gw-1")
+    names = staged_columns(history.columns("gw-1"))
+    assert names == ["id", "timestamp", "sensor_id", "t"]
+    _stage(tmp_path / "rows.db", names, lambda: history.to_land(gen, names))
+    history.close()
+    conn = sqlite3.connect(tmp_path / "rows.db")
+    rows = conn.execute("SELECT id, timestamp, sensor_id, t FROM sensor_readings ORDER BY id")
+    assert rows.fetchall() == [(1, ts.format(1), "S", 1.5), (2, ts.format(2), "S", '{"x":[1]}')]
+
+
+class Unreachable(CountingClient):
+    def get_paginator(self, name: str) -> Any:
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+
+def test_an_unreachable_old_bucket_keeps_the_catalogue(
+    sensor_db: Path,
+    tmp_path: Path,
+    old: tuple[Any, str],
+    rules: Rules,
+    make_config: Callable[..., LandingConfig],
+) -> None:
+    from sensorlake.landing.errors import LandingError
+
+    client, bucket = old
+    uploader(sensor_db, tmp_path, old).run_until_caught_up()
+    config = make_config(sensor_db)
+    first = backfill(config, rules, old)
+    with pytest.raises(LandingError):
+        backfill(config, rules, (Unreachable(client), bucket))
+    again = backfill(config, rules, old)
+    assert (again.objects_skipped, again.objects_read) == (first.objects_read, 0)
+    assert again.rows_landed == 0 and again.already_landed == 3_000

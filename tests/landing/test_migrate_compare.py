@@ -110,6 +110,7 @@ def test_cli_exit_codes(
         AWS_ENDPOINT_URL=moto_endpoint,
     )
     cmd = [SENSORLAKE, "migrate", "compare", "--old", f"s3://{bucket}", "--lake-dir", str(lake)]
+    cmd += ["--warehouse", "local"]  # whatever DATABRICKS_* the developer's shell has
     missing = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1, missing.stderr
     assert json.loads(missing.stdout)["totals"]["missing_in_new"] == 3_000

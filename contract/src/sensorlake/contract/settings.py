@@ -452,7 +452,7 @@ class DatabricksSettings(ConfigSpec):
         "DATABRICKS_HTTP_PATH", None, "SQL warehouse HTTP path (/sql/1.0/warehouses/...)"
     )
     token: str | None = setting(
-        "DATABRICKS_TOKEN", None, "access token (read by the dashboards only)", secret=True
+        "DATABRICKS_TOKEN", None, "access token (never logged or shown)", secret=True
     )
 
     @property

@@ -28,11 +28,26 @@ uploaded twice is one set of rows; rows live landing already has are skipped.
 **Crashes.** A generation's files are spooled and recorded under
 ``<state dir>/migrate/backfill/<gateway>/<epoch>/`` before they ship; the next backfill
 ships what is left there first, and only then looks at what the zone holds.
+
+**Reruns.** The staged history is kept as the backfill's catalogue,
+``<state dir>/migrate/catalogue/<source>.db`` (one per old bucket/prefix, format, gateway
+option and destination): the rows, each object read (key and ETag), the landed files
+already matched (create-only: never rewritten), and per gateway what its last complete run
+found. A rerun lists the old bucket and GETs only objects it has not read at that ETag; a
+gateway that got no new rows is not looked at again (its last outcome is reported, every
+row already landed). New rows drop the gateway's outcome in the same transaction that
+stores them. A run that fails keeps the catalogue (each transaction rolls back); one that
+dies leaves no clean mark, and the next one starts the catalogue afresh (it reads
+everything again; the zone still says what is landed). Deleting the file does the same.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -41,6 +56,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +64,7 @@ from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.keys import BACKFILL_EPOCH_BASE
 
 from ..config import LandingConfig
-from ..errors import LandingError, ObjectConflict, TransientError, storage_error
+from ..errors import LandingError, LocalStorageError, ObjectConflict, TransientError, storage_error
 from ..report import NullReporter
 from ..row_checks import utc_timestamp
 from ..rules import Rules
@@ -106,6 +122,8 @@ class BackfillSummary:
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     files_written: dict[str, int] = field(default_factory=dict)
     records_written: dict[str, int] = field(default_factory=dict)
+    objects_skipped: int = 0  # read by an earlier backfill (same key and ETag)
+    gateways_unchanged: int = 0  # no new rows since their last complete backfill
     replayed_objects: int = 0
     would_land: list[str] = field(default_factory=list)
     generations: list[GenerationReport] = field(default_factory=list)
@@ -147,30 +165,95 @@ class Backfill:
         summary = BackfillSummary(
             f"s3://{self.old.bucket}/{self.old.prefix}", self.zone.where, dry_run=self.dry_run
         )
-        with staging_dir(self.config) as tmp:
-            history = History(tmp / "history.db")
-            try:
-                self._read(history, summary)
-                for gateway in history.gateways():
-                    try:
-                        self._gateway(history, gateway, summary)
-                    except LandingError as exc:
-                        summary.errors.append(f"gateway {gateway}: {exc}")
-                        summary.exit_code = max(summary.exit_code, exc.exit_code)
-            finally:
-                history.close()
+        with self._history() as history:
+            self._read(history, summary)
+            for gateway in history.gateways():
+                try:
+                    self._gateway(history, gateway, summary)
+                except LandingError as exc:
+                    summary.errors.append(f"gateway {gateway}: {exc}")
+                    summary.exit_code = max(summary.exit_code, exc.exit_code)
         if summary.exit_code == ExitCode.OK and summary.bad_objects:
             summary.exit_code = ExitCode.MISMATCH
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
 
+    # -- the catalogue -------------------------------------------------------------------------
+
+    def _catalogue(self) -> Path:
+        """One catalogue per source, options and destination: what it remembers holds for
+        exactly those."""
+        what = "\0".join(
+            (self.old.bucket, self.old.prefix, self.fmt, self.gateway_id or "", self.zone.where)
+        )
+        name = f"{self.old.bucket}-{hashlib.sha256(what.encode()).hexdigest()[:16]}.db"
+        return self.config.state_dir / "migrate" / "catalogue" / name
+
+    @contextmanager
+    def _history(self) -> Iterator[History]:
+        """A dry run stages in a scratch directory (it writes nothing that lasts); a real
+        run opens the catalogue, alone (a lock), afresh if the last run left no clean mark."""
+        if self.dry_run:
+            with staging_dir(self.config) as tmp:
+                history = History(tmp / "history.db")
+                try:
+                    yield history
+                finally:
+                    history.close()
+            return
+        path = self._catalogue()
+        clean = path.with_suffix(".clean")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(path.with_suffix(".lock"), "a")  # noqa: SIM115 (held for the run)
+        except OSError as exc:
+            raise storage_error(exc, path.parent) from exc
+        with lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise LocalStorageError(
+                    f"another backfill of this source is running ({path.parent})",
+                    hint="wait for it to finish, then rerun",
+                ) from None
+            try:
+                if not clean.exists():
+                    path.unlink(missing_ok=True)
+                clean.unlink(missing_ok=True)
+                history = History(path)
+            except (OSError, sqlite3.Error) as exc:
+                raise LocalStorageError(
+                    f"cannot open the backfill catalogue {path} ({exc})",
+                    hint="delete it (the next backfill reads every object again)",
+                ) from None
+            # Every transaction rolls back on an error, so the catalogue stays whole whatever
+            # the run raised (an S3 outage keeps what was read); only a process that died, or
+            # SQLite itself failing, leaves it unmarked.
+            whole = True
+            try:
+                yield history
+            except sqlite3.DatabaseError:
+                whole = False
+                raise
+            finally:
+                history.close()
+                if whole:
+                    _sync(path)
+                    clean.touch()
+
     # -- reading the old objects -------------------------------------------------------------
 
     def _read(self, history: History, summary: BackfillSummary) -> None:
         report = load_history(
-            self.old, history, fmt=self.fmt, gateway_id=self.gateway_id, progress=self.progress
+            self.old,
+            history,
+            fmt=self.fmt,
+            gateway_id=self.gateway_id,
+            progress=self.progress,
+            remember=not self.dry_run,
         )
         summary.objects_listed, summary.objects_read = report.listed, report.read
+        summary.objects_skipped = report.skipped
         summary.formats, summary.bad_objects = report.formats, report.bad_objects
         summary.rows = history.rows_read
         summary.duplicates_dropped = history.duplicates
@@ -185,9 +268,40 @@ class Backfill:
         if not self.dry_run:
             self._drain(gateway, summary)
         keys = self.zone.keys(gateway)
+        if not self.dry_run:
+            names = {k.format() for k in keys}
+            if not history.zone_files(gateway) <= names:
+                history.forget_zone(gateway)  # a landed file is gone: look at all again
+            last = history.outcome(gateway) if gateway not in history.touched else None
+            if last is not None and set(last["files"]) <= names:
+                # no new rows since a complete run, and every file it saw is still there
+                summary.gateways_unchanged += 1
+                for item in last["generations"]:
+                    report = GenerationReport(**item)
+                    summary.generations.append(report)
+                    summary.already_landed += report.already_landed
+                    summary.left_to_live_lander += report.left_to_live_lander
+                return
+        before = (summary.exit_code, len(summary.errors), len(summary.conflicts))
+        reports = self._generations(history, gateway, keys, summary)
+        after = (summary.exit_code, len(summary.errors), len(summary.conflicts))
+        if not self.dry_run and after == before and not self._work_left(gateway):
+            # what a rerun would find while those files stay: every row landed (or the
+            # live lander's to land)
+            landed = [
+                {**asdict(r), "already_landed": r.already_landed + r.landed, "landed": 0}
+                for r in reports
+            ]
+            files = sorted(k.format() for k in self.zone.keys(gateway))
+            history.set_outcome(gateway, {"generations": landed, "files": files})
+
+    def _generations(
+        self, history: History, gateway: str, keys: list[Any], summary: BackfillSummary
+    ) -> list[GenerationReport]:
         taken = {k.epoch for k in keys}
-        loaded: set[Any] = set()
+        loaded = history.zone_files(gateway)
         columns = history.columns(gateway)
+        reports: list[GenerationReport] = []
         for gen in history.generations(gateway):
             self._load_landed(gen, keys, loaded, history)
             epochs = history.landed_epochs(gen)
@@ -212,25 +326,36 @@ class Backfill:
                 gateway, epoch, origin, gen.start[0], gen.max_id, gen.rows, already, 0, left
             )
             summary.generations.append(report)
+            reports.append(report)
             summary.already_landed += already
             summary.left_to_live_lander += left
             if gen.rows - already - left > 0:
-                rows = history.to_land(gen, upto=floor)
-                report.landed = self._land(gateway, epoch, columns, rows, summary)
+                staged = staged_columns(columns)
+                rows = partial(history.to_land, gen, staged, upto=floor)
+                report.landed = self._land(gateway, epoch, staged, rows, summary)
                 summary.rows_landed += report.landed
+        return reports
 
     def _load_landed(
-        self, gen: Generation, keys: list[Any], loaded: set[Any], history: History
+        self, gen: Generation, keys: list[Any], loaded: set[str], history: History
     ) -> None:
         """Load the rows of the zone's raw files that may hold this generation's rows:
-        those of its days (and ``unknown``) whose id range meets the generation's."""
+        those of its days (and ``unknown``) whose id range meets the generation's, each
+        file once (``loaded``: names already in the catalogue)."""
         days = set(gen.days) | {"unknown"}
         for key in keys:
-            if key in loaded or key.date not in days:
+            if key.date not in days:
+                continue
+            name = key.format()
+            if name in loaded:
                 continue
             if key.first_row <= gen.max_id and key.last_row >= gen.min_id:
-                history.add_landed(gen.gateway, key.epoch, self.zone.identities(key))
-                loaded.add(key)
+                history.add_landed(gen.gateway, key.epoch, self.zone.identities(key), name)
+                loaded.add(name)
+
+    def _work_left(self, gateway: str) -> bool:
+        root = self._work_root(gateway)
+        return root.is_dir() and any(root.iterdir())
 
     def _drain(self, gateway: str, summary: BackfillSummary) -> None:
         """Ship what an interrupted backfill left spooled, before looking at the zone."""
@@ -265,7 +390,7 @@ class Backfill:
         gateway: str,
         epoch: int,
         columns: list[str],
-        rows: Iterable[dict[str, Any]],
+        rows: Callable[[], Iterable[list[Any]]],
         summary: BackfillSummary,
     ) -> int:
         with tempfile.TemporaryDirectory(prefix="sensorlake-backfill-dry-") as tmp:
@@ -319,6 +444,16 @@ def staging_dir(config: LandingConfig) -> Iterator[Path]:
         yield Path(tmp)
 
 
+def _sync(path: Path) -> None:
+    """The catalogue on disk before its clean mark (it is written without fsync)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _left(state_dir: Path) -> int:
     """Files a backfill state still holds (pending or conflicting)."""
     state = State.open(state_dir)
@@ -330,27 +465,47 @@ def _left(state_dir: Path) -> int:
         state.close()
 
 
-def _stage(path: Path, columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> None:
-    """A ``sensor_readings`` table holding exactly ``rows`` at their own ids, columns in the
-    sensor's order, values as the old uploader wrote them (no type affinity)."""
+def staged_columns(columns: Iterable[str]) -> list[str]:
+    """The staging table's columns: the sensor's, in its order, and the identity ones."""
     names = list(columns)
-    names += [n for n in ("id", "timestamp", "sensor_id") if n not in names]
+    return names + [n for n in ("id", "timestamp", "sensor_id") if n not in names]
+
+
+def _stage(path: Path, names: list[str], rows: Callable[[], Iterable[list[Any]]]) -> None:
+    """A ``sensor_readings`` table holding exactly ``rows`` (values in ``names``' order) at
+    their own ids, values as the old uploader wrote them (no type affinity)."""
     ddl = ", ".join(
         '"{}"{}'.format(n.replace('"', '""'), " INTEGER PRIMARY KEY" if n == "id" else "")
         for n in names
     )
-    path.unlink(missing_ok=True)
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(f"CREATE TABLE sensor_readings ({ddl})")
-        marks = ", ".join("?" for _ in names)
-        conn.executemany(
-            f"INSERT INTO sensor_readings VALUES ({marks})",
-            ([_scalar(row.get(n)) for n in names] for row in rows),
-        )
-        conn.commit()
-    finally:
-        conn.close()
+    marks = ", ".join("?" for _ in names)
+    for values in (lambda: rows(), lambda: (_values(v) for v in rows())):
+        path.unlink(missing_ok=True)
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA journal_mode=OFF")  # a scratch copy: rebuilt if anything fails
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(f"CREATE TABLE sensor_readings ({ddl})")
+            try:
+                conn.executemany(f"INSERT INTO sensor_readings VALUES ({marks})", values())
+            except (OverflowError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+                continue  # a value SQLite cannot bind as it is (never the sensor's): again
+            conn.commit()
+            return
+        finally:
+            conn.close()
+    raise AssertionError("unreachable: the second pass binds every value")
+
+
+_PLAIN = frozenset((str, float, bool, type(None)))
+
+
+def _values(values: list[Any]) -> list[Any]:
+    """The row's values as SQLite can hold them (see :func:`_scalar`)."""
+    for i, value in enumerate(values):
+        if value.__class__ not in _PLAIN:
+            values[i] = _scalar(value)
+    return values
 
 
 def _scalar(value: Any) -> Any:

@@ -23,6 +23,9 @@ from ..cli import run_guarded
 from ..config import load_config, old_bucket_connection
 from ..rules import load_rules
 from .formats import FORMATS
+from .tables import DEFAULT_TIMEOUT_SECONDS as DEFAULT_TABLES_TIMEOUT
+
+WAREHOUSES = ("auto", "local", "databricks", "none")
 
 __all__ = ["migrate"]
 
@@ -211,6 +214,7 @@ def _render_backfill(summary: Any, console: Console) -> None:
     lines = [
         ("objects listed", summary.objects_listed),
         ("objects read", summary.objects_read),
+        ("objects read by an earlier backfill", summary.objects_skipped),
         ("bad objects skipped", len(summary.bad_objects)),
         ("rows in objects", summary.rows),
         ("duplicates dropped", summary.duplicates_dropped),
@@ -294,6 +298,23 @@ def _date(option: str) -> Any:
 @click.option("--gateway-id", help="Gateway of every old object (default: each object's node-id).")
 @click.option("--lake-dir", type=click.Path(path_type=Path), help="Compare with this local lake.")
 @path_option("warehouse")
+@click.option(
+    "--warehouse",
+    "warehouse",
+    type=click.Choice(WAREHOUSES),
+    default="auto",
+    show_default=True,
+    help="Where the tables are: the local warehouse (--warehouse-dir), Databricks (a SQL "
+    "warehouse: DATABRICKS_HOST, DATABRICKS_HTTP_PATH, DATABRICKS_TOKEN), none; auto: "
+    "Databricks when DATABRICKS_HOST or DATABRICKS_HTTP_PATH is set, else local.",
+)
+@click.option(
+    "--tables-timeout",
+    type=click.FloatRange(min=1.0),
+    default=DEFAULT_TABLES_TIMEOUT,
+    show_default=True,
+    help="Seconds the Databricks tables may take; past them they are not checked.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 def compare(
     source: str,
@@ -303,6 +324,8 @@ def compare(
     gateway_id: str | None,
     lake_dir: Path | None,
     warehouse_dir: Path,
+    warehouse: str,
+    tables_timeout: float,
     as_json: bool,
 ) -> None:
     """Per gateway and day: rows the old uploader landed against rows in the new zone."""
@@ -315,9 +338,7 @@ def compare(
 
             raise ConfigError(f"--since {since} is after --until {until}", hint="swap them")
         config = load_config(lake_dir=lake_dir, gateway_id=gateway_id)
-        from .tables import local_raw_table
-
-        table, tables_note = local_raw_table(warehouse_dir)
+        table, tables_note, tables = _tables(warehouse, warehouse_dir, since, until, tables_timeout)
         report = run_compare(
             _old_bucket(source, "--old"),
             LandingZone(config),
@@ -328,6 +349,7 @@ def compare(
             progress=_progress(as_json),
             table=table,
             tables_note=tables_note,
+            tables=tables,
         )
         if report.objects_read == 0 and not report.bad_objects:
             from ..errors import ConfigError
@@ -343,6 +365,26 @@ def compare(
         return ExitCode.OK if report.complete else ExitCode.MISMATCH
 
     run_guarded(go)
+
+
+def _tables(
+    warehouse: str, warehouse_dir: Path, since: str | None, until: str | None, timeout: float
+) -> tuple[Any, str, Any]:
+    """The raw table now (local), or how to read it once the gateways are known
+    (Databricks: the connector is imported only then), or why it is not checked."""
+    from .tables import WarehouseSettings, databricks_raw_table, local_raw_table
+
+    settings = WarehouseSettings.from_env(timeout_seconds=timeout)
+    if warehouse == "none":
+        return None, "tables not checked (--warehouse none)", None
+    if warehouse == "databricks" or (warehouse == "auto" and settings.configured):
+        return (
+            None,
+            "",
+            lambda gateways: databricks_raw_table(settings, gateways, since, until),
+        )
+    table, note = local_raw_table(warehouse_dir)
+    return table, note, None
 
 
 def _render_compare(report: Any, console: Console) -> None:

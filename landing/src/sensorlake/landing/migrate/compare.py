@@ -16,6 +16,7 @@ The new side holds every old row exactly when ``missing_in_new`` is 0 everywhere
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,10 +91,13 @@ def compare(
     progress: Progress | None = None,
     table: RawTable | None = None,
     tables_note: str = "",
+    tables: Callable[[list[str]], tuple[RawTable | None, str]] | None = None,
 ) -> CompareReport:
     """``table``: the raw table, when it is reachable; its figures are shown beside the
     zone's but do not decide completeness (a row still on its way to the table is no loss:
-    ``status`` tells pending from missing)."""
+    ``status`` tells pending from missing). ``tables``: read it once the old side's
+    gateways are known (the Databricks warehouse is asked for those only): the table, or
+    None and the one line that says why not."""
     started = time.perf_counter()
     report = CompareReport(f"s3://{old.bucket}/{old.prefix}", zone.where, since, until)
     report.tables = table.where if table is not None else tables_note
@@ -105,6 +109,9 @@ def compare(
             gateways = history.gateways()
             if gateway_id and gateway_id not in gateways:
                 gateways.append(gateway_id)
+            if table is None and tables is not None and gateways:
+                table, note = tables(sorted(gateways))
+                report.tables = table.where if table is not None else note
             for gateway in sorted(gateways):
                 report.days.extend(_gateway(history, zone, gateway, since, until, table))
         finally:

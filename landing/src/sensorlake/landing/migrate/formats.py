@@ -1,12 +1,22 @@
 """The old uploader's objects: what they look like, and telling them apart.
 
-Two formats (``docs/migration.md`` and the reference ``original-system.md`` §4):
+Two formats (``docs/migration.md`` and the reference ``original-system.md`` §4), the names
+checked against the old uploader itself: ``bacalhau-project/examples``,
+``data-engineering/databricks-with-bacalhau/databricks-uploader/sqlite_to_databricks_uploader.py``
+(``_upload_to_s3``) at commits a140e6d0aae82a9e663bb75257a012759d1c93a9 and
+46c2f0879193b538d85417350312500f7aab3453:
 
-- ``uploader-json`` (commit a140e6d0): key ``YYYYMMDD_HHMMSS_<8hex>.json`` at the bucket
-  root, body one JSON array of the raw row dicts (``SELECT *``, so with ``id``), lineage in
-  the object's user metadata: ``node-id``, ``record-count``, ``data-start-time``, ...
-- ``uploader-wrapped`` (older, 46c2f087): ``ingestion/YYYY/MM/DD/HHMMSS/data.json`` holding
-  ``{"metadata": {...}, "records": [...]}``.
+- ``uploader-json`` (a140e6d0): key ``YYYYMMDD_HHMMSS_<8hex>.json`` at the bucket root, body
+  ``json.dumps(data)``, one JSON array of the raw row dicts (``SELECT *``, so with ``id``);
+  lineage in the object's user metadata: ``job-id``, ``node-id``, ``pipeline-type``,
+  ``record-count`` (a string), ``upload-timestamp``, ``data-start-time``, ``data-end-time``,
+  ``uploader-version``. The same file's (deprecated) bucket initialiser put
+  ``schema_sample_<ts>_<pipeline>.json``: one made-up ``INIT-SENSOR`` row, user metadata
+  ``purpose: schema-inference`` and no ``record-count``; never readings, so skipped.
+- ``uploader-wrapped`` (46c2f087): ``ingestion/YYYY/MM/DD/HHMMSS/data.json`` holding
+  ``{"metadata": {"source", "table", "timestamp", "record_count"}, "records": [...]}`` with
+  no user metadata: ``source`` is the SQLite path, and nothing names the node, so the
+  gateway of these objects comes from ``--gateway-id`` only.
 
 Anything else is a :class:`BadObject`, reported by key and skipped, never fatal.
 """
@@ -33,9 +43,8 @@ FORMATS: Final[tuple[str, ...]] = ("auto", "uploader-json", "uploader-wrapped")
 
 # The a140e6d0 key: upload time and 8 hex characters, at the bucket (or prefix) root.
 JSON_KEY = re.compile(r"(?:^|/)\d{8}_\d{6}_[0-9a-f]{8}\.json$")
+_SCHEMA_SAMPLE = re.compile(r"(?:^|/)schema_sample_[^/]*\.json$")
 _GATEWAY_RE = re.compile(rf"^{GATEWAY_PATTERN}$")
-# Where each format keeps the node id: user metadata (a140e6d0), or the wrapped metadata.
-_NODE_KEYS = ("node-id", "node_id", "nodeId")
 _DECODER = msgspec.json.Decoder()
 
 
@@ -57,11 +66,11 @@ class OldObject:
     metadata: dict[str, str]
 
 
-def _gateway(key: str, found: object, override: str | None) -> str:
+def _gateway(key: str, found: object, override: str | None, missing: str) -> str:
     if override:
         return override
     if not isinstance(found, str) or not found:
-        raise BadObject(key, "missing metadata node-id (pass --gateway-id to name the gateway)")
+        raise BadObject(key, missing)
     if not _GATEWAY_RE.match(found):
         raise BadObject(key, f"node-id {found!r} cannot be used in object keys (pass --gateway-id)")
     return found
@@ -76,19 +85,16 @@ def _rows(key: str, records: object) -> list[dict[str, Any]]:
     return records
 
 
-def _count(key: str, metadata: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+def _count(key: str, metadata: dict[str, Any], name: str, rows: list[dict[str, Any]]) -> None:
     """A record count that disagrees with the body means a truncated or mixed-up object."""
-    for name in ("record-count", "record_count", "records"):
-        if name in metadata:
-            try:
-                expected = int(metadata[name])
-            except (TypeError, ValueError):
-                raise BadObject(
-                    key, f"metadata {name}={metadata[name]!r} is not a number"
-                ) from None
-            if expected != len(rows):
-                raise BadObject(key, f"metadata {name} says {expected} rows, body has {len(rows)}")
-            return
+    if name not in metadata:
+        return
+    try:
+        expected = int(metadata[name])
+    except (TypeError, ValueError):
+        raise BadObject(key, f"metadata {name}={metadata[name]!r} is not a number") from None
+    if expected != len(rows):
+        raise BadObject(key, f"metadata {name} says {expected} rows, body has {len(rows)}")
 
 
 def parse_object(
@@ -107,6 +113,8 @@ def parse_object(
             key, f"not valid JSON ({exc}): truncated or not an uploader object"
         ) from None
     meta = {k.lower(): v for k, v in metadata.items()}
+    if meta.get("purpose") == "schema-inference" or _SCHEMA_SAMPLE.search(key):
+        raise BadObject(key, "a schema sample for Auto Loader (schema_sample_*), not readings")
     if isinstance(doc, list):
         found = "uploader-json"
     elif isinstance(doc, dict) and "records" in doc and "metadata" in doc:
@@ -120,15 +128,15 @@ def parse_object(
         raise BadObject(key, f"is {found}, not {fmt} (use --format auto)")
     if found == "uploader-json":
         rows = _rows(key, doc)
-        gateway = _gateway(key, next((meta[k] for k in _NODE_KEYS if k in meta), None), gateway_id)
-        _count(key, meta, rows)
+        missing = "missing metadata node-id (pass --gateway-id to name the gateway)"
+        gateway = _gateway(key, meta.get("node-id"), gateway_id, missing)
+        _count(key, meta, "record-count", rows)
         return OldObject(key, found, gateway, rows, meta)
     wrapped = doc["metadata"]
     if not isinstance(wrapped, dict):
         raise BadObject(key, "wrong shape: metadata is not an object")
     rows = _rows(key, doc["records"])
-    node = next((wrapped[k] for k in _NODE_KEYS if k in wrapped), None)
-    node = node or next((meta[k] for k in _NODE_KEYS if k in meta), None)
-    gateway = _gateway(key, node, gateway_id)
-    _count(key, wrapped, rows)
+    missing = "the wrapped format (46c2f087) does not name its node: pass --gateway-id"
+    gateway = _gateway(key, None, gateway_id, missing)
+    _count(key, wrapped, "record_count", rows)
     return OldObject(key, found, gateway, rows, {str(k): str(v) for k, v in wrapped.items()})

@@ -95,13 +95,20 @@ class OldBucket:
 
     def keys(self) -> list[str]:
         """Every key under the prefix, in order (the bucket's own listing order)."""
-        out: list[str] = []
+        return [key for key, _ in self.listing()]
+
+    def listing(self) -> list[tuple[str, str]]:
+        """Every (key, ETag) under the prefix, in the bucket's listing order: the ETag tells
+        an object already read from one put again under the same key."""
+        out: list[tuple[str, str]] = []
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix
             )
             for page in pages:
-                out.extend(item["Key"] for item in page.get("Contents", []))
+                out.extend(
+                    (item["Key"], str(item.get("ETag") or "")) for item in page.get("Contents", [])
+                )
         except Exception as exc:
             raise self._fail(exc, "ListObjectsV2") from None
         return out
@@ -150,6 +157,7 @@ class Progress:
 class ReadReport:
     listed: int = 0
     read: int = 0
+    skipped: int = 0  # read by an earlier run (same key and ETag): not read again
     formats: dict[str, int] = field(default_factory=dict)
     bad_objects: list[dict[str, str]] = field(default_factory=list)
 
@@ -161,15 +169,22 @@ def load_history(
     fmt: str = "auto",
     gateway_id: str | None = None,
     progress: Progress | None = None,
+    remember: bool = False,
 ) -> ReadReport:
-    """Every object under the old prefix into ``history``; bad ones reported by key."""
+    """Every object under the old prefix into ``history``; bad ones reported by key.
+    ``remember``: objects the history already holds at the same ETag are skipped without a
+    GET, and each object read is recorded with its rows (backfill's catalogue)."""
     progress = progress or Progress()
     report = ReadReport()
-    keys = old.keys()
-    report.listed = len(keys)
-    progress.begin(len(keys))
+    listing = old.listing()
+    report.listed = len(listing)
+    seen = history.objects() if remember else {}
+    todo = [(k, e) for k, e in listing if not (e and seen.get(k) == e)]
+    report.skipped = len(listing) - len(todo)
+    etags = dict(todo)
+    progress.begin(len(todo))
     try:
-        for fetched in old.fetch(keys):
+        for fetched in old.fetch([k for k, _ in todo]):
             progress.advance()
             try:
                 if fetched.body is None:
@@ -183,7 +198,7 @@ def load_history(
                 continue
             report.read += 1
             report.formats[obj.format] = report.formats.get(obj.format, 0) + 1
-            history.add(obj.gateway, obj.key, obj.rows)
+            history.add(obj.gateway, obj.key, obj.rows, etag=etags[obj.key] if remember else None)
         history.flush()
     finally:
         progress.end()

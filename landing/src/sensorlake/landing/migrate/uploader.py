@@ -165,17 +165,24 @@ class OldUploader:
         return job_id
 
     def put_wrapped(self, rows: list[dict[str, Any]]) -> str:
-        """The older layout (46c2f087): ``{metadata, records}`` under a dated path."""
+        """The older layout (46c2f087's ``_upload_to_s3``): ``{metadata, records}`` under a
+        dated path, its metadata the database path, table, time and count (no node id)."""
         now = self.clock()
         key = f"ingestion/{now:%Y/%m/%d/%H%M%S}/data.json"
         body = {
             "metadata": {
-                "node_id": self.node_id,
+                "source": str(self.db_path),
+                "table": "sensor_readings",
+                "timestamp": now.isoformat(),
                 "record_count": len(rows),
-                "upload_timestamp": now.isoformat(),
             },
             "records": rows,
         }
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(body).encode())
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(body).encode(),
+            ContentType="application/json",
+        )
         self.keys.append(key)
         return key
