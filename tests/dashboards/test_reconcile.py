@@ -74,6 +74,28 @@ def test_without_a_checkpoint_a_file_older_than_the_last_commit_is_missing(flow:
     assert raw["verdict"] == "missing"
 
 
+def test_without_a_checkpoint_the_grace_minute_decides_pending_or_missing(flow: Flow) -> None:
+    """A file landed less than ``MISSING_GRACE_SECONDS`` before the table's last commit may
+    still be on its way (pending); one landed longer before is missing."""
+    import shutil
+
+    from deltalake import DeltaTable
+
+    from sensorlake.dashboards.reconcile import MISSING_GRACE_SECONDS
+
+    keys = landed_keys(flow.lake, "raw")
+    inside, past = keys[0], keys[-1]
+    flow.ingest(skip=[inside.format(), past.format()])
+    shutil.rmtree(flow.checkpoints)
+    last_commit = max(h["timestamp"] for h in DeltaTable(str(flow.table_path("raw"))).history())
+    last_commit /= 1000.0
+    for key, age in ((inside, MISSING_GRACE_SECONDS / 2), (past, MISSING_GRACE_SECONDS * 1.5)):
+        os.utime(flow.lake / "raw" / key.format(), (last_commit - age, last_commit - age))
+    raw = row(reconcile(flow), "raw")
+    assert raw["pending_records"] == records(flow, inside)
+    assert raw["missing_records"] == records(flow, past)
+
+
 def test_a_file_not_yet_processed_is_in_flight_not_missing(flow: Flow) -> None:
     flow.ingest()
     flow.land(rows=400, seed=11)
