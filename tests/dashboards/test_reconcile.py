@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -136,3 +137,71 @@ def test_a_corrupt_file_the_stream_skipped_is_missing_by_its_real_checkpoint(flo
     status = next(p for p in snap.status.pipelines if p.pipeline == "raw")
     assert status.state == "stalled" and "arriving" not in status.reason
     assert "the stream has passed are not in the table" in status.reason
+
+
+def _stats(rows: dict[str, int], distinct: dict[str, int]) -> Any:
+    from sensorlake.dashboards.readers.base import TableStats
+
+    return TableStats(
+        table="t",
+        version=1,
+        rows=sum(rows.values()),
+        created_at=None,
+        last_ingested_at=None,
+        columns=(),
+        initial_columns=(),
+        rescued_rows=0,
+        files=frozenset(),
+        gateway_rows=rows,
+        gateway_distinct=distinct,
+        ingested_per_minute={},
+    )
+
+
+def test_duplicates_are_rows_beyond_the_distinct_ids_per_gateway() -> None:
+    """The readers hand over rows and distinct ids; reconcile alone decides duplicates."""
+    from sensorlake.dashboards.reconcile import duplicate_rows
+
+    stats = _stats({"a": 10, "b": 4, "c": 3}, {"a": 7, "b": 4, "c": 3})
+    assert duplicate_rows(stats) == {"a": 3}
+    assert duplicate_rows(_stats({}, {})) == {}
+
+
+def test_a_gateways_repeated_ids_make_its_row_a_duplicates_verdict() -> None:
+    from sensorlake.contract.keys import LandingKey
+    from sensorlake.contract.pipelines import TARGETS
+    from sensorlake.dashboards.readers.base import Inputs, LandedObject, LandingListing
+    from sensorlake.dashboards.reconcile import Backlog
+    from sensorlake.dashboards.reconcile import reconcile as check
+
+    def landed(gateway: str, records: int) -> LandedObject:
+        return LandedObject(
+            LandingKey("raw", "2026-03-01", gateway, 1, 1, records), 1, 0.0, records
+        )
+
+    listing = LandingListing(
+        objects={"raw": (landed("a", 7), landed("b", 4))}, location={"raw": "lake"}
+    )
+    inputs = Inputs(
+        landing_kind="local lake",
+        landing=listing,
+        landing_error=None,
+        tables_kind="local warehouse",
+        tables={"raw": _stats({"a": 10, "b": 4}, {"a": 7, "b": 4})},
+        table_errors={},
+        tables_not_configured=None,
+        gateway=None,
+        gateway_error=None,
+        read_at=0.0,
+    )
+    result = check(inputs, {t: Backlog(known=True) for t in TARGETS})
+    rows = {(r.pipeline, r.gateway): r for r in result.rows}
+    a, b = rows["raw", "a"], rows["raw", "b"]
+    assert (a.verdict, a.duplicate_rows, a.distinct_records, a.table_rows) == (
+        "duplicates",
+        3,
+        7,
+        10,
+    )
+    assert (b.verdict, b.duplicate_rows) == ("ok", 0)
+    assert result.verdict == "mismatch" and result.summary == "3 duplicate row(s)"
