@@ -18,7 +18,17 @@ from .readers.base import GatewayState, Inputs, LandedObject, TableStats
 from .reconcile import Backlog, backlog_of, duplicate_rows, reconcile
 from .settings import Thresholds
 
-__all__ = ["Snapshot", "build", "chart_buckets"]
+__all__ = [
+    "BAD_SHOWN",
+    "DAY",
+    "HOUR",
+    "MAX_BUCKETS",
+    "MIN_CHART_SPAN",
+    "NEWEST_SHOWN",
+    "Snapshot",
+    "build",
+    "chart_buckets",
+]
 
 HOUR, DAY = 3600.0, 86400.0
 NEWEST_SHOWN = 20

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .snapshot import Snapshot
 
-__all__ = ["HEALTHY", "Report", "render", "report"]
+__all__ = ["DEGRADED", "HEALTHY", "UNCHECKED", "Report", "render", "report"]
 
 HEALTHY, DEGRADED, UNCHECKED = 0, 1, 2
 _WORDS = {HEALTHY: "healthy", DEGRADED: "degraded", UNCHECKED: "could not check"}

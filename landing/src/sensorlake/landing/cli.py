@@ -23,7 +23,16 @@ from .config import LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
-__all__ = ["land", "process", "simulate", "validate"]
+__all__ = [
+    "LAND_EPILOG",
+    "SAMPLE_ROWS",
+    "fail",
+    "land",
+    "process",
+    "run_guarded",
+    "simulate",
+    "validate",
+]
 
 log = logging.getLogger("sensorlake")
 SAMPLE_ROWS = 10_000

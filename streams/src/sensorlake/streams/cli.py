@@ -30,7 +30,7 @@ from .spec import LOCAL_MAX_BYTES, local_source_options
 if TYPE_CHECKING:
     from .runner import RunResult
 
-__all__ = ["format_summary", "streams"]
+__all__ = ["format_summary", "run", "streams"]
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -24,7 +24,14 @@ from ..errors import BackendUnavailable, NotConfigured
 from ..settings import DatabricksSettings
 from .base import HistoryEntry, JobRun, TableStats, key_in
 
-__all__ = ["DatabricksReader", "queries"]
+__all__ = [
+    "HISTORY_SHOWN",
+    "INGESTED_AT",
+    "RUNS_SHOWN",
+    "SOURCE_FILE",
+    "DatabricksReader",
+    "queries",
+]
 
 log = logging.getLogger(__name__)
 

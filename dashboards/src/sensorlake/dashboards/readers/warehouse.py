@@ -27,7 +27,13 @@ from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 from ..errors import BackendUnavailable
 from .base import HistoryEntry, TableStats, key_in
 
-__all__ = ["LocalWarehouseReader", "read_file_source_log"]
+__all__ = [
+    "HISTORY_SHOWN",
+    "INGESTED_AT",
+    "SOURCE_FILE",
+    "LocalWarehouseReader",
+    "read_file_source_log",
+]
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,15 @@ from ..config import load_config
 from ..rules import load_rules
 from .formats import FORMATS
 
-__all__ = ["migrate"]
+__all__ = [
+    "BACKFILL_EPILOG",
+    "COMPARE_EPILOG",
+    "ROLLBACK_EPILOG",
+    "backfill",
+    "compare",
+    "migrate",
+    "rollback_state",
+]
 
 
 def _old_bucket(url: str, option: str) -> Any:
