@@ -24,11 +24,22 @@ if TYPE_CHECKING:
     from sensorlake.landing.rules import Rules
     from sensorlake.landing.sink import Sink
 
-__all__ = ["FLOW_GATEWAY", "FLOW_ROWS", "FLOW_START", "Flow", "land", "land_once"]
+__all__ = [
+    "FLOW_GATEWAY",
+    "FLOW_LIMITS",
+    "FLOW_ROWS",
+    "FLOW_START",
+    "Flow",
+    "land",
+    "land_once",
+    "landed_flow",
+]
 
 FLOW_GATEWAY = "gw-flow"
 FLOW_ROWS = 1_500
 FLOW_START = datetime.fromisoformat("2026-03-01T23:55:00+00:00")  # spans midnight: two dates
+# Small files and batches, one worker: every target gets several files, deterministically.
+FLOW_LIMITS: Mapping[str, int] = {"workers": 1, "batch_rows": 800, "file_rows": 400}
 
 
 def land(
@@ -134,7 +145,24 @@ class Flow:
         )
         return run(config, spark=spark, progress=lambda _: None)
 
+    def streamed(self, spark: Any) -> Flow:
+        """Stream this flow once; every target must ingest without an error."""
+        result = self.stream(spark)
+        failed = {t: r.error for t, r in result.tables.items() if r.error}
+        assert not failed, failed
+        return self
+
     def copy(self, root: Path) -> Flow:
         """The same flow under another root (a test damages its own copy)."""
         shutil.copytree(self.root, root)
         return dataclasses.replace(self, root=root)
+
+
+def landed_flow(root: Path) -> Flow:
+    """The session's flow: :data:`FLOW_ROWS` readings simulated as of now and landed."""
+    from datetime import UTC
+
+    flow = Flow(root)
+    flow.simulate(FLOW_ROWS, seed=42, start=datetime.now(UTC))
+    flow.land(**FLOW_LIMITS)
+    return flow
