@@ -75,26 +75,19 @@ def _pipelines_healthy(report: dict) -> bool:
 def test_a_degraded_gateway_alone_is_not_healthy(flow: Flow) -> None:
     """Every pipeline healthy; the gateway's last run found other bytes at its keys (a
     conflict, kept in the spool): status must not exit 0."""
-    import dataclasses
     from datetime import UTC, datetime
 
-    from sensorlake.landing.config import load_config
     from sensorlake.landing.errors import ObjectConflict
-    from sensorlake.landing.rules import load_rules
-    from sensorlake.landing.runner import Lander
     from sensorlake.landing.simulate import simulate_bulk
     from sensorlake.landing.sink import FakeSink
 
+    from ..support.flow import land_once
     from .conftest import GATEWAY
 
     flow.ingest()
     simulate_bulk(flow.db, 200, seed=5, start=datetime.now(UTC))
-    config = load_config(
-        env={}, db_path=flow.db, state_dir=flow.state, gateway_id=GATEWAY, lake_dir=flow.lake
-    )
-    config = dataclasses.replace(config, limits=dataclasses.replace(config.limits, workers=1))
     theirs = FakeSink(fail=lambda bucket, key: ObjectConflict(f"{bucket}/{key} is not ours"))
-    summary = Lander(config, load_rules(), theirs).run_once()
+    summary = land_once(flow.db, flow.lake, flow.state, gateway=GATEWAY, sink=theirs, workers=1)
     assert summary.conflicts and summary.error is None
 
     code, out = run(flow, "--json")
