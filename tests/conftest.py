@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from .support.flow import Flow
+from .support.flow import landed_flow as _land_a_flow
+
 
 @pytest.fixture(autouse=True)
 def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,3 +67,18 @@ def spark() -> Iterator[Any]:
     session = local_session("local[2]", memory="1g")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def landed_flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
+    """The one simulated and landed flow of a test process (tests/support/flow.py), for
+    every package's tests: copy it (``flow.copy``) before changing anything in it."""
+    pytest.importorskip("sensorlake.landing")
+    return _land_a_flow(tmp_path_factory.mktemp("landed") / "flow")
+
+
+@pytest.fixture(scope="session")
+def streamed_flow(landed_flow: Flow, spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Flow:
+    """The same flow streamed once by the real local runner (tables and checkpoints), where
+    Spark and Java are there; read it, or copy it before changing anything."""
+    return landed_flow.copy(tmp_path_factory.mktemp("streamed") / "flow").streamed(spark)

@@ -1,4 +1,5 @@
-"""Record shapes: landing's real output matches the contract's JSON Schema, target by target."""
+"""Record shapes: landing's real output (committed samples) matches the contract's JSON
+Schema, target by target."""
 
 from __future__ import annotations
 
@@ -10,35 +11,17 @@ import pytest
 
 from sensorlake.contract.pipelines import TARGETS
 from sensorlake.contract.records import CONTRACT_VERSION, SOURCE_COLUMNS, json_schema, shape
-from sensorlake.landing.config import LandingConfig
-from sensorlake.landing.rules import Rules
-from sensorlake.landing.runner import Lander
-from sensorlake.landing.sink import LocalLakeSink
 
-from ..landing.conftest import read_lake
+from ..support.samples import SAMPLES, read_records
 
 pytestmark = pytest.mark.contract
 
 
 @pytest.fixture(scope="module")
-def landed(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> dict[str, list[dict[str, Any]]]:
-    from datetime import datetime
-
-    from sensorlake.landing.config import load_config
-    from sensorlake.landing.rules import load_rules
-    from sensorlake.landing.simulate import simulate_bulk
-
-    root = tmp_path_factory.mktemp("records")
-    db = root / "sensor.db"
-    simulate_bulk(db, 4_000, seed=7, start=datetime.fromisoformat("2026-03-01T23:00:00+00:00"))
-    config: LandingConfig = load_config(
-        env={}, db_path=db, state_dir=root / "state", gateway_id="gw", lake_dir=root / "lake"
-    )
-    rules: Rules = load_rules()
-    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
-    return read_lake(root / "lake")
+def landed() -> dict[str, list[dict[str, Any]]]:
+    """Records the real lander wrote, committed (``tests/support/samples.py`` says how;
+    landing's tests check that it still writes exactly these bytes)."""
+    return read_records(SAMPLES / "lake")
 
 
 def test_every_target_has_a_valid_json_schema() -> None:

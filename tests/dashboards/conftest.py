@@ -27,13 +27,12 @@ from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGE
 from sensorlake.dashboards.monitor import Monitor, make_readers
 from sensorlake.dashboards.readers.base import key_in
 from sensorlake.dashboards.settings import Settings, load_settings
-from sensorlake.landing.config import load_config
-from sensorlake.landing.rules import load_rules
-from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
-from sensorlake.landing.sink import LocalLakeSink
 
-GATEWAY = "gw-dash"
+from ..support.flow import FLOW_GATEWAY, FLOW_LIMITS, land_once
+from ..support.flow import Flow as SharedFlow
+
+GATEWAY = FLOW_GATEWAY
 
 
 def landed_keys(lake_dir: Path, target: str) -> list[LandingKey]:
@@ -74,16 +73,7 @@ class Flow:
         """Add ``rows`` simulated readings (if any) and land everything new."""
         if rows:
             simulate_bulk(self.db, rows, seed=seed, start=datetime.now(UTC))
-        config = load_config(
-            env={},
-            db_path=self.db,
-            state_dir=self.state,
-            gateway_id=GATEWAY,
-            lake_dir=self.lake,
-        )
-        limits = dataclasses.replace(config.limits, workers=1, batch_rows=800, file_rows=400)
-        config = dataclasses.replace(config, limits=limits)
-        summary = Lander(config, load_rules(), LocalLakeSink(config.lake_dir)).run_once()
+        summary = land_once(self.db, self.lake, self.state, gateway=GATEWAY, **FLOW_LIMITS)
         assert summary.exit_code == 0, summary.error
 
     def table_path(self, target: str) -> Path:
@@ -203,12 +193,9 @@ def _test_client_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def _landed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("flow")
-    flow = Flow(root, root / "sensor_data.db")
-    simulate_bulk(flow.db, 1_500, seed=42, start=datetime.now(UTC))
-    flow.land()
-    return root
+def _landed_template(landed_flow: SharedFlow) -> Path:
+    """The session's landed flow (root ``tests/conftest.py``), copied by each test."""
+    return landed_flow.root
 
 
 @pytest.fixture

@@ -67,6 +67,58 @@ def test_a_duplicated_file_exits_1(flow: Flow) -> None:
     assert any("duplicate row(s)" in r for r in json.loads(out)["reasons"])
 
 
+def _pipelines_healthy(report: dict) -> bool:
+    from sensorlake.contract.pipelines import TARGETS
+
+    states = {r["item"]: r["state"] for r in report["monitoring"]}
+    return all(states[t] == "healthy" for t in TARGETS)
+
+
+def test_a_degraded_gateway_alone_is_not_healthy(flow: Flow) -> None:
+    """Every pipeline healthy; the gateway's last run found other bytes at its keys (a
+    conflict, kept in the spool): status must not exit 0."""
+    from datetime import UTC, datetime
+
+    from sensorlake.landing.errors import ObjectConflict
+    from sensorlake.landing.simulate import simulate_bulk
+    from sensorlake.landing.sink import FakeSink
+
+    from ..support.flow import land_once
+    from .conftest import GATEWAY
+
+    flow.ingest()
+    simulate_bulk(flow.db, 200, seed=5, start=datetime.now(UTC))
+    theirs = FakeSink(fail=lambda bucket, key: ObjectConflict(f"{bucket}/{key} is not ours"))
+    summary = land_once(flow.db, flow.lake, flow.state, gateway=GATEWAY, sink=theirs, workers=1)
+    assert summary.conflicts and summary.error is None
+
+    code, out = run(flow, "--json")
+    report = json.loads(out)
+    assert _pipelines_healthy(report), report["monitoring"]
+    assert code != 0, out
+    assert report["status"] == "degraded"
+    assert report["reasons"] == [
+        f"gateway: {len(summary.conflicts)} object(s) exist with different content"
+    ]
+
+
+def test_an_unreadable_gateway_state_alone_is_not_healthy(flow: Flow) -> None:
+    from sensorlake.contract.lake import STATE_DB_NAME
+
+    flow.ingest()
+    for leftover in flow.state.glob(f"{STATE_DB_NAME}-*"):
+        leftover.unlink()
+    (flow.state / STATE_DB_NAME).write_bytes(b"not a database" * 512)
+    code, out = run(flow, "--json")
+    report = json.loads(out)
+    assert _pipelines_healthy(report), report["monitoring"]
+    assert code != 0, out
+    assert report["status"] != "healthy"
+    assert len(report["reasons"]) == 1, report["reasons"]
+    assert report["reasons"][0].startswith("gateway: ")
+    assert "cannot read the gateway state in " in report["reasons"][0]
+
+
 def test_nothing_to_read_exits_75(tmp_path) -> None:  # type: ignore[no-untyped-def]
     flow = Flow(tmp_path, tmp_path / "none.db")
     code, out = run(flow)

@@ -18,11 +18,9 @@ from click.testing import CliRunner
 
 from sensorlake.contract.cli import main
 from sensorlake.landing.config import load_config
-from sensorlake.landing.rules import load_rules
-from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
-from sensorlake.landing.sink import LocalLakeSink
 
+from ..support.flow import land
 from .conftest import SENSORLAKE, child_env, land_args, read_lake, s3_env, source_ids
 
 
@@ -82,7 +80,7 @@ def test_dry_run_says_what_accumulates_and_when_the_next_file_closes(
         gateway_id="gw-cli",
         lake_dir=tmp_path / "lake",
     )
-    Lander(config, load_rules(), LocalLakeSink(config.lake_dir)).run_once(rolling=True)
+    land(config, rolling=True)
     result = invoke(*land_args(tmp_path, sensor_db, "--dry-run", "--json"))
     summary = json.loads(result.stdout)
     assert summary["rows_read"] == 0 and summary["open_records"] > 0

@@ -23,10 +23,10 @@ import pytest
 from sensorlake.contract.keys import LandingKey
 from sensorlake.landing.config import LandingConfig
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.runner import Lander, NullReporter, RunSummary
+from sensorlake.landing.runner import NullReporter, RunSummary
 from sensorlake.landing.simulate import reset_database, simulate_bulk
-from sensorlake.landing.sink import LocalLakeSink
 
+from ..support.flow import land
 from .conftest import lake_files, read_lake
 
 LIMITS = {
@@ -45,9 +45,7 @@ def config(sensor_db: Path, make_config: Callable[..., LandingConfig]) -> Landin
 def run(
     config: LandingConfig, rules: Rules, *, reporter: Any = None, stop: Any = None
 ) -> RunSummary:
-    summary = Lander(
-        config, rules, LocalLakeSink(config.lake_dir), reporter=reporter, stop=stop
-    ).run_once()
+    summary = land(config, rules, reporter=reporter, stop=stop)
     assert summary.exit_code == 0, summary.error
     assert summary.conflicts == []
     return summary
@@ -333,7 +331,7 @@ def test_dry_run_predicts_a_reset_with_more_rows(
     run(config, rules)
     reset_database(sensor_db)
     simulate_bulk(sensor_db, 3_500, seed=6, start=LATER)
-    dry = Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once(dry_run=True)
+    dry = land(config, rules, dry_run=True)
     real = run(config, rules)
     assert real.epoch == 2
     assert (dry.epoch, dry.rows_read) == (real.epoch, real.rows_read)

@@ -19,10 +19,9 @@ from sensorlake.landing.config import LandingConfig, load_config
 from sensorlake.landing.errors import ConfigError
 from sensorlake.landing.row_checks import Validator
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
-from sensorlake.landing.sink import LocalLakeSink
 
+from ..support.flow import land
 from .conftest import SENSORLAKE, child_env, read_lake, source_ids
 
 
@@ -71,7 +70,7 @@ def test_a_file_that_cannot_ship_is_reported_kept_and_the_rest_ship(
     config = make_config(db, gateway_id="gw1")
     # what a lander that took "gw1\n" (the check before this fix) committed
     older = dataclasses.replace(config, gateway_id="gw1\n")
-    first = Lander(older, rules, LocalLakeSink(older.lake_dir)).run_once()
+    first = land(older, rules)
     assert first.exit_code == 5
     stranded = [Path(p) for p in first.stranded_files]
     assert stranded and all(p.exists() and "gateway=gw1\n" in str(p) for p in stranded)
@@ -120,10 +119,10 @@ def test_an_open_file_under_a_bad_key_is_kept_and_reported(
         config, limits=dataclasses.replace(config.limits, file_max_age_seconds=3600)
     )
     older = dataclasses.replace(config, gateway_id="gw1\n")
-    Lander(older, rules, LocalLakeSink(older.lake_dir)).run_once(rolling=True)  # files stay open
+    land(older, rules, rolling=True)  # files stay open
     simulate_bulk(db, 20, seed=3)
     for _ in range(2):  # and again: the open file is still recorded, still kept
-        summary = Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+        summary = land(config, rules)
         assert summary.exit_code == 5
         (path,) = summary.stranded_files
         assert Path(path).exists() and "/spool/tmp/" in path

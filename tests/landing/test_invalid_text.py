@@ -21,10 +21,9 @@ from sensorlake.contract.cli import main
 from sensorlake.contract.records import INVALID_UTF8_FIELD
 from sensorlake.landing.config import LandingConfig
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
-from sensorlake.landing.sink import LocalLakeSink
 
+from ..support.flow import land
 from .conftest import land_args, read_lake, source_ids
 
 BAD_LOCATION = b"Caf\xe9 \xff"  # Latin-1, not UTF-8
@@ -116,7 +115,7 @@ def test_invalid_utf8_in_worker_processes_and_raw_only(
             config,
             limits=dataclasses.replace(config.limits, segment_rows=100, workers=workers),
         )
-        summary = Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+        summary = land(config, rules)
         assert summary.exit_code == 0
         raw = _by_id(read_lake(config.lake_dir)["raw"], "_lineage")
         assert sorted(raw) == source_ids(db)

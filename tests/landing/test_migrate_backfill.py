@@ -19,10 +19,10 @@ from sensorlake.landing.migrate.backfill import BACKFILL_EPOCH_BASE, Backfill, B
 from sensorlake.landing.migrate.oldstore import OldBucket
 from sensorlake.landing.migrate.uploader import OldUploader
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.runner import Lander
 from sensorlake.landing.simulate import simulate_bulk
 from sensorlake.landing.sink import LocalLakeSink
 
+from ..support.flow import land
 from .conftest import (
     FIXED_START,
     SENSORLAKE,
@@ -95,7 +95,7 @@ def test_rows_land_as_landing_would_have_landed_them(
 
     # the same database landed directly: the same records in every target (but the epoch)
     direct = make_config(sensor_db, lake_dir=tmp_path / "direct", state_dir=tmp_path / "live")
-    Lander(direct, rules, LocalLakeSink(direct.lake_dir)).run_once()
+    land(direct, rules)
     ours, theirs = read_lake(config.lake_dir), read_lake(direct.lake_dir)
     assert set(ours) == set(theirs)
     for target in theirs:
@@ -141,7 +141,7 @@ def test_rows_the_live_lander_landed_are_not_landed_again(
     """The parallel period: both read the same database; the live lander has it all."""
     uploader(sensor_db, tmp_path, old).run_until_caught_up()
     config = make_config(sensor_db)
-    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    land(config, rules)
     before = lake_files(config.lake_dir)
     summary = backfill(config, rules, old)
     assert (summary.rows_landed, summary.already_landed) == (0, 3_000)
@@ -272,7 +272,7 @@ def test_rows_after_the_live_landers_first_are_left_to_it(
     db = tmp_path / "sensor.db"
     simulate_bulk(db, 2_000, seed=5, start=datetime.fromisoformat(FIXED_START))
     config = make_config(db)
-    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    land(config, rules)
     simulate_bulk(db, 1_000, seed=6, start=datetime.fromisoformat("2026-03-02T01:00:00+00:00"))
     uploader(db, tmp_path, old).run_until_caught_up()  # the old uploader has all 3,000
     summary = backfill(config, rules, old)
@@ -281,7 +281,7 @@ def test_rows_after_the_live_landers_first_are_left_to_it(
         1_000,
         0,
     )
-    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    land(config, rules)
     assert [i for i, _ in raw_rows(config.lake_dir)] == source_ids(db)
 
 

@@ -15,9 +15,8 @@ from sensorlake.landing.migrate.compare import compare
 from sensorlake.landing.migrate.oldstore import OldBucket
 from sensorlake.landing.migrate.zone import LandingZone
 from sensorlake.landing.rules import Rules
-from sensorlake.landing.runner import Lander
-from sensorlake.landing.sink import LocalLakeSink
 
+from ..support.flow import land
 from .conftest import SENSORLAKE, child_env
 from .test_migrate_backfill import backfill, old, uploader  # noqa: F401 (the fixture)
 
@@ -49,7 +48,7 @@ def test_rows_missing_on_either_side_and_duplicates_in_old(
     assert {d.day for d in nothing_yet.days} == {"2026-03-01", "2026-03-02"}
 
     # the live lander has every row of the database: old is complete in new, new has more
-    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    land(config, rules)
     report = run_compare(config, old)
     assert report.complete
     t = report.totals
@@ -115,7 +114,7 @@ def test_cli_exit_codes(
     assert missing.returncode == 1, missing.stderr
     assert json.loads(missing.stdout)["totals"]["missing_in_new"] == 3_000
     config = make_config(sensor_db, lake_dir=lake)
-    Lander(config, rules, LocalLakeSink(lake)).run_once()
+    land(config, rules)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "complete" in done.stdout
@@ -168,7 +167,7 @@ def test_the_raw_table_is_compared_when_it_is_reachable(
     absent, why = local_raw_table(warehouse)
     assert absent is None and why.startswith("tables not checked: no raw table at ")
 
-    Lander(config, rules, LocalLakeSink(config.lake_dir)).run_once()
+    land(config, rules)
     streams = LocalRunConfig(
         lake_dir=config.lake_dir,
         warehouse_dir=warehouse,

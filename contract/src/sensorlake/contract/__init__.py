@@ -14,3 +14,5 @@ count them; each imports the facts it needs from here instead of re-deriving the
 Standard library only (``cli`` adds click), so importing any of it costs milliseconds.
 This module imports nothing: import the submodule you need.
 """
+
+__all__: list[str] = []

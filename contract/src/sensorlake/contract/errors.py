@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import ClassVar, NoReturn, TextIO
 
 __all__ = [
+    "DOC_PATH",
     "ConfigError",
     "ConflictError",
     "DestinationError",

@@ -20,6 +20,7 @@ from .pipelines import TARGETS
 
 __all__ = [
     "BACKFILL_EPOCH_BASE",
+    "GATEWAY_PATTERN",
     "PARTITION_FIELDS",
     "SUFFIX",
     "UNKNOWN_DATE",

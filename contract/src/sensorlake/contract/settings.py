@@ -34,6 +34,7 @@ from .names import UcNameError, check_uc_name
 from .pipelines import BUCKET_ENV, BUCKET_ROLES, DEFAULT_CATALOG, DEFAULT_SCHEMA
 
 __all__ = [
+    "DOCS_PAGE",
     "SETTINGS_MODULES",
     "BucketSettings",
     "CatalogSettings",
@@ -47,6 +48,7 @@ __all__ = [
     "SparkSettings",
     "child_env",
     "configspec",
+    "main",
     "path",
     "registered",
     "render_markdown",
@@ -483,6 +485,17 @@ class SparkSettings(ConfigSpec):
 DOCS_PAGE: Final = Path("docs/configuration.md")
 
 
+_PACKAGE_ORDER: Final = ("contract", "landing", "streams", "infra", "dashboards")
+
+
+def _page_order(group: type[ConfigSpec]) -> tuple[int, str]:
+    """Package by package in the flow's order, then by module; within a module, as declared
+    (the sort is stable), so the page does not depend on which package was imported first."""
+    package = group.__module__.removeprefix("sensorlake.").split(".")[0]
+    rank = _PACKAGE_ORDER.index(package) if package in _PACKAGE_ORDER else len(_PACKAGE_ORDER)
+    return rank, group.__module__
+
+
 def render_markdown(groups: Iterable[type[ConfigSpec]]) -> str:
     """``docs/configuration.md``: every setting, by group, from its declaration."""
     lines = [
@@ -496,7 +509,7 @@ def render_markdown(groups: Iterable[type[ConfigSpec]]) -> str:
         "A value that cannot be used stops the command with exit 2, naming the variable.",
         "",
     ]
-    for group in groups:
+    for group in sorted(groups, key=_page_order):
         declared = group.declared()
         if not declared:
             continue

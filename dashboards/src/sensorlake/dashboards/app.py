@@ -31,7 +31,7 @@ from .monitor import Monitor
 from .security import API_POLICY, HEADERS, Access, SecurityMiddleware, inline_script_policy
 from .snapshot import Snapshot
 
-__all__ = ["create_app"]
+__all__ = ["STATIC", "create_app"]
 
 log = logging.getLogger(__name__)
 

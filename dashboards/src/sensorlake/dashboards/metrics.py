@@ -11,7 +11,16 @@ from prometheus_client.registry import Collector
 
 from .snapshot import Snapshot
 
-__all__ = ["SnapshotCollector", "render"]
+__all__ = [
+    "COMPONENT_STATES",
+    "LANDED",
+    "PIPELINES",
+    "RECONCILIATION",
+    "STATES",
+    "TABLES",
+    "SnapshotCollector",
+    "render",
+]
 
 STATES = ("healthy", "lagging", "stalled", "unknown")
 COMPONENT_STATES = ("healthy", "degraded", "unavailable", "not configured")

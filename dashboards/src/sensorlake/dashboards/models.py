@@ -8,9 +8,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "NO_LINEAGE",
     "AutoloaderTables",
     "BucketDetails",
     "ComponentHealth",
+    "ComponentState",
     "ErrorResponse",
     "GatewayRun",
     "GatewayStatus",
@@ -21,12 +23,15 @@ __all__ = [
     "Partition",
     "PipelineMetrics",
     "PipelineSeries",
+    "PipelineState",
     "PipelineStatus",
     "PipelinesStatus",
     "Reconciliation",
     "ReconciliationRow",
+    "RowVerdict",
     "S3Metrics",
     "TableInfo",
+    "Verdict",
 ]
 
 # The reconciliation's row for table rows without a lineage (no gateway to count them under).

@@ -24,7 +24,7 @@ from .readers.lake import LocalLakeReader
 from .settings import Settings
 from .snapshot import Snapshot, build
 
-__all__ = ["Monitor", "Readers", "make_readers"]
+__all__ = ["BACKEND_LABELS", "INCOMPLETE_RETRY_SECONDS", "Monitor", "Readers", "make_readers"]
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,9 @@ A landed file whose rows are not in its table is *pending* (it may still arrive)
 stream's checkpoint says it was processed, or, without a checkpoint, until the table
 committed more than :data:`MISSING_GRACE_SECONDS` after the file landed: then it is
 *missing*. Per pipeline and gateway, records landed (object metadata) are compared with the
-distinct ``_lineage`` ids in the table; rows beyond the first per id are duplicates.
+distinct ``_lineage`` ids in the table; rows beyond the first per id are duplicates (the
+readers hand over plain counts, rows and distinct ids per gateway; the rule is here:
+:func:`duplicate_rows`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sensorlake.contract.pipelines import TARGETS
 from . import models as m
 from .readers.base import Inputs, LandedObject, TableStats
 
-__all__ = ["MISSING_GRACE_SECONDS", "Backlog", "backlog_of", "reconcile"]
+__all__ = ["MISSING_GRACE_SECONDS", "Backlog", "backlog_of", "duplicate_rows", "reconcile"]
 
 # Without a checkpoint, a file counts as missing once the table committed this long after it.
 MISSING_GRACE_SECONDS = 60.0
@@ -36,6 +38,16 @@ class Backlog:
     @property
     def files(self) -> tuple[LandedObject, ...]:
         return self.pending + self.missing
+
+
+def duplicate_rows(stats: TableStats) -> dict[str, int]:
+    """Per gateway, the rows beyond the first per lineage id (rows minus distinct ids)."""
+    out = {}
+    for gateway, rows in stats.gateway_rows.items():
+        extra = rows - stats.gateway_distinct.get(gateway, rows)
+        if extra > 0:
+            out[gateway] = extra
+    return out
 
 
 def backlog_of(objects: Iterable[LandedObject], stats: TableStats | None) -> Backlog:
@@ -73,12 +85,13 @@ def reconcile(inputs: Inputs, backlog: Mapping[str, Backlog]) -> m.Reconciliatio
         stats = inputs.tables.get(target)
         error = inputs.table_errors.get(target)
         gateways = set(landed) | (set(stats.gateway_rows) if stats else set())
+        duplicates = duplicate_rows(stats) if stats else {}
         for gw in sorted(gateways):
             if not checked or error:
                 rows.append(_row(target, gw, landed.get(gw, 0)))
                 continue
             table_rows = stats.gateway_rows.get(gw, 0) if stats else 0
-            dups = stats.gateway_duplicates.get(gw, 0) if stats else 0
+            dups = duplicates.get(gw, 0)
             rows.append(_row(target, gw, landed.get(gw, 0), table_rows, dups, pending.get(gw, 0)))
         if stats is not None and stats.unattributed_rows and checked and not error:
             rows.append(_no_lineage(target, stats.unattributed_rows))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["MASK", "add_secrets", "install", "redact", "uninstall"]
+__all__ = ["MASK", "MIN_LENGTH", "add_secrets", "install", "redact", "uninstall"]
 
 MASK = "***"
 MIN_LENGTH = 4  # shorter values would blank ordinary text and are no secret anyway

@@ -37,10 +37,18 @@ __all__ = [
     "API_POLICY",
     "COOKIE",
     "HEADERS",
+    "LOOPBACK_NAMES",
     "PAGE_POLICY",
+    "WILDCARDS",
+    "ASGIApp",
     "Access",
+    "Message",
+    "Receive",
+    "Scope",
     "SecurityMiddleware",
+    "Send",
     "inline_script_policy",
+    "is_loopback",
     "parse_hosts",
 ]
 

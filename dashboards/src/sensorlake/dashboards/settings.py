@@ -36,8 +36,10 @@ from .security import parse_hosts
 __all__ = [
     "SECRET_ENV",
     "DatabricksSettings",
+    "Landing",
     "S3Settings",
     "Settings",
+    "Tables",
     "Thresholds",
     "load_settings",
 ]

@@ -15,10 +15,20 @@ from sensorlake.contract.pipelines import TARGETS, table_name
 
 from . import models as m
 from .readers.base import GatewayState, Inputs, LandedObject, TableStats
-from .reconcile import Backlog, backlog_of, reconcile
+from .reconcile import Backlog, backlog_of, duplicate_rows, reconcile
 from .settings import Thresholds
 
-__all__ = ["Snapshot", "build", "chart_buckets"]
+__all__ = [
+    "BAD_SHOWN",
+    "DAY",
+    "HOUR",
+    "MAX_BUCKETS",
+    "MIN_CHART_SPAN",
+    "NEWEST_SHOWN",
+    "Snapshot",
+    "build",
+    "chart_buckets",
+]
 
 HOUR, DAY = 3600.0, 86400.0
 NEWEST_SHOWN = 20
@@ -365,7 +375,7 @@ def _status(
             )
         ingested = None
         if stats is not None:
-            ingested = stats.rows - sum(stats.gateway_duplicates.values())
+            ingested = stats.rows - sum(duplicate_rows(stats).values())
         elif not problem:
             ingested = 0
         out.append(

@@ -30,7 +30,16 @@ from sensorlake.infra.prereqs import (
 )
 from sensorlake.infra.review import diff_stacks, load_synth, render_markdown
 
-__all__ = ["describe_state", "main", "plan", "plan_review", "scan", "setup", "synth"]
+__all__ = [
+    "default_base",
+    "describe_state",
+    "main",
+    "plan",
+    "plan_review",
+    "scan",
+    "setup",
+    "synth",
+]
 
 _QUIET_JSII = {
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",

@@ -36,7 +36,9 @@ from pydantic import (
 from sensorlake.contract import pipelines as contract
 from sensorlake.contract.names import check_uc_name
 from sensorlake.contract.settings import (
-    BucketSettings,
+    BucketSettings as SharedBuckets,
+)
+from sensorlake.contract.settings import (
     CatalogSettings,
     ConfigSpec,
     S3Settings,
@@ -55,13 +57,35 @@ from sensorlake.infra.errors import ConfigError
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG",
+    "DEFAULT_SCHEDULE_MINUTES",
+    "DEFAULT_VOLUMES",
     "ENV_OVERRIDES",
     "EXAMPLE_CONFIG",
+    "FASTEST_TRIGGER",
+    "INFRA_DIR",
     "PLACEHOLDER_ACCOUNT",
     "PLACEHOLDER_PRINCIPAL",
     "PLACEHOLDER_WORKSPACE",
+    "SCHEDULE_MINUTES",
+    "AwsSettings",
+    "BucketName",
+    "BucketSettings",
+    "DatabricksSettings",
+    "Days",
+    "ExternalLocationSettings",
+    "FileArrivalSettings",
+    "GatewaySettings",
     "InfraSettings",
+    "JobClusterSettings",
+    "JobsSettings",
+    "LifecycleSettings",
+    "Region",
     "Settings",
+    "StateSettings",
+    "UcName",
+    "UcObjectName",
+    "UnityCatalogSettings",
+    "VolumeSettings",
     "child_env",
     "config_path",
     "load_settings",
@@ -113,7 +137,7 @@ class InfraSettings(ConfigSpec):
 
 
 _INFRA = InfraSettings.settings()
-_SHARED_BUCKETS = BucketSettings.settings()
+_SHARED_BUCKETS = SharedBuckets.settings()
 # The settings that override a key of the YAML file, in the migration guide's order.
 _OVERRIDES: Final[tuple[tuple[Setting, tuple[str, str]], ...]] = (
     (S3Settings.settings()["region"], ("aws", "region")),

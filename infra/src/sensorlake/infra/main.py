@@ -45,7 +45,10 @@ from sensorlake.infra.stacks.storage import KMS_ALIAS, LandingStorage
 from sensorlake.infra.wheels import Wheel, WheelsMissing, find_or_build_wheels
 
 __all__ = [
+    "DATABRICKS_PROVIDER",
+    "LOCAL_STATE_DIR",
     "STACKS",
+    "TERRAFORM_REQUIRED",
     "CatalogStack",
     "InfraApp",
     "JobsStack",

@@ -30,7 +30,7 @@ _EXPORTS = {
     "SourceError": ".errors",
     "TerminalError": ".errors",
     "TransientError": ".errors",
-    "LandedFile": ".landed",
+    "LandedFile": ".files",
     "Rules": ".rules",
     "load_rules": ".rules",
     "Lander": ".runner",

@@ -33,7 +33,7 @@ from .config import LandingConfig
 from .errors import TransientError
 from .s3 import make_client, translate_client_error
 
-__all__ = ["render_checks", "run_checks"]
+__all__ = ["NOT_PERMITTED", "render_checks", "run_checks"]
 NOT_PERMITTED = "unknown (not permitted)"
 _DENIED = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
 

@@ -27,7 +27,16 @@ from .config import GatewaySettings, LandingConfig, Limits, load_config
 from .errors import ConfigError, LandingError
 from .rules import load_rules
 
-__all__ = ["land", "process", "simulate", "validate"]
+__all__ = [
+    "LAND_EPILOG",
+    "SAMPLE_ROWS",
+    "fail",
+    "land",
+    "process",
+    "run_guarded",
+    "simulate",
+    "validate",
+]
 
 log = logging.getLogger("sensorlake")
 SAMPLE_ROWS = 10_000

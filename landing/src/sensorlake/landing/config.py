@@ -40,6 +40,9 @@ from .errors import ConfigError
 from .failpoints import Failpoints
 
 __all__ = [
+    "DEFAULT_DB_PATH",
+    "DEFAULT_LAKE_DIR",
+    "DEFAULT_STATE_DIR",
     "GatewaySettings",
     "LandingConfig",
     "Limits",

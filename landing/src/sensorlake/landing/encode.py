@@ -29,6 +29,7 @@ from isal import isal_zlib
 
 __all__ = [
     "CHUNK_ROWS",
+    "GZIP_HEADER",
     "AssemblerProgress",
     "GzipAssembler",
     "Part",

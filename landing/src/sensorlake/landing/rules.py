@@ -15,7 +15,19 @@ import msgspec
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_RULES", "Rules", "load_rules"]
+__all__ = [
+    "DEFAULT_RULES",
+    "DeviceRules",
+    "EmergencyRules",
+    "FilterRules",
+    "LocationRules",
+    "PatternRule",
+    "PressureRules",
+    "Rules",
+    "Threshold",
+    "TimestampRules",
+    "load_rules",
+]
 
 DEFAULT_RULES = "default.toml"
 

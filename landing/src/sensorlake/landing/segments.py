@@ -34,6 +34,7 @@ __all__ = [
     "SegmentResult",
     "plan_segments",
     "segment_size",
+    "split_chunk",
 ]
 
 # About this many records per segment bounds a worker's memory (2,500 rows of raw alone,

@@ -22,7 +22,16 @@ from typing import Any, TypeVar
 
 from .errors import SourceError
 
-__all__ = ["LANDING_COLUMNS", "ReadRows", "Snapshot", "Source", "verify_unchanged"]
+__all__ = [
+    "LANDING_COLUMNS",
+    "TABLE",
+    "ReadRows",
+    "Snapshot",
+    "Source",
+    "SourceChanged",
+    "base64_text",
+    "verify_unchanged",
+]
 
 TABLE = "sensor_readings"
 

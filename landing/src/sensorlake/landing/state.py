@@ -31,7 +31,7 @@ from .encode import AssemblerProgress
 from .errors import LocalStorageError, storage_error
 from .files import LandedFile, OpenFile
 
-__all__ = ["LOCK_NAME", "SourcePosition", "State", "StrandedFile"]
+__all__ = ["LOCK_NAME", "SCHEMA_VERSION", "SourcePosition", "State", "StrandedFile"]
 
 LOCK_NAME = "landing.lock"
 

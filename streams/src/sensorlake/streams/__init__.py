@@ -5,3 +5,5 @@ One query per target, written once: :mod:`.spec` (options, schema, paths, names;
 entry point, ``cloudFiles`` into ``toTable``) and :mod:`.runner` (the local runner, ``json``
 into Delta with ``deltalake``). Import the submodule you need: this one imports nothing.
 """
+
+__all__: list[str] = []

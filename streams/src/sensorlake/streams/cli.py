@@ -24,7 +24,7 @@ from .spec import LOCAL_MAX_BYTES, local_source_options
 if TYPE_CHECKING:
     from .runner import RunResult
 
-__all__ = ["format_summary", "streams"]
+__all__ = ["format_summary", "run", "streams"]
 
 
 def format_summary(result: RunResult) -> str:

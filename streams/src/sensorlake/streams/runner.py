@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-__all__ = ["RunResult", "StopRequested", "TableResult", "failure_line", "run"]
+__all__ = [
+    "MAX_SCHEMA_RESTARTS",
+    "RunResult",
+    "StopRequested",
+    "TableResult",
+    "TableStream",
+    "failure_line",
+    "run",
+]
 
 # How often a query may restart in one cycle because raw grew columns.
 MAX_SCHEMA_RESTARTS = 5

@@ -98,10 +98,11 @@ class TableStats:
     initial_columns: tuple[str, ...]
     rescued_rows: int
     files: frozenset[str]
-    # gateway -> rows, and rows beyond the first per (gateway, epoch, row id); rows without
-    # a lineage gateway (a landed line that was not JSON) are in ``unattributed_rows`` only
+    # gateway -> rows, and -> distinct lineage ids (epoch, row id) among them: plain counts,
+    # the duplicate rule is reconcile's; rows without a lineage gateway (a landed line that
+    # was not JSON) are in ``unattributed_rows`` only
     gateway_rows: Mapping[str, int]
-    gateway_duplicates: Mapping[str, int]
+    gateway_distinct: Mapping[str, int]
     # minute (seconds since the epoch, floored) -> rows ingested then
     ingested_per_minute: Mapping[int, int]
     history: tuple[HistoryEntry, ...] = ()

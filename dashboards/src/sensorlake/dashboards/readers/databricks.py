@@ -24,7 +24,14 @@ from ..errors import BackendUnavailable, NotConfigured
 from ..settings import DatabricksSettings
 from .base import HistoryEntry, JobRun, TableStats, key_in
 
-__all__ = ["DatabricksReader", "queries"]
+__all__ = [
+    "HISTORY_SHOWN",
+    "INGESTED_AT",
+    "RUNS_SHOWN",
+    "SOURCE_FILE",
+    "DatabricksReader",
+    "queries",
+]
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +160,7 @@ class DatabricksReader:
             rescued_rows=sum(int(r["rescued"]) for r in gateways),
             files=frozenset(k for r in files if (k := key_in(str(r["path"] or "")))),
             gateway_rows={str(r["gateway"]): int(r["row_count"]) for r in gateways_named},
-            gateway_duplicates={
-                str(r["gateway"]): int(r["row_count"]) - int(r["distinct_count"])
-                for r in gateways_named
-                if int(r["row_count"]) > int(r["distinct_count"])
-            },
+            gateway_distinct={str(r["gateway"]): int(r["distinct_count"]) for r in gateways_named},
             unattributed_rows=unattributed,
             ingested_per_minute={
                 int(_ts(r["minute"]) or 0): int(r["row_count"]) for r in per_minute

@@ -12,7 +12,7 @@ from sensorlake.contract.summary import read_runs
 from ..errors import BackendUnavailable
 from .base import GatewayState
 
-__all__ = ["LocalGatewayReader"]
+__all__ = ["RUNS_SHOWN", "LocalGatewayReader"]
 
 RUNS_SHOWN = 50
 

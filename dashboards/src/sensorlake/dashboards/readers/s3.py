@@ -24,7 +24,14 @@ from ..errors import BackendUnavailable
 from ..settings import S3Settings
 from .base import OUTSIDE_SHOWN, LandedObject, LandingListing
 
-__all__ = ["S3LandingReader", "describe_s3_error", "make_client"]
+__all__ = [
+    "COUNT_BUDGET_SECONDS",
+    "HEAD_WORKERS",
+    "PAGE_SIZE",
+    "S3LandingReader",
+    "describe_s3_error",
+    "make_client",
+]
 
 log = logging.getLogger(__name__)
 

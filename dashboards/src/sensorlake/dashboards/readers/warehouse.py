@@ -27,7 +27,13 @@ from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 from ..errors import BackendUnavailable
 from .base import HistoryEntry, TableStats, key_in
 
-__all__ = ["LocalWarehouseReader", "read_file_source_log"]
+__all__ = [
+    "HISTORY_SHOWN",
+    "INGESTED_AT",
+    "SOURCE_FILE",
+    "LocalWarehouseReader",
+    "read_file_source_log",
+]
 
 log = logging.getLogger(__name__)
 
@@ -191,11 +197,11 @@ def _rows_written(metrics: dict[str, Any]) -> int | None:
 
 
 def _figures(data: pa.Table) -> dict[str, Any]:
-    """Per-gateway rows and duplicates, ingest times, files and rescued rows of a table."""
+    """Per-gateway rows and distinct lineage ids, ingest times, files and rescued rows."""
     names = set(data.column_names)
     full = data
     gateway_rows: dict[str, int] = {}
-    duplicates: dict[str, int] = {}
+    distinct: dict[str, int] = {}
     unattributed = 0
     if {"gateway_id", "epoch", "row_id"} <= names and data.num_rows:
         # A landed line that was not JSON is a row with a null _lineage: counted, not a gateway.
@@ -209,12 +215,15 @@ def _figures(data: pa.Table) -> dict[str, Any]:
                 strict=True,
             )
         )
-        ids = data.group_by(["gateway_id", "epoch", "row_id"]).aggregate([([], "count_all")])
-        repeated = ids.filter(pc.greater(ids["count_all"], 1))
-        for gateway, n in zip(
-            repeated["gateway_id"].to_pylist(), repeated["count_all"].to_pylist(), strict=True
-        ):
-            duplicates[gateway] = duplicates.get(gateway, 0) + n - 1
+        ids = data.group_by(["gateway_id", "epoch", "row_id"]).aggregate([])
+        per_id = ids.group_by("gateway_id").aggregate([("gateway_id", "count")])
+        distinct = dict(
+            zip(
+                per_id["gateway_id"].to_pylist(),
+                per_id["gateway_id_count"].to_pylist(),
+                strict=True,
+            )
+        )
     data = full
     per_minute: dict[int, int] = {}
     last_ingested = None
@@ -242,7 +251,7 @@ def _figures(data: pa.Table) -> dict[str, Any]:
         "rescued_rows": rescued,
         "files": files,
         "gateway_rows": gateway_rows,
-        "gateway_duplicates": duplicates,
+        "gateway_distinct": distinct,
         "ingested_per_minute": per_minute,
         "unattributed_rows": unattributed,
     }

@@ -54,6 +54,9 @@ from sensorlake.infra.stacks.storage import KEEP
 __all__ = [
     "CATALOG_PRIVILEGES",
     "DASHBOARD_PRIVILEGES",
+    "ISOLATED_CATALOG",
+    "ISOLATED_CREDENTIAL",
+    "ISOLATED_LOCATION",
     "LOCATION_PRIVILEGES",
     "SCHEMA_PRIVILEGES",
     "VOLUME_PRIVILEGES",

@@ -44,7 +44,9 @@ from sensorlake.infra.errors import ConfigError
 from sensorlake.infra.wheels import Wheel
 
 __all__ = [
+    "CLUSTER_KEY",
     "ENTRY_POINT",
+    "ENVIRONMENT_KEY",
     "PACKAGE_NAME",
     "StreamJobs",
     "job_parameters",

@@ -11,3 +11,5 @@
   tests, benchmarks)
 - :mod:`.cli`       the commands
 """
+
+__all__: list[str] = []

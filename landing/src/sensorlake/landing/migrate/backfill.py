@@ -75,7 +75,15 @@ from .history import Generation, History
 from .oldstore import OldBucket, Progress, load_history
 from .zone import LandingZone
 
-__all__ = ["BACKFILL_EPOCH_BASE", "Backfill", "BackfillSummary", "backfill_epoch"]
+__all__ = [
+    "BACKFILL_EPOCH_BASE",
+    "Backfill",
+    "BackfillSummary",
+    "GenerationReport",
+    "backfill_epoch",
+    "staged_columns",
+    "staging_dir",
+]
 
 _EPOCH_ORIGIN = datetime(2020, 1, 1, tzinfo=UTC)
 _MAX_EPOCH = 99_999_999  # eight digits in the key

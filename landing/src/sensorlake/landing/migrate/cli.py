@@ -27,7 +27,16 @@ from .tables import DEFAULT_TIMEOUT_SECONDS as DEFAULT_TABLES_TIMEOUT
 
 WAREHOUSES = ("auto", "local", "databricks", "none")
 
-__all__ = ["migrate"]
+__all__ = [
+    "BACKFILL_EPILOG",
+    "COMPARE_EPILOG",
+    "ROLLBACK_EPILOG",
+    "WAREHOUSES",
+    "backfill",
+    "compare",
+    "migrate",
+    "rollback_state",
+]
 
 
 def _old_bucket(url: str, option: str) -> Any:

@@ -31,12 +31,7 @@ import msgspec
 
 from sensorlake.contract.keys import GATEWAY_PATTERN
 
-__all__ = [
-    "FORMATS",
-    "BadObject",
-    "OldObject",
-    "parse_object",
-]
+__all__ = ["FORMATS", "JSON_KEY", "BadObject", "Format", "OldObject", "parse_object"]
 
 Format = Literal["uploader-json", "uploader-wrapped", "auto"]
 FORMATS: Final[tuple[str, ...]] = ("auto", "uploader-json", "uploader-wrapped")

@@ -29,7 +29,7 @@ import msgspec
 
 from ..row_checks import utc_timestamp
 
-__all__ = ["Generation", "History"]
+__all__ = ["Generation", "History", "day_of", "row_identity"]
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()

@@ -19,7 +19,7 @@ from ..s3 import translate_client_error
 from .formats import BadObject, parse_object
 from .history import History
 
-__all__ = ["Fetched", "OldBucket", "parse_s3_url"]
+__all__ = ["Fetched", "OldBucket", "Progress", "ReadReport", "load_history", "parse_s3_url"]
 
 _URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
 _FATAL = (

@@ -45,10 +45,12 @@ from ..state import State
 from .uploader import INITIAL_TIMESTAMP, state_file_path
 
 __all__ = [
+    "TABLE",
     "CutOver",
     "Rollback",
     "read_uploader_state",
     "rollback_state",
+    "sensor_form",
     "start_after_uploader_state",
     "watermark_for",
 ]

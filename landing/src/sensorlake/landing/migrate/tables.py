@@ -36,6 +36,7 @@ from .zone import Identity
 
 __all__ = [
     "CONNECTOR_PACKAGE",
+    "DEFAULT_TIMEOUT_SECONDS",
     "RawTable",
     "WarehouseSettings",
     "databricks_raw_table",

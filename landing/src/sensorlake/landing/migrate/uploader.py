@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["INITIAL_TIMESTAMP", "OldUploader", "state_file_path"]
+__all__ = ["INITIAL_TIMESTAMP", "VERSION", "OldUploader", "state_file_path"]
 
 INITIAL_TIMESTAMP = "1970-01-01T00:00:00"
 VERSION = "0.8.1"

@@ -19,7 +19,7 @@ from ..config import LandingConfig
 from ..errors import ConfigError, LandingError
 from ..s3 import make_client, translate_client_error
 
-__all__ = ["Identity", "LandingZone"]
+__all__ = ["TARGET", "Identity", "LandingZone"]
 
 Identity = tuple[int, str, str]  # (id, timestamp, sensor_id)
 _DECODER = msgspec.json.Decoder()

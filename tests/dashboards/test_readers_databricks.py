@@ -121,7 +121,10 @@ def test_table_figures_from_recorded_results() -> None:
     assert stats.table == "sensor_data_catalog.sensor_pipeline.sensor_readings_schematized"
     assert stats.version == 7 and stats.rows == 1_500
     assert stats.gateway_rows == {"gw-berlin-01": 1_100, "gw-lyon-02": 400}
-    assert stats.gateway_duplicates == {"gw-lyon-02": 20}
+    assert stats.gateway_distinct == {"gw-berlin-01": 1_100, "gw-lyon-02": 380}
+    from sensorlake.dashboards.reconcile import duplicate_rows
+
+    assert duplicate_rows(stats) == {"gw-lyon-02": 20}
     assert stats.rescued_rows == 3
     assert [h.rows_written for h in stats.history] == [400, 1_100, None]
     assert set(stats.columns) - set(stats.initial_columns) == {"firmware_channel"}
