@@ -18,6 +18,8 @@ from databricks.sql.exc import RequestError, ServerOperationError
 from databricks.sql.types import Row
 from fastapi.testclient import TestClient
 
+from sensorlake.contract.layouts import JobArgs, StreamLocations
+from sensorlake.contract.pipelines import job_name
 from sensorlake.dashboards.app import create_app
 from sensorlake.dashboards.errors import BackendUnavailable, NotConfigured
 from sensorlake.dashboards.monitor import Monitor, Readers
@@ -90,14 +92,15 @@ class RecordedConnection:
 def recorded_reader(
     fail: dict[str, Exception] | None = None,
     answer: dict[str, str] | None = None,
+    checkpoint_root: str | None = SETTINGS.checkpoint_root,
 ) -> tuple[DatabricksReader, RecordedConnection]:
     """A reader whose queries get the recorded results (``answer``: query -> another
-    recording of it)."""
+    recording of it; ``checkpoint_root``: where the recorded ``cloud_files_state`` reads)."""
     recorded = json.loads((RECORDED / "databricks_sql.json").read_text())
     for query, recording in (answer or {}).items():
         recorded[query] = recorded[recording]
     fqn = "`sensor_data_catalog`.`sensor_pipeline`.`sensor_readings_schematized`"
-    sql = queries(fqn, f"{SETTINGS.checkpoint_root}/sensor_readings_schematized")
+    sql = queries(fqn, f"{checkpoint_root}/sensor_readings_schematized")
     conn = RecordedConnection(RecordedCursor(recorded, sql, fail or {}))
 
     def connect(**kwargs: Any) -> RecordedConnection:
@@ -259,6 +262,7 @@ class _Jobs(BaseHTTPRequestHandler):
     jobs = b""  # jobs/list
     status = 200
     seen: ClassVar[list[tuple[str, str]]] = []
+    tasks: ClassVar[dict[str, list[dict[str, Any]]]] = {}  # job name -> its tasks
 
     def do_GET(self) -> None:
         from urllib.parse import parse_qs, urlsplit
@@ -280,6 +284,9 @@ class _Jobs(BaseHTTPRequestHandler):
             listed["jobs"] = [
                 j for j in listed["jobs"] if not name or j["settings"]["name"].lower() == name
             ]
+            if query.get("expand_tasks") == "true":  # the API sends tasks only when asked
+                for job in listed["jobs"]:
+                    job["settings"]["tasks"] = self.tasks.get(job["settings"]["name"], [])
             body = json.dumps(listed).encode()
         else:
             self.send_response(404)  # e.g. the SDK's host-metadata probe
@@ -303,6 +310,7 @@ def jobs_api() -> Iterator[tuple[str, type[_Jobs]]]:
             "seen": [],
             "body": (RECORDED / "jobs_runs_list.json").read_bytes(),
             "jobs": (RECORDED / "jobs_list.json").read_bytes(),
+            "tasks": {job_name(t): [deployed_task(t)] for t in ("raw", "schematized", "emergency")},
         },
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -310,6 +318,27 @@ def jobs_api() -> Iterator[tuple[str, type[_Jobs]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", handler
     server.shutdown()
+
+
+# Where infra put the checkpoints in the deployment the recorded jobs stand for: not the
+# dashboards' own variable (SETTINGS.checkpoint_root), so a test tells which one was used.
+DEPLOYED = StreamLocations.volumes("sensor_data_catalog", "sensor_pipeline", "deployed_ck", "sc")
+
+
+def deployed_task(target: str) -> dict[str, Any]:
+    """A stream job's task as the Jobs API returns it, its parameters the contract's
+    ``JobArgs.argv`` (what infra's jobs stack deploys: tests/infra/test_jobs.py)."""
+    args = JobArgs(
+        target, "sensor_data_catalog", "sensor_pipeline", DEPLOYED, f"s3://b-{target}/{target}/"
+    )
+    return {
+        "task_key": f"stream_{target}",
+        "python_wheel_task": {
+            "package_name": "sensorlake_streams",
+            "entry_point": "sensorlake-databricks-stream",
+            "parameters": args.argv(),
+        },
+    }
 
 
 def _sdk_reader(host: str) -> DatabricksReader:
@@ -342,6 +371,52 @@ def test_only_the_projects_job_runs_read_from_their_status(
     assert {auth for path, auth in handler.seen if path.startswith("/api/2.2/jobs/")} == {
         f"Bearer {TOKEN}"
     }
+
+
+def test_the_checkpoint_is_where_the_deployed_job_writes_it(
+    jobs_api: tuple[str, type[_Jobs]],
+) -> None:
+    """The job's parameters (read with the job list, parsed by ``JobArgs``) say where its
+    checkpoint is; the dashboards' own variable is only the fallback."""
+    host, handler = jobs_api
+    reader, conn = recorded_reader(checkpoint_root=DEPLOYED.checkpoints)
+    reader._workspace = _sdk_reader(host)._workspace
+    variable = f"{SETTINGS.checkpoint_root}/sensor_readings_schematized"
+    assert reader.checkpoint_location("schematized") == variable  # jobs not read yet
+    reader.job_runs()
+    assert any("expand_tasks=true" in path for path, _ in handler.seen)
+    assert reader.checkpoint_location("schematized") == DEPLOYED.checkpoint(
+        "sensor_readings_schematized"
+    )
+    assert reader.checkpoint_location("raw") == DEPLOYED.checkpoint("sensor_readings_raw")
+    # No deployed job for filtered in this workspace: the variable.
+    assert reader.checkpoint_location("filtered") == variable.replace("schematized", "filtered")
+    stats = reader.table_stats("schematized")
+    assert stats is not None and stats.processed_files is not None
+    assert len(stats.processed_files) == 3  # cloud_files_state read at the deployed checkpoint
+    assert conn.cursor().executed.count("processed") == 1
+
+
+def test_parameters_not_of_this_schema_or_not_a_stream_jobs_are_not_used(
+    jobs_api: tuple[str, type[_Jobs]], caplog: pytest.LogCaptureFixture
+) -> None:
+    host, handler = jobs_api
+    handler.tasks = {
+        **handler.tasks,
+        job_name("raw"): [{"task_key": "x", "python_wheel_task": {"parameters": ["--what"]}}],
+    }
+    reader = _sdk_reader(host)  # reads catalog c, schema s; the jobs stream another schema
+    reader.job_runs()
+    for target in ("raw", "schematized"):
+        assert reader.checkpoint_location(target) == (
+            f"{SETTINGS.checkpoint_root}/sensor_readings_{target}"
+        )
+    assert "not used" in caplog.text and "parameters not understood" in caplog.text
+    assert TOKEN not in caplog.text
+    from dataclasses import replace
+
+    unset = DatabricksReader(replace(SETTINGS, checkpoint_root=None), "c", "s")
+    assert unset.checkpoint_location("raw") is None  # nothing known: no cloud_files_state
 
 
 def test_job_api_errors_are_one_line(jobs_api: tuple[str, type[_Jobs]]) -> None:

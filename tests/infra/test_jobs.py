@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from sensorlake.contract.layouts import JobArgs
 from sensorlake.infra.errors import ConfigError
+from sensorlake.infra.stacks.jobs import job_arguments
 from sensorlake.infra.wheels import PACKAGES, WheelsMissing, find_or_build_wheels
 from tests.infra.conftest import Synth, resources
 
@@ -46,6 +48,10 @@ def test_one_serverless_job_per_target_running_the_wheel(synthesized: Synth) -> 
                 "--file-events",
             ],
         }  # fmt: skip
+        # What infra deployed is what the job (and dashboards) parse back: one JobArgs.
+        parsed = JobArgs.parse(task["python_wheel_task"]["parameters"])
+        assert parsed == job_arguments(s, target)
+        assert parsed.locations.checkpoint("t").startswith(parsed.locations.checkpoints + "/")
         assert task["environment_key"] == "sensorlake" and "job_cluster_key" not in task
         (env,) = job["environment"]
         assert env["spec"]["environment_version"] == "3"

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from sensorlake.contract.gateway_state import GatewayStateLayout, read_runs
 from sensorlake.contract.keys import LandingKey
+from sensorlake.landing.config import load_config
 from sensorlake.landing.errors import LocalStorageError
 from sensorlake.landing.files import LandedFile
+from sensorlake.landing.rules import load_rules
+from sensorlake.landing.runner import Lander
+from sensorlake.landing.simulate import simulate_bulk
+from sensorlake.landing.sink import LocalLakeSink
 from sensorlake.landing.state import SourcePosition, State
 
 
@@ -120,3 +126,26 @@ def test_a_state_from_the_previous_schema_is_migrated(tmp_path: Path) -> None:
         assert "content-sha256" not in state.pending()[0].metadata.to_s3()
     finally:
         state.close()
+
+
+def test_stored_runs_read_back_through_the_contract_as_the_summaries_landing_returned(
+    tmp_path: Path,
+) -> None:
+    assert read_runs(tmp_path / "state") == []
+    db = tmp_path / "sensor.db"
+    simulate_bulk(db, 500, seed=3)
+    config = load_config(
+        env={}, db_path=db, state_dir=tmp_path / "state", gateway_id="gw", lake_dir=tmp_path / "l"
+    )
+    lander = Lander(config, load_rules(), LocalLakeSink(config.lake_dir))
+    first = lander.run_once()
+    simulate_bulk(db, 200, seed=4)
+    second = lander.run_once()
+    runs = read_runs(config.state_dir)
+    assert [r.summary for r in runs] == [second, first]
+    assert runs[0].run_id > runs[1].run_id
+    assert runs[0].started_at <= runs[0].finished_at
+    assert runs[1].summary.rows_read == 500 and runs[0].summary.rows_read == 200
+    assert read_runs(config.state_dir, limit=1)[0].summary == second
+    layout = GatewayStateLayout(config.state_dir)
+    assert layout.db.exists() and layout.lock.exists()  # where the contract says

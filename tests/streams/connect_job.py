@@ -28,6 +28,7 @@ def main(lake: Path, work: Path, targets: list[str]) -> None:
     from pyspark.sql.types import StructType
 
     from sensorlake.contract.lake import lake_path
+    from sensorlake.contract.layouts import StreamLocations
     from sensorlake.streams.databricks import DatabricksJob, start
     from sensorlake.streams.spec import StreamSpec, spark_schema
 
@@ -46,8 +47,7 @@ def main(lake: Path, work: Path, targets: list[str]) -> None:
         job = DatabricksJob(
             spec=spec,
             source=f"{lake_path(lake, spec.source_prefix)}/",
-            checkpoints=str(work / "checkpoints"),
-            schemas=str(work / "schemas"),
+            locations=StreamLocations(str(work / "checkpoints"), str(work / "schemas")),
             file_events=False,
         )
         out = work / "tables" / spec.table

@@ -131,7 +131,14 @@ def test_every_list_and_struct_shape_reaches_delta_as_spark_read_it(
     data = ingest_columns(frame, spec).toArrow()
 
     table = tmp_path / "table"
-    assert write_batch(table, data, app_id="q", batch_id=0, partition_by=spec.partition_columns)
+    assert write_batch(
+        table,
+        data,
+        app_id="q",
+        batch_id=0,
+        partition_by=spec.partition_columns,
+        merge_schema=spec.merges_schema,
+    )
     from deltalake import DeltaTable
 
     written = DeltaTable(str(table)).to_pyarrow_dataset().to_table().to_pylist()

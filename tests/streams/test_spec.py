@@ -16,6 +16,10 @@ pytestmark = pytest.mark.streams
 SCHEMAS = "/Volumes/cat/sch/autoloader_schemas"
 
 
+def location(target: str) -> str:
+    return f"{SCHEMAS}/sensor_readings_{target}"
+
+
 def test_the_spec_module_needs_no_spark() -> None:
     import subprocess
     import sys
@@ -33,13 +37,13 @@ def test_tables_paths_and_partitions_come_from_the_contract(target: str) -> None
     assert spec.full_table_name == f"sensor_data_catalog.sensor_pipeline.sensor_readings_{target}"
     assert spec.partition_columns == PARTITION_FIELDS == ("date", "gateway")
     assert spec.source_prefix == f"{target}/"
-    assert spec.state_path(SCHEMAS + "/") == f"{SCHEMAS}/sensor_readings_{target}"
+    assert spec.merges_schema is (target == "raw")  # the one rule, on both engines
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_autoloader_options_per_target(target: str) -> None:
     opts = s.autoloader_options(
-        s.StreamSpec(target, "cat", "sch"), schemas_volume=SCHEMAS, file_events=True
+        s.StreamSpec(target, "cat", "sch"), schema_location=location(target), file_events=True
     )
     assert opts["cloudFiles.format"] == "json"
     assert opts["cloudFiles.schemaLocation"] == f"{SCHEMAS}/sensor_readings_{target}"
@@ -62,7 +66,7 @@ def test_autoloader_options_per_target(target: str) -> None:
 def test_directory_listing_without_file_events_and_explicit_limits() -> None:
     opts = s.autoloader_options(
         s.StreamSpec("emergency"),
-        schemas_volume=SCHEMAS,
+        schema_location=location("emergency"),
         file_events=False,
         max_files=10,
         max_bytes="512M",
@@ -75,7 +79,7 @@ def test_directory_listing_without_file_events_and_explicit_limits() -> None:
     )
     with pytest.raises(ValueError, match="positive"):
         s.autoloader_options(
-            s.StreamSpec("raw"), schemas_volume=SCHEMAS, file_events=True, max_files=0
+            s.StreamSpec("raw"), schema_location=location("raw"), file_events=True, max_files=0
         )
 
 
@@ -121,18 +125,6 @@ def test_local_options_share_the_reader_options_and_skip_corrupt_files() -> None
     assert not any(k.startswith("cloudFiles.") for k in opts)
 
 
-def test_volume_paths_must_be_the_jobs_catalog_and_schema() -> None:
-    assert s.parse_volume("/Volumes/cat/sch/ckpt/", "cat", "sch") == "/Volumes/cat/sch/ckpt"
-    for bad in (
-        "s3://bucket/ckpt",
-        "/Volumes/other/sch/ckpt",
-        "/Volumes/cat/sch",
-        "/Volumes/cat/sch/a/b",
-    ):
-        with pytest.raises(ValueError, match="/Volumes/cat/sch/<volume>"):
-            s.parse_volume(bad, "cat", "sch")
-
-
 def test_sizes_and_names_are_checked() -> None:
     assert s.parse_size("10G") == "10g" and s.parse_size("1024") == "1024"
     for bad in ("ten", "0g", "-1m", "5x"):
@@ -150,7 +142,7 @@ def test_both_engines_keep_a_line_that_is_not_json_the_same_way(target: str) -> 
     settings and the same fields: a malformed line lands whole in the same column on both
     (Auto Loader options and rescued data column: see ``spec.reader_fields``)."""
     spec = s.StreamSpec(target)
-    cloud = s.autoloader_options(spec, schemas_volume=SCHEMAS, file_events=True)
+    cloud = s.autoloader_options(spec, schema_location=location(target), file_events=True)
     local = s.local_source_options(spec)
     for key in ("mode", "columnNameOfCorruptRecord"):
         assert cloud[key] == local[key]
@@ -168,5 +160,3 @@ def test_names_follow_the_contracts_one_rule() -> None:
     for bad in ("a" * 256, "cat\n", "1cat", "c-at"):
         with pytest.raises(UcNameError, match="is not a valid Unity Catalog name: use letters"):
             s.StreamSpec("raw", catalog=bad)
-    with pytest.raises(ValueError, match="/Volumes/cat/sch/<volume>"):
-        s.parse_volume("/Volumes/cat/sch/" + "v" * 256, "cat", "sch")

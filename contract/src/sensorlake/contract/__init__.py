@@ -9,6 +9,8 @@ count them; each imports the facts it needs from here instead of re-deriving the
 - :mod:`.records`: every pipeline's record shape, exported as JSON Schema
 - :mod:`.summary`: a landing run's summary, as stored in the gateway state
 - :mod:`.errors`: the exit-code table and the error base every package's errors sit under
+- :mod:`.gateway_state`: the state directory's layout (database, lock, spool) and its ``runs`` table
+- :mod:`.layouts`: the streams' checkpoint and schema locations, and the Databricks job's arguments
 - :mod:`.cli`: the root ``sensorlake`` command group that each package extends
 
 Standard library only (``cli`` adds click), so importing any of it costs milliseconds.

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .gateway_state import STATE_DB_NAME
 from .keys import LandingKey
+from .layouts import StreamLocations
 from .pipelines import bucket_role
 
 __all__ = [
@@ -65,9 +67,6 @@ LOCAL_PATHS: Final[dict[str, LocalPath]] = {
     ),
 }
 
-# The gateway's state database inside the state directory.
-STATE_DB_NAME: Final = "landing-state.db"
-
 
 def lake_path(lake_dir: Path, key: str) -> Path:
     """Where a landed key lives in the local lake."""
@@ -113,6 +112,6 @@ def table_dir(warehouse_dir: Path, catalog: str, schema: str, table: str) -> Pat
 
 def checkpoint_path(checkpoint_dir: Path, catalog: str, schema: str, table: str) -> Path:
     """Where a table's local stream checkpoint lives: ``<checkpoints>/<catalog>/<schema>/<table>``,
-    laid out like the checkpoints volume. The streams write it; dashboards read from it which
-    landed files a stream has processed. The one place this path is decided."""
-    return Path(checkpoint_dir) / catalog / schema / table
+    laid out like the checkpoints volume (:meth:`StreamLocations.local` decides it). The streams
+    write it; dashboards read from it which landed files a stream has processed."""
+    return Path(StreamLocations.local(checkpoint_dir, catalog, schema).checkpoint(table))

@@ -1,22 +1,19 @@
 """A landing run's summary: what ``sensorlake land --json`` prints and the gateway state keeps.
 
-Landing fills it in; dashboards read the stored ones back (:func:`read_runs`) to show each
-gateway's freshness, backlog and rejections without touching the spool.
+Landing fills it in; dashboards read the stored ones back (``gateway_state.read_runs``, beside
+the ``runs`` table's DDL) to show each gateway's freshness, backlog and rejections without
+touching the spool.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from .errors import ExitCode
-from .lake import STATE_DB_NAME
 
-__all__ = ["RunRecord", "RunSummary", "TargetSummary", "read_runs"]
+__all__ = ["RunRecord", "RunSummary", "TargetSummary"]
 
 
 @dataclass
@@ -111,26 +108,3 @@ class RunRecord:
     started_at: str
     finished_at: str
     summary: RunSummary
-
-
-def read_runs(state_dir: Path, limit: int = 100) -> list[RunRecord]:
-    """The newest ``limit`` runs of a gateway, newest first ([] when it never ran).
-
-    Opened read-only, so a running lander is never blocked or changed.
-    """
-    path = Path(state_dir) / STATE_DB_NAME
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = conn.execute(
-            "SELECT run_id, started_at, finished_at, summary FROM runs "
-            "ORDER BY run_id DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-    finally:
-        conn.close()
-    return [
-        RunRecord(run_id, started, finished, RunSummary.from_dict(json.loads(text)))
-        for run_id, started, finished, text in rows
-    ]

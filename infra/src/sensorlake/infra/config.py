@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from sensorlake.contract import pipelines as contract
+from sensorlake.contract.layouts import CHECKPOINTS_VOLUME, SCHEMAS_VOLUME
 from sensorlake.contract.names import check_uc_name
 from sensorlake.contract.settings import (
     BucketSettings as SharedBuckets,
@@ -449,8 +450,8 @@ class JobsSettings(_Model):
     # With unity_catalog.file_events false: a schedule per target instead of file arrival
     # (minutes between runs; default 15, emergency 1).
     schedule_minutes: dict[str, int] = Field(default_factory=dict)
-    checkpoints_volume: UcName = "autoloader_checkpoints"
-    schemas_volume: UcName = "autoloader_schemas"
+    checkpoints_volume: UcName = CHECKPOINTS_VOLUME
+    schemas_volume: UcName = SCHEMAS_VOLUME
     dist_dir: str = "dist"
     workspace_dir: Annotated[str, Field(pattern=r"^/[\w./-]+[^/]$")] = "/Shared/sensorlake/wheels"
 
@@ -483,10 +484,8 @@ class JobsSettings(_Model):
 
 
 DEFAULT_VOLUMES: Final = (
-    VolumeSettings(
-        name="autoloader_checkpoints", external_location="autoloader_checkpoints_location"
-    ),
-    VolumeSettings(name="autoloader_schemas", external_location="autoloader_checkpoints_location"),
+    VolumeSettings(name=CHECKPOINTS_VOLUME, external_location="autoloader_checkpoints_location"),
+    VolumeSettings(name=SCHEMAS_VOLUME, external_location="autoloader_checkpoints_location"),
 )
 
 

@@ -107,7 +107,7 @@ class Lander:
         started = self.clock()
         state = State.open(cfg.state_dir)
         try:
-            spool = Spool(cfg.state_dir / "spool")
+            spool = Spool.in_state(cfg.state_dir)
             self._cycle(state, spool, self.sink, summary, started, rolling=rolling, read=read)
         except BaseException:
             self._drop_files()
@@ -130,7 +130,7 @@ class Lander:
             state = State.open(Path(tmp))
             try:
                 state.adopt(State.read_position(self.config.state_dir))
-                spool = Spool(Path(tmp) / "spool")
+                spool = Spool.in_state(Path(tmp))
                 self._cycle(state, spool, sink, summary, self.clock(), rolling=False, read=True)
             finally:
                 self._drop_files()

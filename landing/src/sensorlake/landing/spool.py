@@ -9,7 +9,9 @@
                                does not know is an orphan of a crash before the state
                                commit and is deleted (its rows are read again).
 
-Only folders and links live here: what goes into a file is :mod:`rotation`'s business.
+The folders are the contract's (``contract.gateway_state.SpoolLayout``; dashboards count the
+ready files through the same layout). Only folders and links live here: what goes into a
+file is :mod:`rotation`'s business.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
+
+from sensorlake.contract.gateway_state import GatewayStateLayout, SpoolLayout
 
 from .errors import storage_error
 
@@ -36,9 +40,15 @@ def fsync_dir(path: Path) -> None:
 
 class Spool:
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp = root / "tmp"
-        self.ready = root / "ready"
+        self.layout = SpoolLayout(Path(root))
+        self.root = self.layout.root
+        self.tmp = self.layout.tmp
+        self.ready = self.layout.ready
+
+    @classmethod
+    def in_state(cls, state_dir: Path) -> Spool:
+        """The spool of a state directory (``<state_dir>/spool``)."""
+        return cls(GatewayStateLayout(Path(state_dir)).spool.root)
 
     def prepare(self) -> None:
         try:
@@ -48,7 +58,7 @@ class Spool:
             raise storage_error(exc, self.root) from exc
 
     def path_for(self, bucket: str, key: str) -> Path:
-        return self.ready / bucket / key
+        return self.layout.ready_path(bucket, key)
 
     def open_tmp(self, name: str) -> tuple[Path, BinaryIO]:
         path = self.tmp / name

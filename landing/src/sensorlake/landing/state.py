@@ -24,16 +24,14 @@ from typing import TextIO
 
 from msgspec.structs import astuple
 
+from sensorlake.contract.gateway_state import LOCK_NAME, RUNS_DDL, GatewayStateLayout, insert_run
 from sensorlake.contract.keys import LandingKey
-from sensorlake.contract.lake import STATE_DB_NAME
 
 from .encode import AssemblerProgress
 from .errors import LocalStorageError, storage_error
 from .files import LandedFile, OpenFile
 
 __all__ = ["LOCK_NAME", "SCHEMA_VERSION", "SourcePosition", "State", "StrandedFile"]
-
-LOCK_NAME = "landing.lock"
 
 SCHEMA_VERSION = 3  # 2: files.content_sha256; 3: open_files
 _SCHEMA = """
@@ -87,13 +85,8 @@ CREATE TABLE IF NOT EXISTS open_files (
     records INTEGER NOT NULL,
     digests BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT NOT NULL,
-    summary TEXT NOT NULL
-);
 """
+_SCHEMA += RUNS_DDL  # the runs table is the contract's: dashboards read it (gateway_state)
 # Emergency first, then arrival order: alarms never wait behind a backlog.
 _SHIP_ORDER = "CASE target WHEN 'emergency' THEN 0 ELSE 1 END, epoch, first_row, target"
 
@@ -148,7 +141,7 @@ class State:
     @classmethod
     def open(cls, state_dir: Path) -> State:
         lock = _lock(state_dir)
-        path = state_dir / STATE_DB_NAME
+        path = GatewayStateLayout(state_dir).db
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -170,7 +163,7 @@ class State:
     @staticmethod
     def read_position(state_dir: Path) -> SourcePosition | None:
         """The position a state directory holds, read-only (None when it never ran)."""
-        path = state_dir / STATE_DB_NAME
+        path = GatewayStateLayout(state_dir).db
         if not path.exists():
             return None
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
@@ -182,7 +175,7 @@ class State:
     @staticmethod
     def read_open_files(state_dir: Path) -> list[OpenFile]:
         """The open files a state directory records, read-only ([] when it never ran)."""
-        path = state_dir / STATE_DB_NAME
+        path = GatewayStateLayout(state_dir).db
         if not path.exists():
             return []
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
@@ -426,10 +419,7 @@ class State:
 
     def record_run(self, started_at: str, summary_json: str) -> None:
         with self._tx() as tx:
-            tx.execute(
-                "INSERT INTO runs (started_at, finished_at, summary) VALUES (?, ?, ?)",
-                (started_at, _now(), summary_json),
-            )
+            insert_run(tx, started_at, _now(), summary_json)
 
 
 def _read_position(conn: sqlite3.Connection) -> SourcePosition | None:
@@ -455,7 +445,7 @@ def _lock(state_dir: Path) -> TextIO:
     """One lander per state directory: a second one would race on the watermark."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(state_dir / LOCK_NAME, "a+")  # noqa: SIM115
+        handle = open(GatewayStateLayout(state_dir).lock, "a+")  # noqa: SIM115
     except OSError as exc:
         raise storage_error(exc, state_dir) from exc
     try:

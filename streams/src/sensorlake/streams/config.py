@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sensorlake.contract.lake import checkpoint_path, table_dir
+from sensorlake.contract.lake import table_dir
+from sensorlake.contract.layouts import StreamLocations
 from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS
 from sensorlake.contract.settings import ConfigSpec, SparkSettings, configspec, path, setting
 
@@ -71,10 +72,14 @@ class LocalRunConfig:
     def table_path(self, spec: StreamSpec) -> Path:
         return table_dir(self.warehouse_dir, spec.catalog, spec.schema, spec.table)
 
+    def locations(self, spec: StreamSpec) -> StreamLocations:
+        """Where the streams keep their state (the contract's local layout)."""
+        return StreamLocations.local(self.checkpoint_dir, spec.catalog, spec.schema)
+
     def checkpoint_path(self, spec: StreamSpec) -> Path:
         """Like the checkpoints volume: ``<checkpoint dir>/<catalog>/<schema>/<table>``."""
-        return checkpoint_path(self.checkpoint_dir, spec.catalog, spec.schema, spec.table)
+        return Path(self.locations(spec).checkpoint(spec.table))
 
     def schema_path(self, spec: StreamSpec) -> Path:
         """Like the schemas volume, beside the checkpoints: ``.../_schemas/<table>``."""
-        return Path(self.checkpoint_dir) / spec.catalog / spec.schema / "_schemas" / spec.table
+        return Path(self.locations(spec).schema_location(spec.table))

@@ -7,32 +7,31 @@ point ``sensorlake-databricks-stream``)::
         --checkpoints /Volumes/C/S/autoloader_checkpoints --schemas /Volumes/C/S/autoloader_schemas \\
         --source s3://sensor-data-raw-us-east-1/raw/ [--no-file-events] [--max-files N] [--max-bytes 10g]
 
-``readStream.format("cloudFiles")`` → the shared :func:`ingest_columns` → ``writeStream``
-``toTable`` with ``availableNow``: it ingests every file not yet in the checkpoint and
-ends, which is what scheduled and file-arrival jobs need (and what serverless allows).
+The arguments are the contract's ``JobArgs`` (infra builds them with the same code).
+``readStream.format("cloudFiles")`` → the shared builder (:mod:`.build`: the shared
+transformation, the one schema-merge rule) → ``writeStream`` ``toTable`` with
+``availableNow``: it ingests every file not yet in the checkpoint and ends, which is what scheduled and file-arrival jobs need (and what serverless allows).
 When raw meets a new column, Auto Loader records it and stops the stream with an error;
 the job's retry restarts it with the column (``addNewColumns``).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from sensorlake.contract.pipelines import TARGETS
+from sensorlake.contract.layouts import JobArgs, StreamLocations
 
+from . import build
 from .spec import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_FILES,
     StreamSpec,
     autoloader_options,
     parse_size,
-    parse_volume,
 )
-from .transform import ingest_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -48,73 +47,48 @@ class DatabricksJob:
 
     spec: StreamSpec
     source: str
-    checkpoints: str
-    schemas: str
+    locations: StreamLocations
     file_events: bool = True
     max_files: int = DEFAULT_MAX_FILES
     max_bytes: str = DEFAULT_MAX_BYTES
 
+    @classmethod
+    def from_args(cls, args: JobArgs) -> DatabricksJob:
+        """The run of the parameters infra deployed (ValueError, one line, when wrong)."""
+        return cls(
+            spec=StreamSpec(args.target, args.catalog, args.schema),
+            source=args.source,
+            locations=args.locations,
+            file_events=args.file_events,
+            max_files=DEFAULT_MAX_FILES if args.max_files is None else args.max_files,
+            max_bytes=parse_size(args.max_bytes or DEFAULT_MAX_BYTES),
+        )
+
     @property
     def checkpoint_location(self) -> str:
-        return self.spec.state_path(self.checkpoints)
+        return self.locations.checkpoint(self.spec.table)
 
     def source_options(self) -> dict[str, str]:
         return autoloader_options(
             self.spec,
-            schemas_volume=self.schemas,
+            schema_location=self.locations.schema_location(self.spec.table),
             file_events=self.file_events,
             max_files=self.max_files,
             max_bytes=self.max_bytes,
         )
 
     def sink_options(self) -> dict[str, str]:
-        options = {"checkpointLocation": self.checkpoint_location}
-        if self.spec.evolution == "addNewColumns":
-            options["mergeSchema"] = "true"  # the table takes the columns Auto Loader adds
-        return options
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sensorlake-databricks-stream",
-        description="Ingest one sensorlake target's landed files into its Unity Catalog table.",
-    )
-    parser.add_argument("--target", required=True, choices=TARGETS)
-    parser.add_argument("--catalog", required=True)
-    parser.add_argument("--schema", required=True)
-    parser.add_argument("--checkpoints", required=True, help="/Volumes/<catalog>/<schema>/<volume>")
-    parser.add_argument("--schemas", required=True, help="/Volumes/<catalog>/<schema>/<volume>")
-    parser.add_argument("--source", required=True, help="s3://bucket/prefix/ of the target")
-    parser.add_argument(
-        "--file-events",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="use the external location's managed file events (else directory listing)",
-    )
-    parser.add_argument("--max-files", type=int, default=DEFAULT_MAX_FILES)
-    parser.add_argument("--max-bytes", default=DEFAULT_MAX_BYTES)
-    return parser
+        return build.sink_options(self.spec, self.checkpoint_location)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> DatabricksJob:
-    """The job's arguments as a :class:`DatabricksJob`; exits 2 with one line when wrong."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """The job's arguments (the contract's :class:`JobArgs`, which infra built) as a
+    :class:`DatabricksJob`; exits 2 with one line when wrong."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = JobArgs.parser()
+    parser.parse_args(argv)  # --help, and a usage line for a missing or unknown argument
     try:
-        spec = StreamSpec(args.target, args.catalog, args.schema)
-        if not args.source.startswith("s3://") or len(args.source) <= len("s3://"):
-            raise ValueError(f"--source {args.source!r} must be an s3:// URL of the landing prefix")
-        if args.max_files <= 0:
-            raise ValueError("--max-files must be positive")
-        return DatabricksJob(
-            spec=spec,
-            source=args.source if args.source.endswith("/") else args.source + "/",
-            checkpoints=parse_volume(args.checkpoints, args.catalog, args.schema),
-            schemas=parse_volume(args.schemas, args.catalog, args.schema),
-            file_events=args.file_events,
-            max_files=args.max_files,
-            max_bytes=parse_size(args.max_bytes),
-        )
+        return DatabricksJob.from_args(JobArgs.parse(argv))
     except ValueError as exc:
         parser.error(str(exc))
 
@@ -127,26 +101,17 @@ def start(
     schema: StructType | None = None,
     sink: Callable[[DataStreamWriter], StreamingQuery] | None = None,
 ) -> StreamingQuery:
-    """Start the stream; only the source format and the sink differ from the local runner.
+    """Start the stream with the shared builder (:mod:`.build`): Auto Loader into the table.
 
     ``source_format``, ``schema`` and ``sink`` are for the offline test, which runs this on
     a local Spark Connect server (serverless jobs run Python over Spark Connect) with
     Spark's ``json`` source and the schema the hints name, and a file sink for ``toTable``.
     """
-    reader = spark.readStream.format(source_format)
-    if schema is not None:
-        reader = reader.schema(schema)
-    frame = reader.options(**job.source_options()).load(job.source)
-    writer: Any = (
-        ingest_columns(frame, job.spec)
-        .writeStream.queryName(job.spec.full_table_name)
-        .options(**job.sink_options())
-        .partitionBy(*job.spec.partition_columns)
-        .trigger(availableNow=True)
-    )
+    source = build.Source(source_format, job.source, job.source_options(), schema)
+    table = build.Sink.table(job.spec, job.checkpoint_location)
     if sink is not None:
-        return sink(writer)
-    return writer.toTable(job.spec.full_table_name)
+        table = replace(table, finish=sink)
+    return build.start_stream(spark, job.spec, source, table)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -86,12 +86,19 @@ def sound_arrow(data: Any) -> Any:
 
 
 def write_batch(
-    path: Path, data: Any, *, app_id: str, batch_id: int, partition_by: tuple[str, ...]
+    path: Path,
+    data: Any,
+    *,
+    app_id: str,
+    batch_id: int,
+    partition_by: tuple[str, ...],
+    merge_schema: bool,
 ) -> bool:
     """Append ``data`` (Arrow) unless this batch is already in the table; True if written.
 
-    ``schema_mode="merge"`` lets raw grow columns; the other tables never change shape
-    because their reader schema is the contract's.
+    ``merge_schema`` (the spec's one rule, ``StreamSpec.merges_schema``: raw only) lets the
+    table take new columns (``schema_mode="merge"``); without it a batch of another shape
+    is refused by deltalake, as ``toTable`` without ``mergeSchema`` refuses it on Databricks.
     """
     done = committed_version(path, app_id)
     if done is not None and done >= batch_id:
@@ -101,7 +108,7 @@ def write_batch(
         sound_arrow(data),
         mode="append",
         partition_by=list(partition_by),
-        schema_mode="merge",
+        schema_mode="merge" if merge_schema else None,
         commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]),
     )
     return True

@@ -1,8 +1,9 @@
 """The local runner: the streams' queries on a local Spark session, into local Delta tables.
 
-Per target: Spark's ``json`` file source with the contract's schema over the local lake →
-the shared :func:`ingest_columns` → ``foreachBatch`` → :func:`write_batch` (idempotent Delta
-append). ``--once`` is ``availableNow``; ``--continuous`` repeats it every interval until a
+Per target, built by the shared builder (:mod:`.build`, as the Databricks job is): Spark's
+``json`` file source with the contract's schema over the local lake → the shared
+transformation → ``foreachBatch`` → :func:`write_batch` (idempotent Delta append, merging
+schemas by the spec's one rule). ``--once`` is ``availableNow``; ``--continuous`` repeats it every interval until a
 stop is requested (SIGTERM/SIGINT): a running batch finishes and commits, the next one
 does not start, and the run ends cleanly.
 """
@@ -21,12 +22,11 @@ from sensorlake.contract.keys import SUFFIX, source_glob
 from sensorlake.contract.lake import lake_key, lake_path
 from sensorlake.contract.records import RESCUED_COLUMN, Field, shape
 
-from . import evolution, lake_files, ownership
+from . import build, evolution, lake_files, ownership
 from .config import LocalRunConfig
 from .delta_sink import committed_version, table_rows, write_batch
 from .errors import StateProblem
 from .spec import StreamSpec, local_source_options, spark_schema
-from .transform import ingest_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -151,27 +151,19 @@ class TableStream:
         self.scan()
         self.extra = evolution.load_extra(self.schema_dir)
         self.evolved = False
-        frame = (
-            self.spark.readStream.format("json")
-            .schema(StructType.fromJson(spark_schema(self.spec.target, self.extra)))
-            .options(
-                **local_source_options(
-                    self.spec, max_files=self.config.max_files, max_bytes=self.config.max_bytes
-                )
-            )
-            # Only files in the key layout's folders (no partition-column clash, no file
-            # read outside them); a file there whose key is still wrong is dropped per batch.
-            .option("basePath", str(self.source))
-            .load(str(lake_path(self.config.lake_dir, source_glob(self.spec.target))))
+        options = local_source_options(
+            self.spec, max_files=self.config.max_files, max_bytes=self.config.max_bytes
         )
-        return (
-            ingest_columns(frame, self.spec)
-            .writeStream.queryName(f"{self.spec.catalog}.{self.spec.schema}.{self.spec.table}")
-            .foreachBatch(self._batch)
-            .option("checkpointLocation", str(self.checkpoint))
-            .trigger(availableNow=True)
-            .start()
+        # Only files in the key layout's folders (no partition-column clash, no file read
+        # outside them); a file there whose key is still wrong is dropped per batch.
+        source = build.Source(
+            "json",
+            str(lake_path(self.config.lake_dir, source_glob(self.spec.target))),
+            {**options, "basePath": str(self.source)},
+            StructType.fromJson(spark_schema(self.spec.target, self.extra)),
         )
+        sink = build.Sink.batches(self._batch, str(self.checkpoint))
+        return build.start_stream(self.spark, self.spec, source, sink)
 
     def _batch(self, frame: DataFrame, batch_id: int) -> None:
         if self.stop.is_set():
@@ -202,6 +194,7 @@ class TableStream:
             app_id=app_id,
             batch_id=batch_id,
             partition_by=self.spec.partition_columns,
+            merge_schema=self.spec.merges_schema,
         )
         seconds = time.monotonic() - started
         r.seconds += seconds

@@ -1,7 +1,8 @@
 """What each stream is, as data: one place for options, schema, paths and table names.
 
-Both the Databricks job and the local runner build their query from a :class:`StreamSpec`;
-only the source format (``cloudFiles`` or ``json``) and the sink differ. Every fact comes
+Both the Databricks job and the local runner build their query from a :class:`StreamSpec`
+with :mod:`.build`; only the source format (``cloudFiles`` or ``json``) and the sink differ.
+Where a stream keeps its state is the contract's (``contract.layouts.StreamLocations``). Every fact comes
 from the contract: targets, table names, partition fields, record shapes. Pure: no Spark
 import, so it is tested (and imported by the CLI) without a JVM.
 """
@@ -14,14 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from sensorlake.contract.keys import PARTITION_FIELDS, SUFFIX, source_prefix
-from sensorlake.contract.names import check_uc_name, is_uc_name
-from sensorlake.contract.pipelines import (
-    DEFAULT_CATALOG,
-    DEFAULT_SCHEMA,
-    TARGETS,
-    VOLUMES_ROOT,
-    table_name,
-)
+from sensorlake.contract.names import check_uc_name
+from sensorlake.contract.pipelines import DEFAULT_CATALOG, DEFAULT_SCHEMA, TARGETS, table_name
 from sensorlake.contract.records import RESCUED_COLUMN, Field, shape
 
 __all__ = [
@@ -36,7 +31,6 @@ __all__ = [
     "ddl_type",
     "local_source_options",
     "parse_size",
-    "parse_volume",
     "reader_fields",
     "schema_hints",
     "size_bytes",
@@ -140,21 +134,6 @@ def size_bytes(value: str) -> int:
     return int(size.rstrip("kmgt")) * 1024 ** " kmgt".index(unit or " ")
 
 
-def parse_volume(path: str, catalog: str, schema: str) -> str:
-    """Check that ``path`` is a volume of the job's catalog and schema
-    (``/Volumes/<catalog>/<schema>/<volume>``); returns it without a trailing slash."""
-    parts = path.rstrip("/").split("/")
-    expected = f"{VOLUMES_ROOT}/{catalog}/{schema}/<volume>"
-    if (
-        len(parts) != 5
-        or "/".join(parts[:2]) != VOLUMES_ROOT
-        or parts[2:4] != [catalog, schema]
-        or not is_uc_name(parts[4])
-    ):
-        raise ValueError(f"{path!r} is not a Unity Catalog volume path: use {expected}")
-    return "/".join(parts)
-
-
 @dataclass(frozen=True)
 class StreamSpec:
     """One target's stream: its table and where its state lives, engine-neutral."""
@@ -190,9 +169,14 @@ class StreamSpec:
         """The target's key prefix in its bucket (``raw/``): the stream's source folder."""
         return source_prefix(self.target)
 
-    def state_path(self, volume: str) -> str:
-        """The table's own folder in a checkpoints or schemas volume."""
-        return f"{volume.rstrip('/')}/{self.table}"
+    @property
+    def merges_schema(self) -> bool:
+        """The one schema-merge rule, on both engines: raw's table takes the columns its
+        files grow (Auto Loader's ``addNewColumns``; locally :mod:`.evolution`), so its
+        writes merge schemas. Every other table is read with the contract's fixed schema
+        (anything else is rescued), so its writes never merge: a batch of another shape is
+        a bug, and the write refuses it instead of changing the table."""
+        return self.evolution == "addNewColumns"
 
     def read_options(self) -> dict[str, str]:
         """JSON reader options both engines use."""
@@ -207,22 +191,22 @@ class StreamSpec:
 def autoloader_options(
     spec: StreamSpec,
     *,
-    schemas_volume: str,
+    schema_location: str,
     file_events: bool,
     max_files: int = DEFAULT_MAX_FILES,
     max_bytes: str = DEFAULT_MAX_BYTES,
 ) -> dict[str, str]:
     """The ``cloudFiles`` options of a target's Databricks stream.
 
-    The schema location is inside the schemas volume; types come from the contract's
-    hints; discovery uses the external location's managed file events when it has them,
+    ``schema_location`` is the table's (``StreamLocations.schema_location``); types come
+    from the contract's hints; discovery uses the external location's managed file events when it has them,
     directory listing otherwise; overwrites are never allowed (landed files are immutable).
     """
     if max_files <= 0:
         raise ValueError("max files per trigger must be positive")
     return {
         "cloudFiles.format": "json",
-        "cloudFiles.schemaLocation": spec.state_path(schemas_volume),
+        "cloudFiles.schemaLocation": schema_location,
         "cloudFiles.schemaHints": schema_hints(spec.target),
         "cloudFiles.inferColumnTypes": "true",
         "cloudFiles.schemaEvolutionMode": spec.evolution,

@@ -1,7 +1,9 @@
 """Databricks, the one place it is spoken to: tables through databricks-sql-connector (row
 counts, ``DESCRIBE HISTORY``, ``cloud_files_state``) and job runs through databricks-sdk.
 
-Configured by ``DATABRICKS_HOST``, ``DATABRICKS_HTTP_PATH`` and ``DATABRICKS_TOKEN``. The
+Configured by ``DATABRICKS_HOST``, ``DATABRICKS_HTTP_PATH`` and ``DATABRICKS_TOKEN``. Where a
+stream keeps its checkpoint (for ``cloud_files_state``) is read from what infra deployed: the
+stream job's own parameters (:meth:`DatabricksReader.checkpoint_location`). The
 token goes to the connector and the SDK and nowhere else: every failure is turned into one
 line with the token scrubbed out, and the connection is opened per refresh and closed.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sensorlake.contract.layouts import JobArgs, state_path
 from sensorlake.contract.names import UC_NAME_HINT, is_uc_name
 from sensorlake.contract.pipelines import TARGETS, job_name, table_name
 from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
@@ -109,16 +112,58 @@ class DatabricksReader:
         self.catalog, self.schema = catalog, schema
         self._connect = connect or _sql_connect
         self._workspace = workspace or (lambda: _workspace_client(settings))
+        # target -> checkpoint, from the deployed jobs' parameters (see checkpoint_location)
+        self._deployed: dict[str, str] = {}
+
+    def checkpoint_location(self, target: str) -> str | None:
+        """Where ``target``'s stream keeps its checkpoint; None: unknown.
+
+        What infra deployed decides: the stream job's parameters, which :meth:`job_runs`
+        reads with the job list it fetches anyway (``expand_tasks``) and parses with the
+        contract's :class:`JobArgs`, the code the job itself parses them with. So a changed
+        volume or catalog in infra's configuration needs no second setting here, and the
+        tables never wait on the Jobs API (no request of their own). Until the jobs have
+        been read, or when they cannot be (Jobs API unreachable, no such job, parameters
+        that are not a stream job's of this catalog and schema),
+        ``SENSORLAKE_DATABRICKS_CHECKPOINTS`` (``checkpoint_root``) is the fallback.
+        """
+        deployed = self._deployed.get(target)
+        if deployed is not None:
+            return deployed
+        root = self.settings.checkpoint_root
+        return state_path(root, table_name(target)) if root else None
+
+    def _note_deployment(self, target: str, job: Any) -> None:
+        """Remember the checkpoint the deployed job of ``target`` writes, from its task."""
+        tasks = getattr(getattr(job, "settings", None), "tasks", None) or ()
+        for task in tasks:
+            wheel = getattr(task, "python_wheel_task", None)
+            if wheel is None or not wheel.parameters:
+                continue
+            try:
+                args = JobArgs.parse(wheel.parameters)
+            except ValueError as exc:
+                log.warning("job %s: parameters not understood (%s)", job_name(target), exc)
+                continue
+            if (args.target, args.catalog, args.schema) != (target, self.catalog, self.schema):
+                log.warning(
+                    "job %s streams %s.%s (%s), not %s.%s: its checkpoint is not used",
+                    job_name(target),
+                    args.catalog,
+                    args.schema,
+                    args.target,
+                    self.catalog,
+                    self.schema,
+                )
+                continue
+            self._deployed[target] = args.locations.checkpoint(table_name(target))
 
     # -- tables ----------------------------------------------------------------------------
 
     def table_stats(self, target: str) -> TableStats | None:
         table = table_name(target)
         fqn = ".".join(_quote(p) for p in (self.catalog, self.schema, table))
-        checkpoint = None
-        if self.settings.checkpoint_root:
-            checkpoint = f"{self.settings.checkpoint_root.rstrip('/')}/{table}"
-        sql = queries(fqn, checkpoint)
+        sql = queries(fqn, self.checkpoint_location(target))
         with self._cursor(table) as run:
             history_rows = run(sql["history"], missing_ok=True)
             if history_rows is None:
@@ -237,7 +282,8 @@ class DatabricksReader:
         ``jobs.list_runs`` without a ``job_id`` lists every job of the workspace, so the
         project's jobs are first found by the names infra gives them (``job_name``; the
         Jobs API's ``name`` filter is exact, case-insensitive), then their runs are listed per
-        job. A run's state is read from ``status`` (``RunStatus``: life-cycle state and
+        job (with their tasks: :meth:`checkpoint_location` reads the deployed parameters
+        from them). A run's state is read from ``status`` (``RunStatus``: life-cycle state and
         termination details); ``state`` is deprecated (databricks-sdk ``service/jobs.py``).
         """
         try:
@@ -245,9 +291,10 @@ class DatabricksReader:
             runs: list[JobRun] = []
             for target in TARGETS:
                 name = job_name(target)
-                for job in client.jobs.list(name=name):
+                for job in client.jobs.list(name=name, expand_tasks=True):
                     if job.job_id is None:
                         continue
+                    self._note_deployment(target, job)
                     # The SDK pages on for ever: stop after one page's worth per job.
                     for n, run in enumerate(
                         client.jobs.list_runs(

@@ -37,7 +37,7 @@ from cdktf_cdktf_provider_databricks.workspace_file import WorkspaceFile
 from constructs import Construct
 
 from sensorlake.contract import pipelines as contract
-from sensorlake.contract.pipelines import volume_path
+from sensorlake.contract.layouts import JOB_PROG, JobArgs, StreamLocations
 from sensorlake.infra import naming
 from sensorlake.infra.config import Settings
 from sensorlake.infra.errors import ConfigError
@@ -49,13 +49,14 @@ __all__ = [
     "ENVIRONMENT_KEY",
     "PACKAGE_NAME",
     "StreamJobs",
+    "job_arguments",
     "job_parameters",
     "quartz_every",
     "source_url",
 ]
 
 PACKAGE_NAME = "sensorlake_streams"
-ENTRY_POINT = "sensorlake-databricks-stream"
+ENTRY_POINT = JOB_PROG
 ENVIRONMENT_KEY = "sensorlake"
 CLUSTER_KEY = "sensorlake"
 
@@ -72,19 +73,26 @@ def quartz_every(minutes: int) -> str:
     return "0 0 * * * ?" if minutes == 60 else f"0 0/{minutes} * * * ?"
 
 
-def job_parameters(settings: Settings, target: str) -> list[str]:
-    """The entry point's arguments for one target (the streams CLI's contract)."""
+def job_arguments(settings: Settings, target: str) -> JobArgs:
+    """One target's job parameters: the contract's :class:`JobArgs`, which the job parses
+    with the same code (and dashboards read back to find the checkpoints)."""
     uc, jobs = settings.unity_catalog, settings.jobs
     catalog, schema = uc.catalog, uc.schema_name
-    return [
-        "--target", target,
-        "--catalog", catalog,
-        "--schema", schema,
-        "--checkpoints", volume_path(catalog, schema, jobs.checkpoints_volume),
-        "--schemas", volume_path(catalog, schema, jobs.schemas_volume),
-        "--source", source_url(settings, target),
-        "--file-events" if uc.file_events else "--no-file-events",
-    ]  # fmt: skip
+    return JobArgs(
+        target=target,
+        catalog=catalog,
+        schema=schema,
+        locations=StreamLocations.volumes(
+            catalog, schema, jobs.checkpoints_volume, jobs.schemas_volume
+        ),
+        source=source_url(settings, target),
+        file_events=uc.file_events,
+    )
+
+
+def job_parameters(settings: Settings, target: str) -> list[str]:
+    """The entry point's arguments for one target (``JobArgs.argv``)."""
+    return job_arguments(settings, target).argv()
 
 
 class StreamJobs(Construct):

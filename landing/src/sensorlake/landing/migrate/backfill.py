@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorlake.contract.errors import ExitCode
+from sensorlake.contract.gateway_state import GatewayStateLayout
 from sensorlake.contract.keys import BACKFILL_EPOCH_BASE
 
 from ..config import LandingConfig
@@ -372,7 +373,7 @@ class Backfill:
             return
         for work in sorted(p for p in root.iterdir() if p.is_dir()):
             config = self._config(gateway, work)
-            if (config.state_dir / "landing-state.db").exists():
+            if GatewayStateLayout(config.state_dir).db.exists():
                 result = Lander(config, self.rules, self._sink(), reporter=NullReporter()).finish()
                 self._account(result, summary, rows=False)
                 left = _left(config.state_dir)
