@@ -45,10 +45,13 @@ Tables = Literal["local", "databricks"]
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When a pipeline counts as lagging or stalled, in seconds of unprocessed age."""
+    """When a pipeline counts as lagging or stalled, in seconds of unprocessed age, and when
+    a gateway counts as silent, in seconds since its newest landed file."""
 
     lag_seconds: float = 300.0
     stall_seconds: float = 1800.0
+    # Three missed five-minute rotations: a gateway landing on schedule is never silent.
+    silent_seconds: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def load_settings(
     thresholds = Thresholds(
         lag_seconds=_float(env, "SENSORLAKE_LAG_SECONDS", Thresholds.lag_seconds),
         stall_seconds=_float(env, "SENSORLAKE_STALL_SECONDS", Thresholds.stall_seconds),
+        silent_seconds=_float(env, "SENSORLAKE_SILENT_SECONDS", Thresholds.silent_seconds),
     )
     if thresholds.stall_seconds < thresholds.lag_seconds:
         raise ConfigError("SENSORLAKE_STALL_SECONDS must not be below SENSORLAKE_LAG_SECONDS")
