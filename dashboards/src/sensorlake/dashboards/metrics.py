@@ -1,4 +1,30 @@
-"""The snapshot's figures for Prometheus (``GET /metrics``), on the app's own registry."""
+"""The snapshot's figures for Prometheus (``GET /metrics``), on the app's own registry.
+
+Label sets, bounded at fleet scale (a fleet of N gateways, 5 targets, 3 components):
+
+====================================================  ============================  ==========
+metric                                                labels                        series
+====================================================  ============================  ==========
+``sensorlake_monitor_up``, ``_snapshot_age_seconds``  none                          1 each
+``sensorlake_component_state``                        component, backend, state     3 x 4
+``sensorlake_landed_*``, ``_landed_newest_...``       pipeline                      5 each
+``sensorlake_table_*``                                pipeline, table               5 each
+``sensorlake_pipeline_state``                         pipeline, state               5 x 4
+``sensorlake_backlog_*``, ``_ingestion_lag_seconds``  pipeline                      5 each
+``sensorlake_reconciliation_exactly_once``            none                          1
+``sensorlake_reconciliation_{missing,pending}_...``,  pipeline, gateway             only where
+``sensorlake_reconciliation_duplicate_rows``                                        not 0
+``sensorlake_fleet_gateways``                         state (silent, behind,        3
+                                                      landing)
+``sensorlake_gateway_last_landed_timestamp_seconds``  gateway                       N
+====================================================  ============================  ==========
+
+Per gateway, only what an alert needs per gateway: its newest file (what "silent" alerts on,
+one series per gateway), and a reconciliation count where it is not zero (a gateway whose
+records are missing, doubled or on their way: the series grow with the problems, not with
+the fleet; a count back at 0 ends its series, which resolves the alert). Everything else a
+gateway has is in ``GET /api/fleet``, not in Prometheus.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +35,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .fleet import FLEET_STATES
 from .snapshot import Snapshot
 
 __all__ = ["SnapshotCollector", "render"]
@@ -52,14 +79,17 @@ def _gauges(
     rows: Iterable[Any],
     labels: Sequence[str],
     specs: Sequence[tuple[str, str, str]],
+    *,
+    skip_zero: bool = False,
 ) -> Iterator[Metric]:
-    """One gauge per spec, one sample per row whose field is known."""
+    """One gauge per spec, one sample per row whose field is known (and, with
+    ``skip_zero``, not 0: per-gateway series only where they say something)."""
     rows = list(rows)
     for name, doc, field in specs:
         gauge = GaugeMetricFamily(name, doc, labels=list(labels))
         for row in rows:
             value = getattr(row, field)
-            if value is not None:
+            if value is not None and not (skip_zero and value == 0):
                 gauge.add_metric([str(getattr(row, label)) for label in labels], value)
         yield gauge
 
@@ -124,12 +154,23 @@ class SnapshotCollector(Collector):
             STATES,
         )
         yield from _gauges(snap.status.pipelines, ("pipeline",), PIPELINES)
-        yield from _gauges(snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION)
+        yield from _gauges(
+            snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION, skip_zero=True
+        )
         ok = GaugeMetricFamily(
             "sensorlake_reconciliation_exactly_once", "1 when nothing is missing or doubled"
         )
         ok.add_metric([], 1 if snap.reconciliation.verdict in ("exactly once", "in flight") else 0)
         yield ok
+        if snap.fleet is not None:
+            fleet = GaugeMetricFamily(
+                "sensorlake_fleet_gateways",
+                "gateways per fleet state (silent, behind, landing)",
+                labels=["state"],
+            )
+            for state in FLEET_STATES:
+                fleet.add_metric([state], snap.fleet.counts.get(state, 0))
+            yield fleet
 
 
 def _gateway_last_landed(snap: Snapshot) -> Metric:
