@@ -92,7 +92,7 @@ class FleetTables:
                 sensor_id=f"BER_{n:06d}",
                 gateway=f"gw-{n * 37 % GATEWAYS:04d}",
                 timestamp=self.now - 60 * n,
-                reasons=("temperature.above",) if n % 2 else ("anomaly_flag", "voltage.below"),
+                reasons=("temperature.above",) if n % 2 else ("anomaly.spike", "voltage.below"),
                 values={"temperature": 80.5 + n, "voltage": 11.2, "humidity": None},
                 valid=n != 3,
                 reading_id=1000 + n,
@@ -161,7 +161,7 @@ def test_fleet_table_at_a_thousand_gateways(browser, tmp_path: Path) -> None:  #
         alarms = page.locator("#emergencies-table tbody tr")
         assert alarms.count() == 5 and page.locator("#emergencies-empty").is_hidden()
         assert alarms.nth(0).locator(".sensor").inner_text() == "BER_000000"
-        assert alarms.nth(0).locator(".reasons").inner_text() == "anomaly_flag, voltage.below"
+        assert alarms.nth(0).locator(".reasons").inner_text() == "anomaly.spike, voltage.below"
         assert "temperature 80.5" in alarms.nth(0).locator(".values").inner_text()
         assert alarms.nth(3).locator(".reasons").inner_text().endswith("(invalid reading)")
         page.screenshot(path=str(tmp_path / "fleet.png"), full_page=True)
