@@ -10,6 +10,7 @@ import dataclasses
 import gzip
 import json
 import os
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 from sensorlake.contract.cli import main
 from sensorlake.contract.pipelines import TARGETS, bucket_role
 from sensorlake.dashboards.app import create_app
+from sensorlake.dashboards.metrics import LABEL_SETS
 from sensorlake.dashboards.monitor import Monitor, Readers
 from sensorlake.dashboards.readers.base import EMERGENCIES_READ, LandingListing
 from sensorlake.dashboards.readers.databricks import DatabricksReader, emergency_query
@@ -179,6 +181,15 @@ def test_fleet_emergencies_and_status_over_three_real_gateways(flow: Flow) -> No
     assert 'sensorlake_fleet_gateways{state="silent"} 1.0' in prom
     assert 'sensorlake_fleet_gateways{state="behind"} 1.0' in prom
     assert prom.count("sensorlake_gateway_last_landed_timestamp_seconds{") == 3
+    # Per-gateway reconciliation series only where a count is not 0: gw-north's pending.
+    pending = re.findall(r"^sensorlake_reconciliation_pending_records\{(.*)\} ", prom, re.M)
+    assert pending and all('gateway="gw-north"' in p for p in pending)
+    assert "sensorlake_reconciliation_missing_records{" not in prom
+    # Every metric and its label names as metrics.py documents them.
+    exported = set(re.findall(r"^# TYPE (sensorlake_\w+) ", prom, re.M))
+    assert exported == set(LABEL_SETS)
+    for name, body in re.findall(r"^(sensorlake_\w+?)(?:\{(.*)\})? \S+$", prom, re.M):
+        assert sorted(re.findall(r'(\w+)="', body)) == sorted(LABEL_SETS[name]), name
 
     # status: the fleet in a few lines, and in --json.
     env = {

@@ -38,7 +38,34 @@ from prometheus_client.registry import Collector
 from .fleet import FLEET_STATES
 from .snapshot import Snapshot
 
-__all__ = ["SnapshotCollector", "render"]
+__all__ = ["LABEL_SETS", "SnapshotCollector", "render"]
+
+# Every metric and its label names, the table above as data (a test holds the export to it;
+# the alert rules' test reads a metric's labels here when no sample carries them, e.g. a
+# reconciliation count that is 0 everywhere).
+LABEL_SETS: dict[str, tuple[str, ...]] = {
+    "sensorlake_monitor_up": (),
+    "sensorlake_monitor_snapshot_age_seconds": (),
+    "sensorlake_component_state": ("component", "backend", "state"),
+    "sensorlake_landed_objects": ("pipeline",),
+    "sensorlake_landed_bytes": ("pipeline",),
+    "sensorlake_landed_records": ("pipeline",),
+    "sensorlake_landed_records_last_hour": ("pipeline",),
+    "sensorlake_landed_newest_timestamp_seconds": ("pipeline",),
+    "sensorlake_gateway_last_landed_timestamp_seconds": ("gateway",),
+    "sensorlake_table_rows": ("pipeline", "table"),
+    "sensorlake_table_version": ("pipeline", "table"),
+    "sensorlake_table_rescued_rows": ("pipeline", "table"),
+    "sensorlake_pipeline_state": ("pipeline", "state"),
+    "sensorlake_backlog_files": ("pipeline",),
+    "sensorlake_backlog_records": ("pipeline",),
+    "sensorlake_ingestion_lag_seconds": ("pipeline",),
+    "sensorlake_reconciliation_missing_records": ("pipeline", "gateway"),
+    "sensorlake_reconciliation_duplicate_rows": ("pipeline", "gateway"),
+    "sensorlake_reconciliation_pending_records": ("pipeline", "gateway"),
+    "sensorlake_reconciliation_exactly_once": (),
+    "sensorlake_fleet_gateways": ("state",),
+}
 
 STATES = ("healthy", "lagging", "stalled", "unknown")
 COMPONENT_STATES = ("healthy", "degraded", "unavailable", "not configured")
