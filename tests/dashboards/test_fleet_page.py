@@ -200,3 +200,42 @@ def test_fleet_table_at_a_thousand_gateways(browser, tmp_path: Path) -> None:  #
         page.screenshot(path=str(tmp_path / "fleet-silent.png"), full_page=True)
         assert (tmp_path / "fleet.png").stat().st_size > 10_000
         assert problems == []
+
+
+def test_emergencies_panel_over_a_real_flow(flow, browser) -> None:  # type: ignore[no-untyped-def]
+    """The panel lists what the emergency table holds: landed by the real lander, written by
+    the real streams, read by the local table reader."""
+    import httpx2
+
+    from .conftest import GATEWAY
+
+    flow.ingest()
+    for path in flow.lake.rglob(f"gateway={GATEWAY}/*.ndjson.gz"):
+        os.utime(path)  # landed at the session's start: now, so never silent here
+    with serve(create_app(flow.monitor())) as url:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
+        api = httpx2.get(f"{url}/api/emergencies").json()["readings"]
+        assert api, "the simulated readings trip emergency rules"
+        page.wait_for_selector("#emergencies-table tbody tr", timeout=20_000)
+        alarms = page.locator("#emergencies-table tbody tr")
+        assert alarms.count() == len(api)
+        for i in (0, len(api) - 1):
+            assert alarms.nth(i).get_attribute("data-sensor") == api[i]["sensor_id"]
+            assert alarms.nth(i).locator(".gateway").inner_text() == GATEWAY
+            assert (
+                alarms.nth(i)
+                .locator(".reasons")
+                .inner_text()
+                .startswith(", ".join(api[i]["reasons"]))
+            )
+        assert page.locator("#emergencies").get_attribute("data-count") == str(len(api))
+        row = page.locator(f"#fleet-table tbody tr[data-gateway={GATEWAY}]")
+        assert row.get_attribute("data-state") == "landing"
+        assert row.locator(".backlog").inner_text() == "none"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "emergencies.png"))
+        assert errors == []
