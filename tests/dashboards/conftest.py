@@ -158,6 +158,7 @@ def _no_dashboard_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "SENSORLAKE_SCHEMA",
         "SENSORLAKE_LAG_SECONDS",
         "SENSORLAKE_STALL_SECONDS",
+        "SENSORLAKE_SILENT_SECONDS",
         "SENSORLAKE_MONITOR_TTL",
         "SENSORLAKE_MONITOR_TOKEN",
         "SENSORLAKE_MONITOR_ALLOWED_HOSTS",

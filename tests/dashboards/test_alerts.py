@@ -14,6 +14,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from sensorlake.dashboards.app import create_app
+from sensorlake.dashboards.metrics import LABEL_SETS
 
 from .conftest import GATEWAY, Flow
 
@@ -70,6 +71,10 @@ def _exported(flow: Flow) -> tuple[str, dict[str, set[str]]]:
         labels[name] = set()
     for name, body in re.findall(r"^(\w+)\{(.*?)\} ", text, re.M):
         labels.setdefault(name, set()).update(re.findall(r'(\w+)="', body))
+    # A metric with no sample here (a per-gateway count that is 0 everywhere) has the label
+    # names metrics.py documents for it (test_fleet_api holds the export to them).
+    for name in labels:
+        labels[name].update(LABEL_SETS.get(name, ()))
     return text, labels
 
 

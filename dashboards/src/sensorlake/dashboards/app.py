@@ -26,8 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sensorlake.contract.pipelines import TARGETS
 
 from . import models as m
+from .fleet import MAX_PER_PAGE
 from .metrics import SnapshotCollector, render
 from .monitor import Monitor
+from .readers.base import EMERGENCIES_READ
 from .security import API_POLICY, HEADERS, Access, SecurityMiddleware, inline_script_policy
 from .snapshot import Snapshot
 
@@ -164,6 +166,31 @@ def create_app(
         """Per pipeline and gateway: records landed (object metadata) against rows in the
         table, and rows present more than once by _lineage (gateway, epoch, row id)."""
         return current().reconciliation
+
+    @app.get("/api/fleet", response_model=m.FleetPage, responses=_ERRORS, tags=["api"])
+    def fleet(
+        page: Annotated[int, Query(ge=1, le=100_000, description="from 1")] = 1,
+        per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
+        q: Annotated[
+            str, Query(max_length=64, description="part of a gateway id (case-insensitive)")
+        ] = "",
+        state: Annotated[m.GatewayFleetState | None, Query()] = None,
+    ) -> m.FleetPage:
+        """Per gateway: the last file landed per pipeline, files and records in the last hour
+        and day, and its state (silent, behind, landing), worst first, one page at a time;
+        the totals count the whole fleet."""
+        return current().fleet_page(page, per_page, q, state)
+
+    @app.get("/api/emergencies", response_model=m.Emergencies, responses=_ERRORS, tags=["api"])
+    def emergencies(
+        limit: Annotated[int, Query(ge=1, le=EMERGENCIES_READ)] = 20,
+    ) -> m.Emergencies:
+        """The newest emergency readings from the emergency table (sensor, gateway, time,
+        the rules it tripped, its values), newest first."""
+        alarms = current().emergencies
+        if alarms is None:
+            raise HTTPException(503, "the emergency table has not been read yet")
+        return alarms.model_copy(update={"readings": alarms.readings[:limit]})
 
     @app.get("/api/overview", response_model=m.Overview, responses=_ERRORS, tags=["page"])
     def overview() -> m.Overview:

@@ -1,4 +1,30 @@
-"""The snapshot's figures for Prometheus (``GET /metrics``), on the app's own registry."""
+"""The snapshot's figures for Prometheus (``GET /metrics``), on the app's own registry.
+
+Label sets, bounded at fleet scale (a fleet of N gateways, 5 targets, 3 components):
+
+====================================================  ============================  ==========
+metric                                                labels                        series
+====================================================  ============================  ==========
+``sensorlake_monitor_up``, ``_snapshot_age_seconds``  none                          1 each
+``sensorlake_component_state``                        component, backend, state     3 x 4
+``sensorlake_landed_*``, ``_landed_newest_...``       pipeline                      5 each
+``sensorlake_table_*``                                pipeline, table               5 each
+``sensorlake_pipeline_state``                         pipeline, state               5 x 4
+``sensorlake_backlog_*``, ``_ingestion_lag_seconds``  pipeline                      5 each
+``sensorlake_reconciliation_exactly_once``            none                          1
+``sensorlake_reconciliation_{missing,pending}_...``,  pipeline, gateway             only where
+``sensorlake_reconciliation_duplicate_rows``                                        not 0
+``sensorlake_fleet_gateways``                         state (silent, behind,        3
+                                                      landing)
+``sensorlake_gateway_last_landed_timestamp_seconds``  gateway                       N
+====================================================  ============================  ==========
+
+Per gateway, only what an alert needs per gateway: its newest file (what "silent" alerts on,
+one series per gateway), and a reconciliation count where it is not zero (a gateway whose
+records are missing, doubled or on their way: the series grow with the problems, not with
+the fleet; a count back at 0 ends its series, which resolves the alert). Everything else a
+gateway has is in ``GET /api/fleet``, not in Prometheus.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +35,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .fleet import FLEET_STATES
 from .snapshot import Snapshot
 
 __all__ = [
     "COMPONENT_STATES",
+    "LABEL_SETS",
     "LANDED",
     "PIPELINES",
     "RECONCILIATION",
@@ -21,6 +49,33 @@ __all__ = [
     "SnapshotCollector",
     "render",
 ]
+
+# Every metric and its label names, the table above as data (a test holds the export to it;
+# the alert rules' test reads a metric's labels here when no sample carries them, e.g. a
+# reconciliation count that is 0 everywhere).
+LABEL_SETS: dict[str, tuple[str, ...]] = {
+    "sensorlake_monitor_up": (),
+    "sensorlake_monitor_snapshot_age_seconds": (),
+    "sensorlake_component_state": ("component", "backend", "state"),
+    "sensorlake_landed_objects": ("pipeline",),
+    "sensorlake_landed_bytes": ("pipeline",),
+    "sensorlake_landed_records": ("pipeline",),
+    "sensorlake_landed_records_last_hour": ("pipeline",),
+    "sensorlake_landed_newest_timestamp_seconds": ("pipeline",),
+    "sensorlake_gateway_last_landed_timestamp_seconds": ("gateway",),
+    "sensorlake_table_rows": ("pipeline", "table"),
+    "sensorlake_table_version": ("pipeline", "table"),
+    "sensorlake_table_rescued_rows": ("pipeline", "table"),
+    "sensorlake_pipeline_state": ("pipeline", "state"),
+    "sensorlake_backlog_files": ("pipeline",),
+    "sensorlake_backlog_records": ("pipeline",),
+    "sensorlake_ingestion_lag_seconds": ("pipeline",),
+    "sensorlake_reconciliation_missing_records": ("pipeline", "gateway"),
+    "sensorlake_reconciliation_duplicate_rows": ("pipeline", "gateway"),
+    "sensorlake_reconciliation_pending_records": ("pipeline", "gateway"),
+    "sensorlake_reconciliation_exactly_once": (),
+    "sensorlake_fleet_gateways": ("state",),
+}
 
 STATES = ("healthy", "lagging", "stalled", "unknown")
 COMPONENT_STATES = ("healthy", "degraded", "unavailable", "not configured")
@@ -61,14 +116,17 @@ def _gauges(
     rows: Iterable[Any],
     labels: Sequence[str],
     specs: Sequence[tuple[str, str, str]],
+    *,
+    skip_zero: bool = False,
 ) -> Iterator[Metric]:
-    """One gauge per spec, one sample per row whose field is known."""
+    """One gauge per spec, one sample per row whose field is known (and, with
+    ``skip_zero``, not 0: per-gateway series only where they say something)."""
     rows = list(rows)
     for name, doc, field in specs:
         gauge = GaugeMetricFamily(name, doc, labels=list(labels))
         for row in rows:
             value = getattr(row, field)
-            if value is not None:
+            if value is not None and not (skip_zero and value == 0):
                 gauge.add_metric([str(getattr(row, label)) for label in labels], value)
         yield gauge
 
@@ -133,12 +191,23 @@ class SnapshotCollector(Collector):
             STATES,
         )
         yield from _gauges(snap.status.pipelines, ("pipeline",), PIPELINES)
-        yield from _gauges(snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION)
+        yield from _gauges(
+            snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION, skip_zero=True
+        )
         ok = GaugeMetricFamily(
             "sensorlake_reconciliation_exactly_once", "1 when nothing is missing or doubled"
         )
         ok.add_metric([], 1 if snap.reconciliation.verdict in ("exactly once", "in flight") else 0)
         yield ok
+        if snap.fleet is not None:
+            fleet = GaugeMetricFamily(
+                "sensorlake_fleet_gateways",
+                "gateways per fleet state (silent, behind, landing)",
+                labels=["state"],
+            )
+            for state in FLEET_STATES:
+                fleet.add_metric([state], snap.fleet.counts.get(state, 0))
+            yield fleet
 
 
 def _gateway_last_landed(snap: Snapshot) -> Metric:

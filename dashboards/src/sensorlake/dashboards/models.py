@@ -13,7 +13,14 @@ __all__ = [
     "BucketDetails",
     "ComponentHealth",
     "ComponentState",
+    "Emergencies",
+    "EmergencyReadingInfo",
     "ErrorResponse",
+    "FleetGateway",
+    "FleetPage",
+    "FleetPipeline",
+    "FleetTotals",
+    "GatewayFleetState",
     "GatewayRun",
     "GatewayStatus",
     "Health",
@@ -259,3 +266,73 @@ class Overview(BaseModel):
     bucket_seconds: int
     buckets: list[datetime] = Field(description="start of each chart bucket")
     series: list[PipelineSeries]
+
+
+GatewayFleetState = Literal["silent", "behind", "landing"]
+
+
+class FleetPipeline(BaseModel):
+    pipeline: str
+    last_landed: datetime = Field(description="modification time of its newest file")
+    last_key: str = Field(description="its newest file's landing key")
+    files_last_hour: int
+    records_last_hour: int
+    files_last_day: int
+    records_last_day: int
+
+
+class FleetGateway(BaseModel):
+    gateway: str
+    state: GatewayFleetState = Field(
+        description="silent: no file for more than SENSORLAKE_SILENT_SECONDS; behind: files "
+        "due and not in a table, or waiting SENSORLAKE_LAG_SECONDS or longer; else landing"
+    )
+    reason: str
+    last_landed: datetime = Field(description="its newest file, any pipeline")
+    age_seconds: float = Field(description="how old that file was when the figures were read")
+    files_last_hour: int = Field(description="files, every pipeline")
+    files_last_day: int
+    records_last_hour: int = Field(description="readings landed (raw: each reading once)")
+    records_last_day: int
+    backlog_files: int | None = Field(description="files not yet in a table (None: unknown)")
+    backlog_records: int | None
+    pipelines: list[FleetPipeline] = Field(description="the pipelines it has landed in")
+
+
+class FleetTotals(BaseModel):
+    gateways: int
+    healthy: int = Field(description="gateways landing, with nothing behind")
+    silent: int
+    behind: int
+
+
+class FleetPage(BaseModel):
+    as_of: datetime | None
+    silent_seconds: float
+    behind_seconds: float
+    totals: FleetTotals = Field(description="the whole fleet, whatever the search")
+    matching: int = Field(description="gateways matching the search and state")
+    page: int
+    per_page: int
+    pages: int
+    gateways: list[FleetGateway] = Field(description="worst first: silent, behind, landing")
+    error: str | None = Field(None, description="why the landing zone could not be read")
+
+
+class EmergencyReadingInfo(BaseModel):
+    sensor_id: str
+    gateway: str
+    timestamp: datetime | None = Field(description="when the sensor took the reading")
+    reasons: list[str] = Field(description="the emergency rules it tripped")
+    values: dict[str, float | None] = Field(description="its readings (pressure in bar)")
+    valid: bool = Field(description="whether the reading also passed validation")
+    validation_errors: list[str]
+    reading_id: int | None
+    ingested_at: datetime | None
+
+
+class Emergencies(BaseModel):
+    as_of: datetime | None
+    table: str
+    readings: list[EmergencyReadingInfo] = Field(description="newest reading time first")
+    error: str | None = Field(None, description="why the emergency table could not be read")

@@ -34,6 +34,7 @@ BACKEND_LABELS = {
     "tables": "the tables",
     "jobs": "Databricks job runs",
     "gateway": "the gateway state",
+    "emergencies": "the emergency table",
 }
 
 # While a first scan is still counting records, publish progress this often.
@@ -138,6 +139,9 @@ class Monitor:
             calls["tables"] = (self._backends["tables"], self._read_tables)
             if hasattr(r.tables, "job_runs"):
                 calls["jobs"] = (self._backends["jobs"], r.tables.job_runs)  # type: ignore[attr-defined]
+            if hasattr(r.tables, "latest_emergencies"):
+                # Its own bounded read: the alarms never wait for the other tables' figures.
+                calls["emergencies"] = (self._backends["emergencies"], r.tables.latest_emergencies)  # type: ignore[attr-defined]
         bound = self.settings.backend_timeout_seconds
         answers = read_all(calls, bound if timeout is None else min(bound, timeout))
         tables: dict[str, Any] = {}
@@ -150,6 +154,7 @@ class Monitor:
             else:
                 tables, table_errors = read.value
         jobs = answers.get("jobs")
+        alarms = answers.get("emergencies")
         return Inputs(
             landing_kind=r.landing.kind,
             landing=answers["landing"].value,
@@ -163,6 +168,8 @@ class Monitor:
             read_at=self.clock(),
             job_runs=tuple((jobs.value if jobs else None) or ()),
             jobs_error=jobs.error if jobs else None,
+            emergencies=tuple((alarms.value if alarms else None) or ()),
+            emergencies_error=alarms.error if alarms else None,
         )
 
     def _read_tables(self) -> tuple[dict[str, Any], dict[str, str]]:

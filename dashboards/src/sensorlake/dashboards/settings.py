@@ -63,7 +63,8 @@ def _hosts(name: str, raw: str) -> frozenset[str]:
 
 @configspec("Dashboards: thresholds")
 class Thresholds(ConfigSpec):
-    """When a pipeline counts as lagging or stalled, in seconds of unprocessed age."""
+    """When a pipeline counts as lagging or stalled, in seconds of unprocessed age, and when
+    a gateway counts as silent, in seconds since its newest landed file."""
 
     lag_seconds: float = setting(
         "SENSORLAKE_LAG_SECONDS",
@@ -75,6 +76,13 @@ class Thresholds(ConfigSpec):
         "SENSORLAKE_STALL_SECONDS",
         1800.0,
         "seconds of unprocessed age that count as stalled",
+        parse=seconds,
+    )
+    # Three missed five-minute rotations: a gateway landing on schedule is never silent.
+    silent_seconds: float = setting(
+        "SENSORLAKE_SILENT_SECONDS",
+        900.0,
+        "seconds since a gateway's newest landed file after which it counts as silent",
         parse=seconds,
     )
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sensorlake.contract.pipelines import TARGETS, table_name
 
 from . import models as m
+from .fleet import MAX_PER_PAGE, Fleet, GatewayRow, build_fleet
 from .readers.base import GatewayState, Inputs, LandedObject, TableStats
 from .reconcile import Backlog, backlog_of, duplicate_rows, reconcile
 from .settings import Thresholds
@@ -28,6 +29,7 @@ __all__ = [
     "Snapshot",
     "build",
     "chart_buckets",
+    "fleet_totals",
 ]
 
 HOUR, DAY = 3600.0, 86400.0
@@ -50,6 +52,9 @@ class Snapshot:
     details: Mapping[str, tuple[str, list[m.Partition], list[m.LandedObjectInfo], int, int, int]]
     # target -> (location, partitions, newest objects, objects, bytes, records)
     landed_per_minute: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    fleet: Fleet | None = None  # one row per gateway, worst first (fleet.py)
+    fleet_error: str | None = None  # why the fleet is unknown (the landing zone unreadable)
+    emergencies: m.Emergencies | None = None
 
     @property
     def complete(self) -> bool:
@@ -58,6 +63,26 @@ class Snapshot:
 
     def health_at(self, now: float) -> m.Health:
         return self.health.model_copy(update={"age_seconds": round(max(0.0, now - self.at), 3)})
+
+    def fleet_page(
+        self, page: int = 1, per_page: int = 50, q: str = "", state: str | None = None
+    ) -> m.FleetPage:
+        """One page of the fleet, worst first; filtering and slicing only (built once)."""
+        fleet = self.fleet or Fleet(self.at, 0.0, 0.0, ())
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
+        matching, rows = fleet.page(page, per_page, q, state)
+        return m.FleetPage(
+            as_of=_dt(self.at),
+            silent_seconds=fleet.silent_seconds,
+            behind_seconds=fleet.behind_seconds,
+            totals=fleet_totals(fleet),
+            matching=matching,
+            page=page,
+            per_page=per_page,
+            pages=max(1, -(-matching // per_page)),
+            gateways=[_gateway_model(r, self.at) for r in rows],
+            error=self.fleet_error,
+        )
 
     def overview(self, now: float) -> m.Overview:
         seconds, buckets, series = self.overview_series
@@ -103,6 +128,20 @@ def build(inputs: Inputs, thresholds: Thresholds) -> Snapshot:
     landed_pm = {t: _per_minute(objects.get(t, ())) for t in TARGETS}
     series = _series(landed_pm, tables, now)
     details = {t: _details(inputs, t, backlog[t]) for t in TARGETS}
+    # Only tables that were read say anything about a gateway's backlog.
+    read = {
+        t: backlog[t]
+        for t in TARGETS
+        if t in tables
+        and not (inputs.landing_error or inputs.tables_not_configured or inputs.table_errors.get(t))
+    }
+    fleet = build_fleet(
+        objects,
+        read,
+        now,
+        silent_seconds=thresholds.silent_seconds,
+        behind_seconds=thresholds.lag_seconds,
+    )
     return Snapshot(
         at=now,
         health=health,
@@ -113,6 +152,73 @@ def build(inputs: Inputs, thresholds: Thresholds) -> Snapshot:
         overview_series=series,
         details=details,
         landed_per_minute=landed_pm,
+        fleet=fleet,
+        fleet_error=inputs.landing_error,
+        emergencies=_emergencies(inputs),
+    )
+
+
+# -- fleet and emergencies -----------------------------------------------------------------
+
+
+def fleet_totals(fleet: Fleet) -> m.FleetTotals:
+    return m.FleetTotals(
+        gateways=fleet.gateways,
+        healthy=fleet.counts.get("landing", 0),
+        silent=fleet.counts.get("silent", 0),
+        behind=fleet.counts.get("behind", 0),
+    )
+
+
+def _gateway_model(row: GatewayRow, at: float) -> m.FleetGateway:
+    return m.FleetGateway(
+        gateway=row.gateway,
+        state=row.state,
+        reason=row.reason,
+        last_landed=_dt(row.last_landed),  # type: ignore[arg-type]
+        age_seconds=round(max(0.0, at - row.last_landed), 1),
+        files_last_hour=row.files_last_hour,
+        files_last_day=row.files_last_day,
+        records_last_hour=row.records_last_hour,
+        records_last_day=row.records_last_day,
+        backlog_files=row.backlog_files,
+        backlog_records=row.backlog_records,
+        pipelines=[
+            m.FleetPipeline(
+                pipeline=p.pipeline,
+                last_landed=_dt(p.last_modified),  # type: ignore[arg-type]
+                last_key=p.last_key,
+                files_last_hour=p.files_last_hour,
+                records_last_hour=p.records_last_hour,
+                files_last_day=p.files_last_day,
+                records_last_day=p.records_last_day,
+            )
+            for p in row.pipelines
+        ],
+    )
+
+
+def _emergencies(inputs: Inputs) -> m.Emergencies:
+    stats = inputs.tables.get("emergency")
+    error = inputs.emergencies_error or inputs.tables_not_configured
+    return m.Emergencies(
+        as_of=_dt(inputs.read_at),
+        table=stats.table if stats else table_name("emergency"),
+        readings=[
+            m.EmergencyReadingInfo(
+                sensor_id=e.sensor_id,
+                gateway=e.gateway,
+                timestamp=_dt(e.timestamp),
+                reasons=list(e.reasons),
+                values=dict(e.values),
+                valid=e.valid,
+                validation_errors=list(e.validation_errors),
+                reading_id=e.reading_id,
+                ingested_at=_dt(e.ingested_at),
+            )
+            for e in inputs.emergencies
+        ],
+        error=error,
     )
 
 

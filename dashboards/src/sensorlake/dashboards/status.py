@@ -9,7 +9,7 @@ the time allowed: try again later), 2 could not check because a backend is not c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,21 @@ from rich.table import Table
 
 from sensorlake.contract.errors import ExitCode
 
-from .snapshot import Snapshot
+from .snapshot import Snapshot, fleet_totals
 
-__all__ = ["DEGRADED", "HEALTHY", "NOT_CONFIGURED", "UNCHECKED", "Report", "render", "report"]
+__all__ = [
+    "DEGRADED",
+    "HEALTHY",
+    "NOT_CONFIGURED",
+    "UNCHECKED",
+    "WORST_SHOWN",
+    "Report",
+    "fleet_summary",
+    "render",
+    "report",
+]
+
+WORST_SHOWN = 10
 
 HEALTHY = ExitCode.OK
 DEGRADED = ExitCode.MISMATCH
@@ -45,6 +57,8 @@ class Report:
     exit_code: ExitCode
     reasons: list[str]
     sections: dict[str, list[dict[str, Any]]]
+    # gateways healthy, silent, behind, and the worst ten (fleet_summary)
+    fleet: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -56,6 +70,7 @@ class Report:
             "exit_code": self.exit_code,
             "reasons": self.reasons,
             **self.sections,
+            "fleet": self.fleet,
         }
 
 
@@ -215,7 +230,30 @@ def report(snap: Snapshot) -> Report:
         "landing": landing,
         "monitoring": monitoring,
     }
-    return Report(code, reasons, sections)
+    return Report(code, reasons, sections, fleet_summary(snap))
+
+
+def fleet_summary(snap: Snapshot) -> dict[str, Any]:
+    """How many gateways are healthy, silent and behind, and the worst ten (worst first)."""
+    if snap.fleet is None:
+        return {}
+    totals = fleet_totals(snap.fleet).model_dump()
+    worst = [
+        {
+            "gateway": row.gateway,
+            "state": row.state,
+            "reason": row.reason,
+            "last_landed": datetime.fromtimestamp(row.last_landed, UTC).isoformat(),
+            "backlog_files": row.backlog_files,
+        }
+        for row in snap.fleet.rows[:WORST_SHOWN]
+    ]
+    return {
+        **totals,
+        "silent_seconds": snap.fleet.silent_seconds,
+        "error": snap.fleet_error,
+        "worst": worst,
+    }
 
 
 _STYLE = {
@@ -237,6 +275,9 @@ _STYLE = {
     "mismatch": "red",
     "no lineage": "red",
     "unknown": "red",
+    "landing": "green",
+    "behind": "yellow",
+    "silent": "red",
 }
 _TITLES = {
     "infrastructure_and_tables": "Infrastructure and tables",
@@ -258,7 +299,29 @@ def render(rep: Report, console: Console, as_of: float) -> None:
                 row["item"], f"[{style}]{row['state']}[/]" if style else row["state"], row["detail"]
             )
         console.print(table)
+    _render_fleet(rep.fleet, console)
     colour = {HEALTHY: "green", DEGRADED: "yellow"}.get(rep.exit_code, "red")
     console.print(f"[bold {colour}]{rep.verdict}[/] as of {stamp}")
     for reason in rep.reasons:
         console.print(f"  - {reason}", markup=False, highlight=False)
+
+
+def _render_fleet(fleet: dict[str, Any], console: Console) -> None:
+    """A line of counts, then the worst gateways (nothing when no gateway has landed)."""
+    if not fleet.get("gateways"):
+        return
+    table = Table(
+        title=(
+            f"Fleet: {fleet['gateways']:,} gateway(s), {fleet['healthy']:,} healthy, "
+            f"{fleet['silent']:,} silent, {fleet['behind']:,} behind"
+        ),
+        title_justify="left",
+        expand=True,
+    )
+    table.add_column("worst first", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("detail", ratio=1)
+    for row in fleet["worst"]:
+        style = _STYLE.get(row["state"], "")
+        table.add_row(row["gateway"], f"[{style}]{row['state']}[/]", row["reason"])
+    console.print(table)

@@ -7,16 +7,21 @@ data; :mod:`..snapshot` turns it into the figures the API, the page and ``status
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.summary import RunRecord
 
 __all__ = [
+    "EMERGENCIES_READ",
     "OUTSIDE_SHOWN",
+    "EmergencyReader",
+    "EmergencyReading",
     "GatewayState",
     "GatewayStateReader",
     "HistoryEntry",
@@ -27,6 +32,7 @@ __all__ = [
     "LandingReader",
     "TableReader",
     "TableStats",
+    "emergency_reading",
     "key_in",
 ]
 
@@ -139,6 +145,92 @@ class TableReader(Protocol):
         ...
 
 
+# How many of the newest emergency readings a refresh reads (the page and the API show these).
+EMERGENCIES_READ = 50
+
+
+@dataclass(frozen=True)
+class EmergencyReading:
+    """One row of the emergency table: which sensor raised which alarm, and its values.
+
+    The shape is the contract's (``contract.records``: the schematized record plus
+    ``emergency.reasons``, ``valid`` and ``validation_errors``); ``values`` are its
+    ``readings`` (temperature, humidity, pressure in bar, vibration, voltage)."""
+
+    sensor_id: str
+    gateway: str
+    timestamp: float | None  # the reading's time, seconds since the epoch, UTC
+    reasons: tuple[str, ...]
+    values: Mapping[str, float | None]
+    valid: bool
+    validation_errors: tuple[str, ...] = ()
+    reading_id: int | None = None
+    ingested_at: float | None = None
+
+
+def emergency_reading(row: Mapping[str, Any]) -> EmergencyReading:
+    """A row of the emergency table as a reader gets it: from pyarrow (lists, dicts) or the
+    Databricks SQL connector (structs as dicts, arrays as numpy arrays, or either as JSON
+    text). Columns: ``sensor_id``, ``timestamp``, ``reading_id``, ``readings``,
+    ``emergency``, ``_ingested_at``, and the gateway as ``lineage_gateway`` (from
+    ``_lineage.gateway_id``) or ``gateway`` (the key's partition column)."""
+    alarm = _struct(row.get("emergency"))
+    values = _struct(row.get("readings"))
+    reading_id = row.get("reading_id")
+    return EmergencyReading(
+        sensor_id=str(row.get("sensor_id") or ""),
+        gateway=str(row.get("lineage_gateway") or row.get("gateway") or ""),
+        timestamp=_seconds(row.get("timestamp")),
+        reasons=_strings(alarm.get("reasons")),
+        values={str(k): _number(v) for k, v in values.items()},
+        valid=bool(alarm.get("valid")),
+        validation_errors=_strings(alarm.get("validation_errors")),
+        reading_id=None if reading_id is None else int(reading_id),
+        ingested_at=_seconds(row.get("_ingested_at")),
+    )
+
+
+def _struct(value: Any) -> Mapping[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None or isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return () if value is None else (str(value),)
+    return tuple(str(v) for v in value)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _seconds(value: Any) -> float | None:
+    """A timestamp cell (datetime, or ISO text) as seconds since the epoch, UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+class EmergencyReader(Protocol):
+    def latest_emergencies(self, limit: int = EMERGENCIES_READ) -> tuple[EmergencyReading, ...]:
+        """The newest emergency readings by reading time, newest first (() without a table)."""
+        ...
+
+
 @dataclass(frozen=True)
 class GatewayState:
     """What the gateway state on this machine says (runs newest first)."""
@@ -188,3 +280,5 @@ class Inputs:
     read_at: float
     job_runs: tuple[JobRun, ...] = ()
     jobs_error: str | None = None
+    emergencies: tuple[EmergencyReading, ...] = ()  # newest first
+    emergencies_error: str | None = None

@@ -25,7 +25,15 @@ from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 
 from ..errors import BackendUnavailable, NotConfigured
 from ..settings import DatabricksSettings
-from .base import HistoryEntry, JobRun, TableStats, key_in
+from .base import (
+    EMERGENCIES_READ,
+    EmergencyReading,
+    HistoryEntry,
+    JobRun,
+    TableStats,
+    emergency_reading,
+    key_in,
+)
 
 __all__ = [
     "HISTORY_SHOWN",
@@ -33,6 +41,7 @@ __all__ = [
     "RUNS_SHOWN",
     "SOURCE_FILE",
     "DatabricksReader",
+    "emergency_query",
     "queries",
 ]
 
@@ -76,6 +85,15 @@ def queries(fqn: str, checkpoint: str | None) -> dict[str, str]:
         literal = checkpoint.replace("\\", "\\\\").replace("'", "\\'")
         out["processed"] = f"SELECT * FROM cloud_files_state('{literal}')"
     return out
+
+
+def emergency_query(fqn: str, limit: int) -> str:
+    """The newest emergency readings by reading time (``fqn`` already quoted)."""
+    return (
+        f"SELECT sensor_id, timestamp, reading_id, readings, emergency, "
+        f"{LINEAGE.name}.gateway_id AS lineage_gateway, {INGESTED_AT} AS _ingested_at "
+        f"FROM {fqn} ORDER BY timestamp DESC, {INGESTED_AT} DESC LIMIT {int(limit)}"
+    )
 
 
 def _ts(value: Any) -> float | None:
@@ -213,6 +231,16 @@ class DatabricksReader:
             history=history,
             processed_files=processed,
         )
+
+    def latest_emergencies(self, limit: int = EMERGENCIES_READ) -> tuple[EmergencyReading, ...]:
+        """The newest rows of the emergency table, newest first; () before it exists."""
+        table = table_name("emergency")
+        fqn = ".".join(_quote(p) for p in (self.catalog, self.schema, table))
+        with self._cursor(table) as run:
+            result = run(emergency_query(fqn, limit), missing_ok=True)
+        if result is None:
+            return ()
+        return tuple(emergency_reading(r) for r in result.rows)
 
     def _processed(
         self, run: Callable[..., _Result | None], sql: str | None, table: str

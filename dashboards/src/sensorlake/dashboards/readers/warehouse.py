@@ -25,7 +25,14 @@ from sensorlake.contract.pipelines import table_name
 from sensorlake.contract.records import INGEST_COLUMNS, LINEAGE, RESCUED_COLUMN
 
 from ..errors import BackendUnavailable
-from .base import HistoryEntry, TableStats, key_in
+from .base import (
+    EMERGENCIES_READ,
+    EmergencyReading,
+    HistoryEntry,
+    TableStats,
+    emergency_reading,
+    key_in,
+)
 
 __all__ = [
     "HISTORY_SHOWN",
@@ -92,6 +99,7 @@ class LocalWarehouseReader:
         self.catalog = catalog
         self.schema = schema
         self._cache: dict[str, TableStats] = {}
+        self._emergencies: tuple[int, int, tuple[EmergencyReading, ...]] | None = None
         self._lock = threading.Lock()
 
     def path(self, target: str) -> Path:
@@ -140,6 +148,34 @@ class LocalWarehouseReader:
             ) from None
         return _with_processed(cached, processed)
 
+    def latest_emergencies(self, limit: int = EMERGENCIES_READ) -> tuple[EmergencyReading, ...]:
+        """The newest rows of the emergency table by reading time (cached per version)."""
+        if not self.warehouse_dir.is_dir():
+            raise BackendUnavailable(
+                f"local warehouse {self.warehouse_dir} does not exist: run "
+                "`sensorlake streams run` or set --warehouse-dir"
+            )
+        path = self.path("emergency")
+        try:
+            if not DeltaTable.is_deltatable(str(path)):
+                return ()  # no stream has written it yet
+            table = DeltaTable(str(path))
+            version = table.version()
+            with self._lock:
+                cached = self._emergencies
+            if cached is not None and cached[:2] == (version, limit):
+                return cached[2]
+            readings = _newest_emergencies(table, limit)
+        except (DeltaError, OSError, pa.ArrowException) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise BackendUnavailable(
+                f"cannot read table {table_name('emergency')} at {path} "
+                f"({type(exc).__name__}: {first})"
+            ) from None
+        with self._lock:
+            self._emergencies = (version, limit, readings)
+        return readings
+
     def _compute(self, target: str, table: DeltaTable, version: int) -> TableStats:
         columns = tuple(f.name for f in table.schema().fields)
         history = [
@@ -184,6 +220,32 @@ class LocalWarehouseReader:
         if not wanted:
             return pa.table({"_": pa.nulls(dataset.count_rows())})
         return dataset.to_table(columns=wanted)
+
+
+def _newest_emergencies(table: DeltaTable, limit: int) -> tuple[EmergencyReading, ...]:
+    """The ``limit`` newest rows by reading time, reading only the columns shown."""
+    names = {f.name for f in table.schema().fields}
+    wanted = [
+        c
+        for c in ("sensor_id", "timestamp", "reading_id", "readings", "emergency", INGESTED_AT)
+        if c in names
+    ]
+    if "timestamp" not in wanted or "emergency" not in wanted:
+        return ()
+    columns: dict[str, Any] = {c: pc.field(c) for c in wanted}
+    if LINEAGE.name in names:
+        columns["lineage_gateway"] = pc.field(LINEAGE.name, "gateway_id")  # see emergency_reading
+    if "gateway" in names:
+        columns["gateway"] = pc.field("gateway")
+    data = table.to_pyarrow_dataset().to_table(columns=columns)
+    if not data.num_rows:
+        return ()
+    order = [("timestamp", "descending")]
+    if INGESTED_AT in wanted:
+        order.append((INGESTED_AT, "descending"))
+    newest = data.take(pc.select_k_unstable(data, k=min(limit, data.num_rows), sort_keys=order))
+    newest = newest.sort_by(order)
+    return tuple(emergency_reading(row) for row in newest.to_pylist())
 
 
 def _rows_written(metrics: dict[str, Any]) -> int | None:

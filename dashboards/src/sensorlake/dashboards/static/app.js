@@ -183,10 +183,118 @@ function render(data) {
   document.body.dataset.loaded = "true";
 }
 
+// -- fleet: one page of gateways, worst first, searched on the server -------------------
+
+const FLEET_PER_PAGE = 50;
+const fleetView = { page: 1, pages: 1, q: "", state: "", seq: 0 };
+
+function values(v) {
+  return Object.entries(v || {}).filter(([, x]) => x !== null && x !== undefined)
+    .map(([k, x]) => `${k} ${Number(x).toFixed(2).replace(/\.?0+$/, "")}`).join(" · ");
+}
+
+function fleetRow(g) {
+  const tr = el("tr", { "data-gateway": g.gateway, "data-state": g.state });
+  const state = el("td");
+  state.append(el("span", { class: "pill", "data-state": g.state }, g.state));
+  const newest = el("td", { class: "newest", title: g.last_landed }, ago(g.last_landed));
+  const pipes = el("td", { class: "fleet-pipes" });
+  for (const p of g.pipelines) {
+    pipes.append(el("span", { "data-pipeline": p.pipeline, title: `${p.last_key} at ${p.last_landed}` },
+      `${p.pipeline} ${duration((Date.now() - Date.parse(p.last_landed)) / 1000)}`));
+  }
+  const backlog = g.backlog_files === null ? "–" : (g.backlog_files === 0 ? "none" : `${num(g.backlog_files)} files`);
+  tr.append(el("td", { class: "gateway" }, g.gateway), state, newest,
+    el("td", { class: "num files" }, `${num(g.files_last_hour)} / ${num(g.files_last_day)}`),
+    el("td", { class: "num records" }, `${num(g.records_last_hour)} / ${num(g.records_last_day)}`),
+    el("td", { class: "num backlog" }, backlog), pipes, el("td", { class: "reason" }, g.reason));
+  return tr;
+}
+
+function renderFleet(data) {
+  const t = data.totals;
+  document.getElementById("fleet-totals").textContent =
+    `${num(t.gateways)} gateways: ${num(t.healthy)} healthy, ${num(t.silent)} silent, ${num(t.behind)} behind` +
+    (data.error ? ` (landing zone: ${data.error})` : "");
+  const section = document.getElementById("fleet");
+  section.dataset.matching = String(data.matching);
+  section.dataset.page = String(data.page);
+  fleetView.pages = data.pages;
+  document.querySelector("#fleet-table tbody").replaceChildren(...data.gateways.map(fleetRow));
+  const shown = data.matching === t.gateways ? "" : ` (${num(data.matching)} match)`;
+  document.getElementById("fleet-page").textContent = `page ${num(data.page)} of ${num(data.pages)}${shown}`;
+  document.getElementById("fleet-prev").disabled = data.page <= 1;
+  document.getElementById("fleet-next").disabled = data.page >= data.pages;
+  document.body.dataset.fleet = String(Number(document.body.dataset.fleet || 0) + 1);
+}
+
+async function refreshFleet() {
+  const seq = ++fleetView.seq;
+  const params = new URLSearchParams({ page: String(fleetView.page), per_page: String(FLEET_PER_PAGE) });
+  if (fleetView.q) params.set("q", fleetView.q);
+  if (fleetView.state) params.set("state", fleetView.state);
+  const response = await fetch(`/api/fleet?${params}`, { cache: "no-store" });
+  if (response.status === 503) return;
+  if (!response.ok) throw new Error(`fleet: HTTP ${response.status}`);
+  const data = await response.json();
+  if (seq === fleetView.seq) renderFleet(data); // an older answer never overwrites a newer one
+}
+
+function emergencyRow(e) {
+  const tr = el("tr", { "data-sensor": e.sensor_id, "data-gateway": e.gateway });
+  tr.append(el("td", { class: "time", title: e.timestamp || "" }, e.timestamp ? new Date(e.timestamp).toLocaleString() : "–"),
+    el("td", { class: "sensor" }, e.sensor_id), el("td", { class: "gateway" }, e.gateway),
+    el("td", { class: "reasons" }, e.reasons.join(", ") + (e.valid ? "" : " (invalid reading)")),
+    el("td", { class: "values" }, values(e.values)));
+  return tr;
+}
+
+async function refreshEmergencies() {
+  const response = await fetch("/api/emergencies?limit=20", { cache: "no-store" });
+  if (response.status === 503) return;
+  if (!response.ok) throw new Error(`emergencies: HTTP ${response.status}`);
+  const data = await response.json();
+  const section = document.getElementById("emergencies");
+  section.dataset.count = String(data.readings.length);
+  document.getElementById("emergencies-note").textContent = data.error
+    ? `(${data.table}: ${data.error})`
+    : (data.readings.length ? `newest ${data.readings.length} in ${data.table}, newest first` : "");
+  document.getElementById("emergencies-empty").hidden = data.readings.length > 0;
+  const table = document.getElementById("emergencies-table");
+  table.hidden = data.readings.length === 0;
+  table.querySelector("tbody").replaceChildren(...data.readings.map(emergencyRow));
+}
+
+function fleetControls() {
+  let timer = null;
+  document.getElementById("fleet-q").addEventListener("input", (ev) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      fleetView.q = ev.target.value.trim();
+      fleetView.page = 1;
+      refreshFleet().catch(() => {});
+    }, 200);
+  });
+  document.getElementById("fleet-state").addEventListener("change", (ev) => {
+    fleetView.state = ev.target.value;
+    fleetView.page = 1;
+    refreshFleet().catch(() => {});
+  });
+  document.getElementById("fleet-prev").addEventListener("click", () => {
+    if (fleetView.page > 1) { fleetView.page -= 1; refreshFleet().catch(() => {}); }
+  });
+  document.getElementById("fleet-next").addEventListener("click", () => {
+    if (fleetView.page < fleetView.pages) { fleetView.page += 1; refreshFleet().catch(() => {}); }
+  });
+}
+
 async function refresh() {
   const live = document.getElementById("live");
   try {
-    const response = await fetch("/api/overview", { cache: "no-store" });
+    // The fleet and the alarms on their own: one of them failing never hides the rest.
+    const quiet = (p) => p.catch((err) => { live.title = `last refresh failed (${err.message}); retrying`; });
+    const [response] = await Promise.all([
+      fetch("/api/overview", { cache: "no-store" }), quiet(refreshFleet()), quiet(refreshEmergencies())]);
     if (response.status === 503) {
       document.getElementById("verdict-text").textContent = "reading the landing zone for the first time…";
       live.className = "stale";
@@ -203,5 +311,6 @@ async function refresh() {
   }
 }
 
+fleetControls();
 refresh();
 setInterval(refresh, REFRESH_MS);
