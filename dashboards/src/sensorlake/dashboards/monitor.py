@@ -17,6 +17,7 @@ from typing import Any
 from sensorlake.contract.pipelines import TARGETS
 
 from .backends import BoundedBackend, read_all
+from .cache import MonitorCache
 from .errors import DashboardError, NotConfigured
 from .readers.base import GatewayStateReader, Inputs, LandingReader, TableReader
 from .readers.gateway import LocalGatewayReader
@@ -64,9 +65,12 @@ def make_readers(settings: Settings) -> Readers:
     if settings.s3 is not None:
         from .readers.s3 import S3LandingReader
 
-        landing = S3LandingReader(settings.s3)
+        s3 = settings.s3
+        where = f"s3 {s3.endpoint_url or 'aws'} " + " ".join(sorted(s3.buckets.values()))
+        landing = S3LandingReader(s3, cache=MonitorCache(settings.cache_path, where))
     else:
-        landing = LocalLakeReader(settings.lake_dir)
+        where = f"lake {settings.lake_dir.resolve()}"
+        landing = LocalLakeReader(settings.lake_dir, cache=MonitorCache(settings.cache_path, where))
     gateway = LocalGatewayReader(settings.state_dir)
     if settings.tables == "local":
         from .readers.warehouse import LocalWarehouseReader

@@ -99,8 +99,15 @@ class Settings:
     # The monitor on a network (security.py): more Host names it answers, its access token.
     allowed_hosts: frozenset[str] = frozenset()
     monitor_token: str | None = field(default=None, repr=False)
+    # What the monitor learned about the landing zone, kept across restarts (cache.py);
+    # None: ``<state_dir>/monitor/cache.sqlite``. SENSORLAKE_MONITOR_CACHE.
+    monitor_cache: Path | None = None
     # Values no log line may show (redact.py): those of SECRET_ENV that are set.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def cache_path(self) -> Path:
+        return self.monitor_cache or self.state_dir / "monitor" / "cache.sqlite"
 
     @property
     def landing(self) -> Landing:
@@ -196,5 +203,8 @@ def load_settings(
             source="SENSORLAKE_MONITOR_ALLOWED_HOSTS",
         ),
         monitor_token=env.get("SENSORLAKE_MONITOR_TOKEN") or None,
+        monitor_cache=Path(env["SENSORLAKE_MONITOR_CACHE"])
+        if env.get("SENSORLAKE_MONITOR_CACHE")
+        else None,
         secrets=tuple(value for name in SECRET_ENV if (value := env.get(name))),
     )
