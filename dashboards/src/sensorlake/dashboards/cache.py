@@ -197,7 +197,10 @@ class MonitorCache:
         drop_dirs: Iterable[str] = (),
         meta: Iterable[tuple[str, str]] = (),
     ) -> bool:
-        """One transaction of changes; False when the cache was rebuilt (write it all again)."""
+        """One transaction of changes; False when the cache was rebuilt (write it all again).
+        Without a cache there is nothing to write (True)."""
+        if self._db is None:
+            return True
         put, delete, dirs, drop_dirs, meta = (
             list(put),
             list(delete),
