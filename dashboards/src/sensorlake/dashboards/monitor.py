@@ -123,6 +123,7 @@ class Monitor:
         self._refresh_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.refreshes = 0
+        self.listing_pending = False
         self._backends: dict[str, BoundedBackend[Any]] = {
             name: BoundedBackend(label, _guard, clock=clock)
             for name, label in BACKEND_LABELS.items()
@@ -188,7 +189,11 @@ class Monitor:
         """Read every backend now and publish the result (one refresh at a time)."""
         with self._refresh_lock:
             started = time.monotonic()
-            snapshot = build(self.collect(timeout), self.settings.thresholds)
+            inputs = self.collect(timeout)
+            snapshot = build(inputs, self.settings.thresholds)
+            # An S3 listing cycle longer than one refresh's budget goes on at the next.
+            landing = inputs.landing
+            self.listing_pending = bool(landing is not None and any(landing.pending.values()))
             self._snapshot = snapshot
             self.refreshes += 1
             self._ready.set()
@@ -232,7 +237,9 @@ class Monitor:
         budget = self.settings.status_timeout_seconds if timeout is None else timeout
         deadline = time.monotonic() + budget
         snapshot = self.refresh(timeout=budget)
-        while not snapshot.complete and (left := deadline - time.monotonic()) > 0.5:
+        while (not snapshot.complete or self.listing_pending) and (
+            left := deadline - time.monotonic()
+        ) > 0.5:
             snapshot = self.refresh(timeout=left)
         return snapshot
 
@@ -240,8 +247,8 @@ class Monitor:
         while not self._stop.is_set():
             ttl = self.settings.cache_ttl_seconds
             try:
-                if not self.refresh().complete:
-                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts still arriving
+                if not self.refresh().complete or self.listing_pending:
+                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts or listings to come
             except Exception:
                 log.exception("refresh failed; keeping the previous figures")
             self._wake.wait(ttl)

@@ -13,9 +13,10 @@ in arrival order. A refresh therefore:
 * asks one HEAD per *new* object for its ``record-count`` (listings carry no user
   metadata); landed objects are create-only, so a count is kept while the ETag is the same.
 
-Open days are today and yesterday (UTC) and ``unknown``, and in a past day the gateway
-prefixes that received an object in the last :data:`ACTIVE_SECONDS` (a backlog landing);
-a past day's folder of gateways is listed while any of its prefixes is open. The rest is
+Open days are today (UTC) and ``unknown``, and in a past day the gateway prefixes that
+received an object in the last :data:`ACTIVE_SECONDS` (yesterday's last files after
+midnight, a backlog landing); a past day's folder of gateways is listed while any of its
+prefixes is open. The rest is
 closed: listed again every ``sweep_seconds`` (a backlog that starts landing into a quiet
 past day shows after at most that), or when a day folder appears or disappears. Chosen over the alternatives: S3 event notifications (SQS) would make the
 polling cost vanish but need a queue per deployment (docs/fleet.md prices both); a manifest
@@ -29,6 +30,9 @@ bucket emptied or recreated) is corrected for that part with one log line; an un
 is rebuilt (cache.py). The very first scan, with nothing known, is one paginated listing per
 target (1,000 keys per LIST), the cheapest way to learn everything once.
 
+One refresh lists for at most ``work_seconds``: a cycle longer than that (the first scan of
+a big bucket, thousands of gateways) goes on at the next refresh, and the listing says how
+many listings are still ``pending``, so the figures come early and the backend bound holds.
 HEADs run in a pool in the background: a refresh waits a few seconds for them, then publishes
 what it has and says how many objects are not counted yet. ``requests`` counts what this
 reader asked S3 (LIST, HEAD), for the cost figures. boto3's standard credential chain and
@@ -40,10 +44,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sensorlake.contract.keys import UNKNOWN_DATE, LandingKey, source_prefix
@@ -124,6 +128,11 @@ class _Target:
         self.swept_at = 0.0  # when the closed days were last listed again
         self.built: tuple[tuple[str, _Listed], ...] | None = None  # sorted, until a change
         self.active: dict[str, float] = {}  # prefix -> newest object's time
+        # The listing jobs of the current cycle, run a refresh's budget at a time:
+        # ("scan", continuation token), ("days", ""), ("gateways", day), ("prefix", prefix).
+        self.todo: deque[tuple[str, str]] = deque()
+        self.stale: list[str] = []  # what the current cycle found changed behind the cache
+        self.sweeping = False  # the current cycle looks into the closed days too
 
     def add(self, key: str, item: _Listed) -> None:
         self.objects[key] = item
@@ -164,9 +173,15 @@ class S3LandingReader:
         count_budget_seconds: float = COUNT_BUDGET_SECONDS,
         cache: MonitorCache | None = None,
         sweep_seconds: float = SWEEP_SECONDS,
+        work_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        # How long one refresh lists at most (the rest continues at the next refresh): well
+        # inside the backend's time bound, so a big cycle is never reported "unreachable".
+        self.work_seconds = (
+            work_seconds if work_seconds is not None else min(5.0, settings.timeout_seconds / 2)
+        )
         self.count_budget_seconds = count_budget_seconds
         self.sweep_seconds = sweep_seconds
         self.clock = clock
@@ -270,6 +285,7 @@ class S3LandingReader:
 
     def list_landed(self) -> LandingListing:
         self._flush()
+        deadline = time.monotonic() + self.work_seconds
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
         listed: dict[str, _Target] = {}
@@ -284,7 +300,7 @@ class S3LandingReader:
                 if state is None or state.bucket != bucket:
                     state = self._targets[target] = _Target(bucket)
                 try:
-                    self._refresh_target(target, state)
+                    self._refresh_target(target, state, deadline)
                 except Exception as exc:
                     if not _is_boto(exc):
                         raise
@@ -308,6 +324,7 @@ class S3LandingReader:
         bad: dict[str, str] = {}
         objects: dict[str, tuple[LandedObject, ...]] = {t: () for t in TARGETS}
         uncounted: dict[str, int] = {}
+        pending: dict[str, int] = {}
         outside: list[str] = []
         for target, state in listed.items():
             bucket = state.bucket
@@ -324,6 +341,7 @@ class S3LandingReader:
                 out.append(LandedObject(key, size, modified, known[1] if known else 0))
             objects[target] = tuple(out)
             uncounted[target] = missing
+            pending[target] = len(state.todo)
             outside.extend(s3_url(bucket, k) for k in state.strays)
         return LandingListing(
             objects,
@@ -333,55 +351,118 @@ class S3LandingReader:
             uncounted,
             bad,
             tuple(sorted(outside)[:OUTSIDE_SHOWN]),
+            pending=pending,
         )
 
-    def _refresh_target(self, target: str, state: _Target) -> None:
-        if not state.scanned:
-            self._scan(target, state)
-            return
-        bucket = state.bucket
-        now = self.clock()
-        sweep = now - state.swept_at >= self.sweep_seconds
-        known = state.days()
-        days = set(self._folders(bucket, source_prefix(target), "date="))
+    def _refresh_target(self, target: str, state: _Target, deadline: float) -> None:
+        """Run the target's listing jobs until its cycle is done or ``deadline`` passes; the
+        rest waits for the next refresh (a refresh never lists for longer than its budget)."""
+        if not state.todo:
+            state.todo.append(("days", "") if state.scanned else ("scan", ""))
+            state.stale = []
         new: list[str] = []
         gone: list[str] = []
-        stale: list[str] = []
+        try:
+            first = True  # at least one job per refresh, so every cycle ends
+            while state.todo and (first or time.monotonic() < deadline):
+                first = False
+                kind, arg = state.todo[0]
+                if kind == "scan":
+                    self._scan_page(target, state, arg, new, gone)
+                elif kind == "days":
+                    self._days(target, state, gone)
+                elif kind == "gateways":
+                    self._gateways(target, state, arg, gone)
+                else:
+                    self._refresh_prefix(state, arg, new, gone, state.stale)
+                state.todo.popleft()
+        finally:
+            if not state.todo and state.stale:
+                log.warning(
+                    "monitor cache is stale for %s (%s%s): re-listed those prefixes",
+                    s3_url(state.bucket, source_prefix(target)),
+                    "; ".join(state.stale[:3]),
+                    f"; {len(state.stale) - 3} more" if len(state.stale) > 3 else "",
+                )
+                state.stale = []
+            if new or gone or not state.todo:
+                self._persist(target, state, new, gone)
+
+    def _scan_page(
+        self, target: str, state: _Target, token: str, new: list[str], gone: list[str]
+    ) -> None:
+        """One page of the first listing of a target with nothing known (1,000 keys)."""
+        extra = {"ContinuationToken": token} if token else {}
+        page = self.client.list_objects_v2(
+            Bucket=state.bucket, Prefix=source_prefix(target), MaxKeys=PAGE_SIZE, **extra
+        )
+        found, strays = _parse_page(page)
+        for name, item in found:
+            if name not in state.objects:
+                state.add(name, item)
+                new.append(name)
+        state.strays.update(strays)
+        if page.get("IsTruncated"):
+            state.todo.insert(1, ("scan", page["NextContinuationToken"]))
+        else:
+            state.scanned = True
+            state.swept_at = self.clock()
+
+    def _days(self, target: str, state: _Target, gone: list[str]) -> None:
+        """A new cycle: the target's day folders; queue the days to look into."""
+        now = self.clock()
+        state.sweeping = now - state.swept_at >= self.sweep_seconds
+        known = state.days()
+        days = set(self._folders(state.bucket, source_prefix(target), "date="))
         for day in sorted(set(known) - days):  # a whole day deleted (lifecycle, by hand)
-            stale.append(f"day {day} gone")
+            state.stale.append(f"day {day} gone")
             for gateway in known[day]:
                 gone += state.drop_prefix(f"{target}/date={day}/gateway={gateway}/")
-        today = datetime.fromtimestamp(now, UTC).date()
-        current = {today.isoformat(), (today - timedelta(days=1)).isoformat(), UNKNOWN_DATE}
+        today = datetime.fromtimestamp(now, UTC).date().isoformat()
         recent = now - ACTIVE_SECONDS
+        busy_days = {
+            prefix.split("/")[1].removeprefix("date=")
+            for prefix, newest in state.active.items()
+            if newest >= recent
+        }
         for day in sorted(days):
-            base = f"{target}/date={day}/"
-            busy = {
-                g
-                for g in known.get(day, ())
-                if state.active.get(f"{base}gateway={g}/", 0.0) >= recent
-            }
-            if not (sweep or day in current or day not in known or busy):
-                continue
-            gateways = set(self._folders(bucket, base, "gateway="))
-            for gateway in sorted(known.get(day, set()) - gateways):
-                stale.append(f"gateway {gateway} gone from {day}")
-                gone += state.drop_prefix(f"{base}gateway={gateway}/")
-            for gateway in sorted(gateways):
-                # A past day's quiet gateways wait for the sweep; new and busy ones do not.
-                if sweep or day in current or gateway in busy or gateway not in known.get(day, ()):
-                    self._refresh_prefix(state, f"{base}gateway={gateway}/", new, gone, stale)
-        if sweep:
+            if (
+                state.sweeping
+                or day in (today, UNKNOWN_DATE)
+                or day not in known
+                or day in busy_days
+            ):
+                state.todo.append(("gateways", day))
+        if state.sweeping:
             state.swept_at = now
-        if stale:
-            log.warning(
-                "monitor cache is stale for %s (%s%s): re-listed those prefixes",
-                s3_url(bucket, source_prefix(target)),
-                "; ".join(stale[:3]),
-                f"; {len(stale) - 3} more" if len(stale) > 3 else "",
-            )
-        if new or gone or sweep:
-            self._persist(target, state, new, gone)
+
+    def _gateways(self, target: str, state: _Target, day: str, gone: list[str]) -> None:
+        """One day's gateway folders; queue the prefixes to list from their last keys."""
+        base = f"{target}/date={day}/"
+        known = {
+            p.removeprefix(base).removeprefix("gateway=").rstrip("/")
+            for p in state.prefixes
+            if p.startswith(base)
+        }
+        gateways = set(self._folders(state.bucket, base, "gateway="))
+        for gateway in sorted(known - gateways):
+            state.stale.append(f"gateway {gateway} gone from {day}")
+            gone += state.drop_prefix(f"{base}gateway={gateway}/")
+        current = day in (
+            datetime.fromtimestamp(self.clock(), UTC).date().isoformat(),
+            UNKNOWN_DATE,
+        )
+        recent = self.clock() - ACTIVE_SECONDS
+        for gateway in sorted(gateways):
+            prefix = f"{base}gateway={gateway}/"
+            # A past day's quiet gateways wait for the sweep; new and busy ones do not.
+            if (
+                state.sweeping
+                or current
+                or gateway not in known
+                or state.active.get(prefix, 0.0) >= recent
+            ):
+                state.todo.append(("prefix", prefix))
 
     def _refresh_prefix(
         self, state: _Target, prefix: str, new: list[str], gone: list[str], stale: list[str]
@@ -402,20 +483,6 @@ class S3LandingReader:
         for name, item in found:
             state.add(name, item)
             new.append(name)
-
-    def _scan(self, target: str, state: _Target) -> None:
-        """The first listing of a target with nothing known: every page of its prefix."""
-        found, strays = self._list_keys(state.bucket, source_prefix(target), None)
-        old = list(state.objects)
-        for prefix in list(state.prefixes):
-            state.drop_prefix(prefix)
-        for name, item in found:
-            state.add(name, item)
-        state.strays = set(strays)
-        state.scanned = True
-        state.swept_at = self.clock()
-        fresh = set(state.objects)
-        self._persist(target, state, list(fresh), [k for k in old if k not in fresh])
 
     def _folders(self, bucket: str, prefix: str, field: str) -> list[str]:
         """The ``field=value`` folder values right under ``prefix`` (a Delimiter listing)."""
@@ -442,18 +509,9 @@ class S3LandingReader:
         for page in paginator.paginate(
             Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": PAGE_SIZE}, **extra
         ):
-            for item in page.get("Contents", ()):
-                try:
-                    key = LandingKey.parse(item["Key"])
-                except ValueError:
-                    unknown.append(item["Key"])
-                    continue
-                listed.append(
-                    (
-                        item["Key"],
-                        (key, int(item["Size"]), item["LastModified"].timestamp(), item["ETag"]),
-                    )
-                )
+            found, strays = _parse_page(page)
+            listed += found
+            unknown += strays
         return listed, unknown
 
     def _count_new(self, listed: list[tuple[str, str, str]]) -> None:
@@ -538,3 +596,19 @@ def _count_for(
 ) -> int | None:
     known = counts.get((bucket, key))
     return known[1] if known is not None and known[0] == etag else None
+
+
+def _parse_page(page: dict[str, Any]) -> tuple[list[tuple[str, _Listed]], list[str]]:
+    """A listing page's landed objects, and its keys outside the layout."""
+    listed: list[tuple[str, _Listed]] = []
+    unknown: list[str] = []
+    for item in page.get("Contents", ()):
+        try:
+            key = LandingKey.parse(item["Key"])
+        except ValueError:
+            unknown.append(item["Key"])
+            continue
+        listed.append(
+            (item["Key"], (key, int(item["Size"]), item["LastModified"].timestamp(), item["ETag"]))
+        )
+    return listed, unknown
