@@ -23,7 +23,7 @@ from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES, TARGETS
 from sensorlake.dashboards.cache import MonitorCache
 from sensorlake.dashboards.readers.base import LandingListing
 from sensorlake.dashboards.readers.lake import LocalLakeReader
-from sensorlake.dashboards.readers.s3 import S3LandingReader
+from sensorlake.dashboards.readers.s3 import LIST_BATCH, S3LandingReader
 from sensorlake.dashboards.settings import S3Settings
 from sensorlake.landing.fleet import fleet_gateways, land_gateway, simulate_fleet
 from sensorlake.landing.simulate import simulate_bulk
@@ -225,9 +225,9 @@ def test_s3_refresh_costs_what_is_new_and_survives_a_restart(
     assert len([r for r in caplog.records if "rebuilding" in r.getMessage()]) == 1
     rebuilt.close()
 
-    # A refresh lists for its budget at most: with none, one listing per target and
-    # refresh, an incremental cycle spans refreshes (said as pending) and ends with the
-    # same figures.
+    # A refresh lists for its budget at most: with none, one listing job (or one batch of
+    # prefix listings) per target and refresh, an incremental cycle spans refreshes (said
+    # as pending) and ends with the same figures.
     bounded = s3_reader(s3_env, tmp_path / "other-cache.sqlite", work_seconds=0)
     complete(bounded)  # the first scan: one page per target here
     calls = Requests(bounded)
@@ -236,7 +236,7 @@ def test_s3_refresh_costs_what_is_new_and_survives_a_restart(
     while True:
         step = bounded.list_landed()
         refreshes += 1
-        assert calls.count("LIST") <= len(TARGETS) * refreshes
+        assert calls.count("LIST") <= len(TARGETS) * LIST_BATCH * refreshes
         seen_pending = max(seen_pending, sum(step.pending.values()))
         if step.complete or refreshes > 500:
             break

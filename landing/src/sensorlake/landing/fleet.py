@@ -6,7 +6,8 @@ Layout under the fleet directory: ``<dir>/<gateway id>/sensor_data.db`` and
 round adds ``rows`` simulated readings to every database (:func:`~.simulate.simulate_bulk`)
 and lands every gateway once; the destination is the local lake (``lake_dir``) or the
 buckets in ``env`` (``S3_BUCKET_*``, ``AWS_ENDPOINT_URL``), as for ``sensorlake land``.
-``sensorlake simulate --fleet N`` runs it; the tests and benchmarks call it directly.
+``sensorlake simulate --fleet N`` runs it; the tests and benchmarks call it directly. boto3
+takes credentials (and ``AWS_ENDPOINT_URL``) from the process environment, not from ``env``.
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ __all__ = ["S3LandingReader", "describe_s3_error", "make_client"]
 log = logging.getLogger(__name__)
 
 HEAD_WORKERS = 32
+# Prefix listings in flight at once, and how many a refresh hands out together.
+LIST_WORKERS = 16
+LIST_BATCH = 64
 PAGE_SIZE = 1000
 # How long a refresh waits for new objects' counts before publishing what it has.
 COUNT_BUDGET_SECONDS = 5.0
@@ -89,7 +92,7 @@ def make_client(settings: S3Settings) -> Any:
         retries={"mode": "standard", "max_attempts": 2},
         connect_timeout=min(3.0, timeout),
         read_timeout=timeout,
-        max_pool_connections=HEAD_WORKERS + 4,
+        max_pool_connections=HEAD_WORKERS + LIST_WORKERS + 4,
     )
     return boto3.session.Session().client("s3", endpoint_url=settings.endpoint_url, config=config)
 
@@ -194,7 +197,9 @@ class S3LandingReader:
         self._learned: list[CachedObject] = []  # counts read since the cache was last written
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="s3-head")
+        self._listers = ThreadPoolExecutor(LIST_WORKERS, thread_name_prefix="s3-list")
         self._targets: dict[str, _Target] = {}
+        self._cycle: tuple[float, int] | None = None  # when the current cycle began, requests
         self.cache = cache if cache is not None else MonitorCache(None, "")
         self._load_cache()
 
@@ -205,6 +210,7 @@ class S3LandingReader:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._listers.shutdown(wait=False, cancel_futures=True)
         self._flush()
         self.cache.close()
 
@@ -285,7 +291,10 @@ class S3LandingReader:
 
     def list_landed(self) -> LandingListing:
         self._flush()
-        deadline = time.monotonic() + self.work_seconds
+        started = time.monotonic()
+        deadline = started + self.work_seconds
+        if not any(state.todo for state in self._targets.values()):
+            self._cycle = (started, sum(self.requests.values()))
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
         listed: dict[str, _Target] = {}
@@ -307,6 +316,14 @@ class S3LandingReader:
                     errors[target] = describe_s3_error(exc, bucket)
                     continue
                 listed[target] = state
+        if self._cycle is not None and not any(state.todo for state in listed.values()):
+            began, sent = self._cycle
+            self._cycle = None
+            log.info(
+                "landing zone listing cycle: %.2f s, %d request(s)",
+                time.monotonic() - began,
+                sum(self.requests.values()) - sent,
+            )
         tried = sum(1 for t in TARGETS if not location[t].startswith("not configured"))
         if tried and len(errors) == tried:
             first = next(iter(errors.values()))
@@ -367,14 +384,18 @@ class S3LandingReader:
             while state.todo and (first or time.monotonic() < deadline):
                 first = False
                 kind, arg = state.todo[0]
+                if kind == "prefix":  # many at once: each is one round trip, mostly empty
+                    batch = []
+                    while state.todo and state.todo[0][0] == "prefix" and len(batch) < LIST_BATCH:
+                        batch.append(state.todo.popleft()[1])
+                    self._refresh_prefixes(state, batch, new, gone)
+                    continue
                 if kind == "scan":
                     self._scan_page(target, state, arg, new, gone)
                 elif kind == "days":
                     self._days(target, state, gone)
                 elif kind == "gateways":
                     self._gateways(target, state, arg, gone)
-                else:
-                    self._refresh_prefix(state, arg, new, gone, state.stale)
                 state.todo.popleft()
         finally:
             if not state.todo and state.stale:
@@ -464,22 +485,52 @@ class S3LandingReader:
             ):
                 state.todo.append(("prefix", prefix))
 
-    def _refresh_prefix(
-        self, state: _Target, prefix: str, new: list[str], gone: list[str], stale: list[str]
+    def _refresh_prefixes(
+        self, state: _Target, prefixes: list[str], new: list[str], gone: list[str]
     ) -> None:
-        """New keys under one (target, day, gateway) prefix, from its last known key."""
+        """New keys under (target, day, gateway) prefixes, each listed from its last known
+        key, in parallel; applied here, on the refresh thread."""
+
+        def after(prefix: str) -> str | None:
+            keys = state.prefixes.get(prefix)
+            return keys[-2] if keys and len(keys) >= 2 else None
+
+        starts = {p: after(p) for p in prefixes}
+        futures = {
+            p: self._listers.submit(self._list_keys, state.bucket, p, starts[p]) for p in prefixes
+        }
+        failure: Exception | None = None
+        for prefix, future in futures.items():
+            try:
+                found, strays = future.result()
+            except Exception as exc:  # the others are applied; this one is listed again
+                failure = failure or exc
+                state.todo.appendleft(("prefix", prefix))
+                continue
+            self._apply_prefix(state, prefix, starts[prefix], found, strays, new, gone)
+        if failure is not None:
+            raise failure
+
+    def _apply_prefix(
+        self,
+        state: _Target,
+        prefix: str,
+        start: str | None,
+        found: list[tuple[str, _Listed]],
+        strays: list[str],
+        new: list[str],
+        gone: list[str],
+    ) -> None:
         keys = state.prefixes.get(prefix)
-        after = keys[-2] if keys and len(keys) >= 2 else None
-        found, strays = self._list_keys(state.bucket, prefix, after)
         state.strays.update(strays)
         if keys:
-            expect = keys[-1] if after is not None else keys[0]
+            expect = keys[-1] if start is not None else keys[0]
             if not found or found[0][0] != expect:
-                stale.append(f"{prefix} changed")
+                state.stale.append(f"{prefix} changed")
                 gone += state.drop_prefix(prefix)
                 found, _strays = self._list_keys(state.bucket, prefix, None)
             else:
-                found = found[1:] if after is not None else [f for f in found if f[0] > keys[-1]]
+                found = found[1:] if start is not None else [f for f in found if f[0] > keys[-1]]
         for name, item in found:
             state.add(name, item)
             new.append(name)
