@@ -291,7 +291,7 @@ def _wait(fn: Any, timeout: float, step: float = 0.25) -> float | None:
 
 
 def _start(
-    env: dict[str, str], log: Path, total: int, timeout: float
+    env: dict[str, str], log: Path, total: int, timeout: float, count_timeout: float
 ) -> tuple[Monitor, dict[str, Any]]:
     """Start a monitor; time its first answer, its full listing and its full counts."""
     import httpx2
@@ -303,7 +303,7 @@ def _start(
     out["first_answer_objects"] = _metrics(client)[0]
     listed = _wait(lambda: _metrics(client)[0] >= total, timeout)
     out["listed_s"] = None if listed is None else (out["first_answer_s"] or 0) + listed
-    counted = _wait(lambda: _metrics(client) == (total, 0), timeout, step=1.0)
+    counted = _wait(lambda: _metrics(client) == (total, 0), count_timeout, step=1.0)
     out["counted_s"] = None if counted is None else time.perf_counter() - monitor.started
     client.close()
     return monitor, out
@@ -347,6 +347,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=90.0, help="steady-state window")
     parser.add_argument("--ttl", type=float, default=10.0, help="the monitor's refresh TTL")
     parser.add_argument("--timeout", type=float, default=1800.0, help="per phase")
+    parser.add_argument(
+        "--count-timeout", type=float, default=1800.0, help="wait for every count this long"
+    )
     parser.add_argument("--table", action="store_true", help="print the results as markdown")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -389,6 +392,7 @@ def main(argv: list[str] | None = None) -> None:
         "days": args.days,
         "ttl_seconds": args.ttl,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_start": round(os.getloadavg()[0], 1),
     }
     monitor: Monitor | None = None
     try:
@@ -411,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
         # (A) half the objects, no cache.
-        monitor, a = _start(env, tmp / "monitor-a.log", total, args.timeout)
+        monitor, a = _start(env, tmp / "monitor-a.log", total, args.timeout, 0)
         time.sleep(min(args.seconds, 60))
         a["cycles_s"] = monitor.cycles()[-5:]
         a["objects"] = total
@@ -423,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
         # (B) all the objects (older days), no cache.
         total += seed(args.objects - half, 1, args.days)
         shutil.rmtree(tmp / "state" / "monitor", ignore_errors=True)
-        monitor, b = _start(env, tmp / "monitor-b.log", total, args.timeout)
+        monitor, b = _start(env, tmp / "monitor-b.log", total, args.timeout, args.count_timeout)
         b["objects"] = total
         print(f"(B) {total:,} objects, no cache: {b}")
 
@@ -459,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
         del landed_at
 
         # (C) restart with the cache.
-        monitor, c = _start(env, tmp / "monitor-c.log", total, args.timeout)
+        monitor, c = _start(env, tmp / "monitor-c.log", total, args.timeout, args.timeout)
         c["objects"] = total
         results["C"] = c
         monitor.stop()
@@ -473,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
         if moto.is_alive():
             moto.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+    results["load_average_end"] = round(os.getloadavg()[0], 1)
     results["targets"] = verdicts(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -518,7 +523,9 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
 def table(r: dict[str, Any]) -> str:
     head = (
         f"{r['gateways']:,} gateways, {r['objects']:,} objects in a moto server, refresh TTL "
-        f"{r['ttl_seconds']:g} s, measured {r['measured_at']}\n\n"
+        f"{r['ttl_seconds']:g} s, measured {r['measured_at']} on 2 shared cores (load average "
+        f"{r.get('load_average_start', '?')} at the start, {r.get('load_average_end', '?')} at "
+        "the end)\n\n"
         "| target | figure | goal | verdict |\n|---|---|---|---|\n"
     )
     lines = []
