@@ -115,6 +115,9 @@ def s3_reader(env: dict[str, str], cache: Path, **options: Any) -> S3LandingRead
     buckets = {role: env[BUCKET_ENV[role]] for role in LANDING_ROLES}
     settings = S3Settings(buckets=buckets, region="us-east-1", timeout_seconds=60)
     namespace = "s3 test " + " ".join(sorted(buckets.values()))
+    # A whole cycle per refresh unless a test says otherwise (the machine may be slow; the
+    # budget has its own test below).
+    options.setdefault("work_seconds", 300)
     return S3LandingReader(
         settings, cache=MonitorCache(cache, namespace), count_budget_seconds=60, **options
     )
