@@ -182,10 +182,10 @@ class S3LandingReader:
         self.settings = settings
         # How long one refresh lists at most (the rest continues at the next refresh): well
         # inside the backend's time bound, so a big cycle is never reported "unreachable".
-        self.work_seconds = (
-            work_seconds if work_seconds is not None else min(5.0, settings.timeout_seconds / 2)
-        )
-        self.count_budget_seconds = count_budget_seconds
+        # Listing and waiting for counts together stay within half the bound.
+        quarter = settings.timeout_seconds / 4
+        self.work_seconds = work_seconds if work_seconds is not None else min(5.0, quarter)
+        self.count_budget_seconds = min(count_budget_seconds, quarter)
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self._inflight: set[tuple[str, str]] = set()
