@@ -2,6 +2,7 @@
 
     make bench                                  # landing's, then this one
     python -m benchmarks.streams --rows 1000000 # just this one
+    python -m benchmarks.streams --fleet 1000   # a fleet's lake: 1,000 gateways, small files
 
 A 1M-row simulated database is landed once into var/bench/streams-lake-<rows>/ (all
 pipelines, cached); each run then ingests that lake into a fresh warehouse with the real
@@ -11,6 +12,12 @@ lines show where the time goes (a table's batch time covers Spark's JSON parsing
 Arrow hand-over and the Delta write). Goal (issue #7): >= 100,000 rows/s into Delta across
 the pipelines on a 2-core machine. Then it times `make demo` on fresh local paths. The
 figures, with the machine's CPU reference and load, go to ``benchmarks/results/streams.json``.
+
+``--fleet N``: N gateways (``sensorlake.landing.fleet``: each its own database, state and
+id, the real lander) land ``--fleet-rows`` readings each into one lake (many small files,
+cached under var/bench/), then one streams run ingests it: files/s and rows/s, and the
+reconciliation per pipeline and gateway (the monitor's, over the lake and the tables) must
+be exact for every gateway. Results go to ``benchmarks/results/streams-fleet.json``.
 """
 
 from __future__ import annotations
@@ -109,6 +116,111 @@ def demo_seconds() -> float:
     return time.perf_counter() - started
 
 
+def fleet_lake(gateways: int, rows: int) -> tuple[Path, float, int]:
+    """N gateways landed into one lake by the real lander (cached): (lake, seconds, files)."""
+    from sensorlake.landing.fleet import simulate_fleet
+
+    home = ROOT / f"streams-fleet-{gateways}x{rows}"
+    lake = home / "lake"
+    done = home / ".complete"
+    if not done.exists():
+        shutil.rmtree(home, ignore_errors=True)
+        print(f"landing {gateways:,} gateways x {rows:,} rows into {lake} ...", flush=True)
+        result = simulate_fleet(
+            home / "fleet", gateways, rows=rows, lake_dir=lake, env={}, seed=5,
+            workers=min(4, os.cpu_count() or 1),
+        )  # fmt: skip
+        if result.failed:
+            raise SystemExit(f"landing failed for {len(result.failed)} gateway(s): {result.failed}")
+        done.write_text(json.dumps({"seconds": result.seconds, "files": result.files_landed}))
+    info = json.loads(done.read_text())
+    return lake, info["seconds"], info["files"]
+
+
+def reconcile_fleet(lake: Path, work: Path) -> dict[str, int]:
+    """The monitor's reconciliation over the lake and the fresh tables, per gateway."""
+    from sensorlake.dashboards.monitor import Monitor, make_readers
+    from sensorlake.dashboards.settings import load_settings
+
+    settings = load_settings(
+        env={
+            "SENSORLAKE_STATUS_TIMEOUT_SECONDS": "1800",
+            "SENSORLAKE_BACKEND_TIMEOUT_SECONDS": "1800",
+        },
+        lake_dir=lake,
+        state_dir=work / "no-state",
+        warehouse_dir=work / "warehouse",
+        checkpoint_dir=work / "checkpoints",
+        force_local_lake=True,
+    )
+    monitor = Monitor(settings, make_readers(settings))
+    try:
+        snap = monitor.refresh_complete()
+    finally:
+        monitor.stop()
+    rows = snap.reconciliation.rows
+    bad = [r for r in rows if r.verdict != "ok"]  # a row's verdict; the whole one is "exactly once"
+    return {
+        "verdict": snap.reconciliation.verdict,
+        "gateways": len({r.gateway for r in rows}),
+        "rows_checked": len(rows),
+        "rows_not_ok": len(bad),
+        "landed_records": sum(r.landed_records for r in rows),
+        "missing_records": sum(r.missing_records or 0 for r in rows),
+        "duplicate_rows": sum(r.duplicate_rows or 0 for r in rows),
+    }
+
+
+def fleet_main(gateways: int, rows: int, master: str) -> None:
+    ROOT.mkdir(parents=True, exist_ok=True)
+    lake, land_s, files = fleet_lake(gateways, rows)
+    print(f"fleet lake: {gateways:,} gateways, {files:,} files (landed in {land_s:.0f} s)")
+    wall, cpu_by_process, summary = ingest(lake, master)
+    tables = summary["tables"]
+    table_rows = sum(t["rows"] for t in tables.values())
+    run_s = summary["seconds"]
+    print(f"{'table':<30}{'rows':>12}{'batches':>9}{'batch s':>9}")
+    for t in tables.values():
+        print(f"{t['table']:<30}{t['rows']:>12,}{t['batches']:>9}{t['seconds']:>9.1f}")
+    print(
+        f"streams over the fleet's lake: {files / wall:,.1f} files/s, {table_rows / wall:,.0f} "
+        f"rows/s end to end ({files / run_s:,.1f} files/s, {table_rows / run_s:,.0f} rows/s "
+        f"once the session is up; wall {wall:.1f} s, session start {wall - run_s:.1f} s)"
+    )
+    check = reconcile_fleet(lake, ROOT / "streams-run")
+    exact = (
+        bool(check["verdict_ok"]) and check["rows_not_ok"] == 0 and check["gateways"] >= gateways
+    )
+    print(
+        f"reconciliation: {check['rows_checked']:,} (pipeline, gateway) rows over "
+        f"{check['gateways']:,} gateways, {check['rows_not_ok']} not ok, "
+        f"{check['missing_records']} missing, {check['duplicate_rows']} duplicate: "
+        f"{'exact' if exact else 'NOT EXACT'}"
+    )
+    record = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average": round(os.getloadavg()[0], 1),
+        "gateways": gateways,
+        "rows_per_gateway": rows,
+        "files": files,
+        "table_rows": table_rows,
+        "wall_s": round(wall, 1),
+        "session_start_s": round(wall - run_s, 1),
+        "files_per_s": round(files / wall, 1),
+        "rows_per_s": round(table_rows / wall),
+        "files_per_s_queries": round(files / run_s, 1),
+        "rows_per_s_queries": round(table_rows / run_s),
+        "cpu_s": round(sum(cpu_by_process.values()), 1),
+        "reconciliation": check,
+        "reconciliation_exact": exact,
+    }
+    out = RESULTS.with_name("streams-fleet.json")
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"figures written to {out}")
+    if not exact:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,7 +228,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--master", default=SparkSettings().master)
     parser.add_argument("--no-demo", action="store_true", help="Skip timing `make demo`.")
+    parser.add_argument("--fleet", type=int, help="A fleet's lake: this many gateways.")
+    parser.add_argument("--fleet-rows", type=int, default=200, help="Readings per gateway.")
     args = parser.parse_args()
+    if args.fleet:
+        fleet_main(args.fleet, args.fleet_rows, args.master)
+        return
     ROOT.mkdir(parents=True, exist_ok=True)
     reference = cpu_reference()
     print(f"CPU reference: {reference:.1f} M loops/s, {os.cpu_count()} cores", flush=True)

@@ -12,5 +12,5 @@ monitor: setup ## Dashboard and API on http://127.0.0.1:8000 (docs at /docs); AR
 status: setup ## Is every reading in its table? Exit 0 healthy, 1 degraded, 2 could not check; ARGS=--json
 	$(RUN) sensorlake status $(ARGS)
 
-bench-dashboards: setup ## Benchmark: p95 of every monitor endpoint with 100,000 objects (moto server)
+bench-dashboards: setup ## Benchmark: the monitor over 1,000 gateways, 200,000 objects (moto server): restart, freshness, p95, RSS, S3 cost
 	$(RUN) python -m benchmarks.dashboards $(ARGS)

@@ -3,9 +3,9 @@
 
 DEMO_ROWS ?= 50000
 
-.PHONY: demo streams bench-streams java-check
+.PHONY: demo streams bench-streams bench-streams-fleet java-check
 
-bench: bench-streams
+bench: bench-streams bench-streams-fleet
 
 java-check:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
@@ -21,3 +21,6 @@ streams: setup java-check ## Ingest landed files into local Delta tables once; A
 
 bench-streams: setup java-check ## Benchmark: landed files into Delta at 1M rows (rows/s), and `make demo` end to end
 	$(RUN) python -m benchmarks.streams $(BENCH_STREAMS_ARGS)
+
+bench-streams-fleet: setup java-check ## Benchmark: the local streams over a 1,000-gateway fleet's lake (files/s, rows/s, reconciliation per gateway)
+	$(RUN) python -m benchmarks.streams --fleet 1000

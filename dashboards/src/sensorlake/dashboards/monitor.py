@@ -17,6 +17,7 @@ from typing import Any
 from sensorlake.contract.pipelines import TARGETS
 
 from .backends import BoundedBackend, read_all
+from .cache import MonitorCache
 from .errors import DashboardError, NotConfigured
 from .readers.base import GatewayStateReader, Inputs, LandingReader, TableReader
 from .readers.gateway import LocalGatewayReader
@@ -65,9 +66,12 @@ def make_readers(settings: Settings) -> Readers:
     if settings.s3 is not None:
         from .readers.s3 import S3LandingReader
 
-        landing = S3LandingReader(settings.s3)
+        s3 = settings.s3
+        where = f"s3 {s3.endpoint_url or 'aws'} " + " ".join(sorted(s3.buckets.values()))
+        landing = S3LandingReader(s3, cache=MonitorCache(settings.cache_path, where))
     else:
-        landing = LocalLakeReader(settings.lake_dir)
+        where = f"lake {settings.lake_dir.resolve()}"
+        landing = LocalLakeReader(settings.lake_dir, cache=MonitorCache(settings.cache_path, where))
     gateway = LocalGatewayReader(settings.state_dir)
     if settings.tables == "local":
         from .readers.warehouse import LocalWarehouseReader
@@ -120,6 +124,7 @@ class Monitor:
         self._refresh_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.refreshes = 0
+        self.listing_pending = False
         self._backends: dict[str, BoundedBackend[Any]] = {
             name: BoundedBackend(label, _guard, clock=clock)
             for name, label in BACKEND_LABELS.items()
@@ -191,7 +196,11 @@ class Monitor:
         """Read every backend now and publish the result (one refresh at a time)."""
         with self._refresh_lock:
             started = time.monotonic()
-            snapshot = build(self.collect(timeout), self.settings.thresholds)
+            inputs = self.collect(timeout)
+            snapshot = build(inputs, self.settings.thresholds)
+            # An S3 listing cycle longer than one refresh's budget goes on at the next.
+            landing = inputs.landing
+            self.listing_pending = bool(landing is not None and any(landing.pending.values()))
             self._snapshot = snapshot
             self.refreshes += 1
             self._ready.set()
@@ -235,7 +244,9 @@ class Monitor:
         budget = self.settings.status_timeout_seconds if timeout is None else timeout
         deadline = time.monotonic() + budget
         snapshot = self.refresh(timeout=budget)
-        while not snapshot.complete and (left := deadline - time.monotonic()) > 0.5:
+        while (not snapshot.complete or self.listing_pending) and (
+            left := deadline - time.monotonic()
+        ) > 0.5:
             snapshot = self.refresh(timeout=left)
         return snapshot
 
@@ -243,8 +254,8 @@ class Monitor:
         while not self._stop.is_set():
             ttl = self.settings.cache_ttl_seconds
             try:
-                if not self.refresh().complete:
-                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts still arriving
+                if not self.refresh().complete or self.listing_pending:
+                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts or listings to come
             except Exception:
                 log.exception("refresh failed; keeping the previous figures")
             self._wake.wait(ttl)

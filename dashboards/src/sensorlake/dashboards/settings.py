@@ -26,6 +26,7 @@ from sensorlake.contract.settings import (
     S3Settings,
     SettingError,
     configspec,
+    path,
     seconds,
     setting,
 )
@@ -142,8 +143,20 @@ class Settings(ConfigSpec):
     monitor_token: str | None = setting(
         "SENSORLAKE_MONITOR_TOKEN", None, "access token the monitor asks for", secret=True
     )
+    # What the monitor learned about the landing zone, kept across restarts (cache.py).
+    monitor_cache: Path | None = setting(
+        "SENSORLAKE_MONITOR_CACHE",
+        None,
+        "the monitor's cache of what it learned about the landing zone (kept across restarts)",
+        parse=path,
+        shown_default="<state dir>/monitor/cache.sqlite",
+    )
     # Values no log line may show (redact.py): those of SECRET_ENV that are set.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def cache_path(self) -> Path:
+        return self.monitor_cache or self.state_dir / "monitor" / "cache.sqlite"
 
     @property
     def landing(self) -> Landing:

@@ -311,6 +311,14 @@ Examples:
   sensorlake simulate --rows 1000000             # bulk, fast
   sensorlake simulate --rate 3 --duration 600    # live: one commit per reading
   sensorlake simulate --reset --rows 1000        # delete and recreate first, like the sensor
+  sensorlake simulate --fleet 50 --rows 200      # 50 gateways under var/fleet/, each landed once
+  sensorlake simulate --fleet 20 --rows 100 --continuous --interval 60   # land every minute
+
+\b
+With --fleet, each gateway has its own database, state and gateway id (var/fleet/gw-0001/...)
+and lands through the real lander into the local lake (--lake-dir, SENSORLAKE_LAKE_DIR) or,
+with S3_BUCKET_* set, into the buckets (AWS_ENDPOINT_URL applies).
+Exit codes: 0 done; 2 bad option; 1 a gateway's landing did not finish cleanly (named).
 """
 )
 @PathSettings.options("db_path", resolve=False, help={"db_path": "Database to write"})
@@ -341,6 +349,41 @@ Examples:
     is_flag=True,
     help="Delete and recreate the database first, as the sensor does on restart.",
 )
+@click.option(
+    "--fleet",
+    type=click.IntRange(min=1),
+    help="Simulate N gateways and land each of them (--rows is per gateway and round).",
+)
+@click.option(
+    "--fleet-dir",
+    type=click.Path(path_type=Path),
+    default=Path("var/fleet"),
+    show_default=True,
+    help="Fleet mode: where the gateways' databases and states live.",
+)
+@click.option(
+    "--lake-dir",
+    type=click.Path(path_type=Path),
+    help="Fleet mode: land into this local lake even when S3_BUCKET_* are set.",
+)
+@click.option(
+    "--rounds", type=click.IntRange(min=1), default=1, show_default=True, help="Fleet mode."
+)
+@click.option("--continuous", is_flag=True, help="Fleet mode: land rounds until SIGTERM/SIGINT.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Fleet mode: seconds between rounds.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Fleet mode: gateways landed in parallel processes.",
+)
 def simulate(
     db_path: Path | None,
     rows: int | None,
@@ -350,9 +393,21 @@ def simulate(
     seed: int | None,
     anomaly_rate: float,
     reset: bool,
+    fleet: int | None = None,
+    fleet_dir: Path = Path("var/fleet"),
+    lake_dir: Path | None = None,
+    rounds: int = 1,
+    continuous: bool = False,
+    interval: float = 60.0,
+    workers: int = 1,
 ) -> None:
     """Write simulated sensor readings: the real sensor's table, types and anomalies."""
     from . import simulate as sim
+
+    if fleet is not None:
+        _simulate_fleet(
+            fleet, fleet_dir, rows, lake_dir, rounds, continuous, interval, workers, seed
+        )
 
     def go() -> int:
         path = load_config(db_path=db_path).db_path
@@ -389,5 +444,55 @@ def simulate(
             f"in {seconds:.1f} s"
         )
         return ExitCode.OK
+
+    run_guarded(go)
+
+
+def _simulate_fleet(
+    count: int,
+    fleet_dir: Path,
+    rows: int | None,
+    lake_dir: Path | None,
+    rounds: int,
+    continuous: bool,
+    interval: float,
+    workers: int,
+    seed: int | None,
+) -> NoReturn:
+    from .fleet import simulate_fleet
+
+    def go() -> int:
+        if rows is None:
+            raise ConfigError("say how many readings per gateway", hint="use --fleet N --rows R")
+        # The destination as `land` would choose it (fails early on a bad environment).
+        probe = load_config(lake_dir=lake_dir, gateway_id="gw-0001")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+
+        def progress(round_: int, done: int) -> None:
+            if done == count or done % 100 == 0:
+                click.echo(f"round {round_}: {done:,}/{count:,} gateways landed", err=True)
+
+        result = simulate_fleet(
+            fleet_dir,
+            count,
+            rows=rows,
+            lake_dir=probe.lake_dir if probe.s3 is None else None,
+            rounds=0 if continuous else rounds,
+            interval=interval,
+            seed=seed or 0,
+            workers=workers,
+            stop=stop,
+            progress=progress,
+        )
+        where = "S3" if probe.s3 is not None else str(probe.lake_dir)
+        click.echo(
+            f"{count:,} gateways, {result.rounds} round(s): {result.rows_written:,} readings, "
+            f"{result.files_landed:,} files landed into {where} in {result.seconds:.1f} s"
+        )
+        for gateway, error in sorted(result.failed.items())[:20]:
+            click.echo(f"error: {gateway}: {error}", err=True)
+        return 1 if result.failed else 0
 
     run_guarded(go)

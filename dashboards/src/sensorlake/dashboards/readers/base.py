@@ -71,10 +71,13 @@ class LandingListing:
     # the first of the files outside the key layout (``contract.keys.LandingKey.parse``
     # refuses them; the streams skip them), as paths or URLs for people
     outside_layout: tuple[str, ...] = ()
+    # target -> listings still to make before every new object is known (an S3 listing
+    # cycle spans refreshes when it is longer than a refresh's budget; 0: up to date)
+    pending: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
-        return not any(self.uncounted.values())
+        return not any(self.uncounted.values()) and not any(self.pending.values())
 
 
 class LandingReader(Protocol):
