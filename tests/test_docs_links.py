@@ -19,10 +19,6 @@ PAGES = sorted(
     ],
 )
 
-# Pages other branches add (generated exit codes and configuration, the fleet page): linked
-# before they land. Drop this allowance once they are merged.
-PENDING = {"docs/exit-codes.md", "docs/configuration.md", "docs/fleet.md"}
-
 # [text](target) and [text](target "title"), not images' remote sources; code spans removed first.
 LINK = re.compile(r"(?<!\\)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
@@ -60,15 +56,14 @@ def test_the_pages_are_found() -> None:
 
 
 def _broken(page: Path, root: Path = ROOT) -> list[str]:
-    """Each link of ``page`` whose file (other than a pending page) or heading is missing."""
+    """Each link of ``page`` whose file or heading is missing."""
     broken = []
     for target in _links(page):
         path, _, fragment = target.partition("#")
         dest = (page.parent / path).resolve() if path else page
         name = dest.relative_to(root).as_posix() if dest.is_relative_to(root) else str(dest)
         if not dest.exists():
-            if name not in PENDING:
-                broken.append(f"{target}: no such file")
+            broken.append(f"{target}: no such file")
             continue
         if fragment and dest.suffix == ".md" and fragment not in _anchors(dest):
             broken.append(f"{target}: no heading #{fragment} in {name}")
@@ -81,14 +76,14 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 
 def test_the_link_check_can_fail(tmp_path: Path) -> None:
-    """A missing page and a missing heading are reported; a pending page, a good heading,
-    a link inside code and a web link are not."""
+    """A missing page and a missing heading are reported; a good heading, a link inside
+    code and a web link are not."""
     (tmp_path / "docs").mkdir()
     (tmp_path / "a.md").write_text("# Top\n\n## Two `code` words\n", encoding="utf-8")
     page = tmp_path / "b.md"
     page.write_text(
         "[ok](a.md#two-code-words) [gone](nope.md) [bad](a.md#three) [self](#top)\n"
-        "[later](docs/fleet.md) `[code](x.md)` [web](https://example.org/y.md)\n\n# Top\n",
+        "`[code](x.md)` [web](https://example.org/y.md)\n\n# Top\n",
         encoding="utf-8",
     )
     assert _broken(page, root=tmp_path) == [
