@@ -326,7 +326,9 @@ def main() -> None:
     parser.add_argument("--start-only", action="store_true", help="only the start-cost cases")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
     parser.add_argument(
-        "--table", action="store_true", help="print docs/benchmarks.md's table from the results file"
+        "--table",
+        action="store_true",
+        help="print docs/benchmarks.md's table from the results file",
     )
     args = parser.parse_args()
     if args.table:

@@ -28,7 +28,6 @@ NOT_YET = {
     "dashboards/errors",
     "dashboards/metrics",
     "dashboards/models",
-    "dashboards/settings",
     "dashboards/readers/base",
     "dashboards/readers/warehouse",
 }
