@@ -127,6 +127,9 @@ def test_every_logger_argument_traceback_and_warning_is_redacted(
     import urllib.parse
 
     caplog.set_level(logging.DEBUG)
+    # The root command quiets botocore to WARNING for the process; an earlier in-process CLI
+    # test leaves it so, and this test's debug record must not depend on test order.
+    caplog.set_level(logging.DEBUG, logger="botocore")
     logging.getLogger("uvicorn.error").error("%s and %r", SECRET, {"k": AWS_SECRET})
     logging.getLogger("botocore").debug(f"signed with {urllib.parse.quote(AWS_SECRET, safe='')}")
     logging.getLogger("any.library").info(RuntimeError(SECRET))
