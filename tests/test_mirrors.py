@@ -24,7 +24,6 @@ NOT_YET = {
     "dashboards/cli",
     "dashboards/metrics",
     "dashboards/models",
-    "dashboards/settings",
     "dashboards/readers/base",
     "dashboards/readers/warehouse",
 }

@@ -153,18 +153,6 @@ def test_monitor_help_lists_host_and_port() -> None:
     assert "--warehouse-dir" in result.output and "--checkpoint-dir" in result.output
 
 
-def test_catalog_and_schema_follow_the_contracts_name_rule() -> None:
-    """Old: any SENSORLAKE_CATALOG / SENSORLAKE_SCHEMA accepted, queried as a bad table name."""
-    from sensorlake.dashboards.errors import ConfigError
-    from sensorlake.dashboards.settings import load_settings
-
-    for var, bad in (("SENSORLAKE_CATALOG", "sensor-data"), ("SENSORLAKE_SCHEMA", "1pipeline")):
-        with pytest.raises(ConfigError) as err:
-            load_settings(env={var: bad})
-        assert str(err.value).startswith(f"{var} {bad!r} is not a valid Unity Catalog name")
-    assert load_settings(env={"SENSORLAKE_CATALOG": "acme"}).catalog == "acme"
-
-
 def test_a_line_that_is_not_json_is_counted_and_never_blinds_the_view(flow: Flow) -> None:
     """The stream keeps the line (null _lineage, rescued); status and every endpoint still
     answer, and the reconciliation counts the row as having no lineage."""
