@@ -23,8 +23,6 @@ NOT_YET = {
     "streams/transform",
     "dashboards/cli",
     "dashboards/metrics",
-    "dashboards/models",
-    "dashboards/readers/base",
     "dashboards/readers/warehouse",
 }
 

@@ -1,5 +1,4 @@
-"""The local readers and the parsing they share: sidecar metadata, counting once, keys in
-paths, settings from the environment."""
+"""The local lake reader: sidecar metadata, counting once, foreign and bad files."""
 
 from __future__ import annotations
 
@@ -10,35 +9,12 @@ import pytest
 
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
 from sensorlake.dashboards.readers import lake as lake_module
-from sensorlake.dashboards.readers.base import key_in
 from sensorlake.dashboards.readers.lake import LocalLakeReader
 from sensorlake.dashboards.snapshot import chart_buckets
 
 from .conftest import Flow, landed_keys
 
 pytestmark = pytest.mark.dashboards
-
-KEY = "raw/date=2026-11-26/gateway=gw-1/00000001-0000000000000000001-0000000000000000400.ndjson.gz"
-
-
-@pytest.mark.parametrize(
-    ("path", "key"),
-    [
-        (f"s3://sensor-data-raw-us-east-1/{KEY}", KEY),
-        (f"file:///var/lake/raw/{KEY}", KEY),
-        (
-            f"file:/var/lake/raw/{KEY}".replace("date=", "date%3D").replace(
-                "gateway=", "gateway%3D"
-            ),
-            KEY,
-        ),
-        (f"dbfs:/Volumes/x/date=2026/raw/{KEY}", KEY),
-        ("s3://b/raw/date=2026-11-26/notes.txt", None),
-        ("", None),
-    ],
-)
-def test_the_landing_key_inside_a_path(path: str, key: str | None) -> None:
-    assert key_in(path) == key
 
 
 def test_sidecar_metadata_wins_and_files_are_counted_once(
