@@ -16,8 +16,6 @@ NOT_YET = {
     "landing/migrate/cli",
     "landing/migrate/history",
     "landing/migrate/oldstore",
-    "landing/migrate/statefile",
-    "landing/migrate/tables",
     "landing/migrate/uploader",
     "landing/migrate/zone",
     "streams/transform",
