@@ -14,7 +14,6 @@ PACKAGES = ("contract", "landing", "streams", "infra", "dashboards")
 NOT_YET = {
     "landing/report",
     "landing/migrate/cli",
-    "landing/migrate/zone",
     "streams/transform",
     "dashboards/cli",
     "dashboards/metrics",
