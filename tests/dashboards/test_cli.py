@@ -4,6 +4,7 @@ line, and what the monitor says before it serves (uvicorn itself is not started 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,19 @@ from .conftest import Flow
 from .test_status import run
 
 pytestmark = pytest.mark.dashboards
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels() -> Iterator[None]:
+    """The root command quiets botocore, urllib3 and py4j for the process; put them back,
+    so a later test's captured logs (test_redact's) are not short of their records."""
+    import logging
+
+    names = ("botocore", "urllib3", "py4j")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
