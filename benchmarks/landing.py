@@ -12,7 +12,7 @@ Goals: ``sensorlake land`` on a 100-row database in at most 0.5 s (local lake, a
 moto server, the gateway's cron case); at least 50,000 rows/s with all four pipelines and
 150,000 rows/s raw only; under 150 MB and flat as the database grows.
 
-The figures go to ``benchmarks/results/landing.json`` (the README's table is taken from
+The figures go to ``benchmarks/results/landing.json`` (the table in docs/benchmarks.md is taken from
 it), each case with the machine's CPU reference: this VM's speed varies by tens of per cent
 from hour to hour, so figures are only comparable at a similar reference. Simulated
 databases are cached under ``var/bench/``. Run it on a quiet machine.
@@ -292,7 +292,7 @@ def save(cases: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
 
 
 def markdown(path: Path) -> str:
-    """The README's table, from the results file."""
+    """The table in docs/benchmarks.md, from the results file."""
     cases = json.loads(path.read_text())["cases"]
     lines = [
         "| case | rows/s or seconds | CPU µs/row | peak MB (PSS) | goal | CPU reference |",
@@ -326,7 +326,9 @@ def main() -> None:
     parser.add_argument("--start-only", action="store_true", help="only the start-cost cases")
     parser.add_argument("--results", type=Path, default=RESULTS, help="results file to update")
     parser.add_argument(
-        "--table", action="store_true", help="print the README's table from the results file"
+        "--table",
+        action="store_true",
+        help="print docs/benchmarks.md's table from the results file",
     )
     args = parser.parse_args()
     if args.table:

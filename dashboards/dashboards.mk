@@ -1,5 +1,5 @@
 # dashboards targets, included by the root Makefile: the monitoring service, the status
-# report and their benchmark. Configuration comes from the environment (see README).
+# report and their benchmark. Configuration comes from the environment (see docs/configuration.md).
 
 .PHONY: monitor status bench-dashboards
 

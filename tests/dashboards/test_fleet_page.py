@@ -82,7 +82,7 @@ class FleetTables:
             rescued_rows=0,
             files=frozenset(o.name for o in done),
             gateway_rows=rows,
-            gateway_duplicates={},
+            gateway_distinct=dict(rows),
             ingested_per_minute={},
         )
 

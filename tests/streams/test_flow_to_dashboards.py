@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from sensorlake.contract.cli import main as sensorlake
+from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.keys import LandingKey
 from sensorlake.contract.lake import lake_path
 from sensorlake.streams.config import LocalRunConfig
@@ -55,8 +56,11 @@ def test_status_sees_every_landed_reading_in_its_table_exactly_once(
 ) -> None:
     landed(1_500)
     code, report = _status(tmp_path, config)
-    # landed, no stream has run yet (no warehouse): could not check, and says what to do
-    assert code == 2 and _item(report, "reconciliation")["state"] == "not checked", report
+    # landed, no stream has run yet (no warehouse): could not check (try again once the
+    # streams have run), and says what to do
+    assert (
+        code == ExitCode.UNAVAILABLE and _item(report, "reconciliation")["state"] == "not checked"
+    ), report
     assert any("`sensorlake streams run`" in r for r in report["reasons"]), report
     _ingest(spark, config)
     code, report = _status(tmp_path, config)

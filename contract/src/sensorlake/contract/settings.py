@@ -56,6 +56,7 @@ __all__ = [
     "setting",
     "text",
     "uc_name",
+    "verbatim",
     "whole",
 ]
 
@@ -95,6 +96,12 @@ class SettingError(ConfigError, ValueError):
 def text(name: str, raw: str) -> str:
     """The value as written, without surrounding blanks."""
     return raw.strip()
+
+
+def verbatim(name: str, raw: str) -> str:
+    """The value exactly as written, for identifiers checked whole: ``gw1`` plus a newline
+    is refused by its check rather than quietly made into ``gw1``."""
+    return raw
 
 
 def path(name: str, raw: str) -> Path:

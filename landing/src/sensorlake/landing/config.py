@@ -33,6 +33,7 @@ from sensorlake.contract.settings import (
     configspec,
     path,
     setting,
+    verbatim,
     whole,
 )
 
@@ -153,6 +154,7 @@ class GatewaySettings(ConfigSpec):
         "SENSORLAKE_GATEWAY_ID",
         None,
         "gateway id in keys and lineage",
+        parse=verbatim,
         aliases=("NODE_ID",),
         option="--gateway-id",
         shown_default="host name",

@@ -11,7 +11,9 @@ an entry is added or removed in it, so each refresh stats every directory of the
 only those whose time moved. A directory changed within :data:`RACY_SECONDS` of its listing
 is listed again next time (a file landed in the same clock tick would otherwise be missed,
 git's "racy" rule). The files and directory times are kept in :class:`~..cache.MonitorCache`,
-so a restart reads no sidecar twice either.
+so a restart reads no sidecar twice either. What this does not see is a file rewritten in
+place (an edited sidecar keeps its directory's time): landing never does that (it writes a
+new name and renames), and a monitor started afresh without its cache reads everything.
 """
 
 from __future__ import annotations
