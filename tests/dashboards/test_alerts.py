@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sensorlake.dashboards.app import create_app
 from sensorlake.dashboards.metrics import LABEL_SETS
 
-from .conftest import GATEWAY, Flow
+from .conftest import Flow
 
 pytestmark = pytest.mark.dashboards
 
@@ -92,16 +92,3 @@ def test_rules_use_only_exported_metrics_and_labels(flow: Flow) -> None:
             assert label in {"instance", "job"} | set().union(*(exported[n] for n in used)), (
                 f"{rule['alert']}: annotation uses {label}, which its metrics do not carry"
             )
-
-
-def test_gateway_last_landed_is_the_newest_landed_file(flow: Flow) -> None:
-    text, _ = _exported(flow)
-    newest = max(p.stat().st_mtime for p in flow.lake.rglob(f"gateway={GATEWAY}/*.ndjson.gz"))
-    match = re.search(
-        rf'^sensorlake_gateway_last_landed_timestamp_seconds\{{gateway="{GATEWAY}"\}} (\S+)$',
-        text,
-        re.M,
-    )
-    assert match, text
-    assert float(match.group(1)) == pytest.approx(newest, abs=1.0)
-    assert text.count("sensorlake_gateway_last_landed_timestamp_seconds{") == 1

@@ -150,13 +150,3 @@ def test_paging_and_search() -> None:
     assert total == 10 and all(r.state == "silent" for r in silent)
     assert fleet.page(1, 50, q="0101", state="silent")[0] == 1
     assert fleet.page(1, 50, q="nope") == (0, [])
-
-
-def test_silent_seconds_setting() -> None:
-    from sensorlake.dashboards.errors import ConfigError
-    from sensorlake.dashboards.settings import load_settings
-
-    assert load_settings(env={}).thresholds.silent_seconds == 900.0
-    assert load_settings(env={"SENSORLAKE_SILENT_SECONDS": "60"}).thresholds.silent_seconds == 60
-    with pytest.raises(ConfigError, match="SENSORLAKE_SILENT_SECONDS must be a number"):
-        load_settings(env={"SENSORLAKE_SILENT_SECONDS": "soon"})

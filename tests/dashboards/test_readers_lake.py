@@ -1,5 +1,4 @@
-"""The local readers and the parsing they share: sidecar metadata, counting once, keys in
-paths, settings from the environment."""
+"""The local lake reader: sidecar metadata, counting once, foreign and bad files."""
 
 from __future__ import annotations
 
@@ -9,38 +8,13 @@ from pathlib import Path
 import pytest
 
 from sensorlake.contract.metadata import ObjectMetadata, local_metadata_path
-from sensorlake.dashboards.errors import ConfigError
 from sensorlake.dashboards.readers import lake as lake_module
-from sensorlake.dashboards.readers.base import key_in
 from sensorlake.dashboards.readers.lake import LocalLakeReader
-from sensorlake.dashboards.settings import load_settings
 from sensorlake.dashboards.snapshot import chart_buckets
 
 from .conftest import Flow, landed_keys
 
 pytestmark = pytest.mark.dashboards
-
-KEY = "raw/date=2026-11-26/gateway=gw-1/00000001-0000000000000000001-0000000000000000400.ndjson.gz"
-
-
-@pytest.mark.parametrize(
-    ("path", "key"),
-    [
-        (f"s3://sensor-data-raw-us-east-1/{KEY}", KEY),
-        (f"file:///var/lake/raw/{KEY}", KEY),
-        (
-            f"file:/var/lake/raw/{KEY}".replace("date=", "date%3D").replace(
-                "gateway=", "gateway%3D"
-            ),
-            KEY,
-        ),
-        (f"dbfs:/Volumes/x/date=2026/raw/{KEY}", KEY),
-        ("s3://b/raw/date=2026-11-26/notes.txt", None),
-        ("", None),
-    ],
-)
-def test_the_landing_key_inside_a_path(path: str, key: str | None) -> None:
-    assert key_in(path) == key
 
 
 def test_sidecar_metadata_wins_and_files_are_counted_once(
@@ -83,38 +57,6 @@ def test_foreign_files_are_counted_as_unknown(flow: Flow) -> None:
     listing = LocalLakeReader(flow.lake).list_landed()
     assert listing.unknown_keys == 1
     assert all(o.key.gateway != "gw-x" for o in listing.objects["raw"])
-
-
-def test_settings_choose_backends_from_the_environment(tmp_path: Path) -> None:
-    local = load_settings(env={})
-    assert local.landing == "local" and local.tables == "local"
-    assert str(local.warehouse_dir) == "var/warehouse"
-    cloud = load_settings(
-        env={"S3_BUCKET_RAW": "b", "AWS_ENDPOINT_URL": "http://x:1", "AWS_REGION": "eu-west-1"}
-    )
-    assert cloud.landing == "s3" and cloud.tables == "databricks"
-    assert (
-        cloud.s3 is not None
-        and cloud.s3.buckets == {"raw": "b"}
-        and cloud.s3.endpoint_url == "http://x:1"
-    )
-    forced = load_settings(env={"S3_BUCKET_RAW": "b"}, lake_dir=tmp_path, force_local_lake=True)
-    assert forced.landing == "local" and forced.lake_dir == tmp_path
-    assert load_settings(env={"SENSORLAKE_WAREHOUSE_DIR": "/w"}).warehouse_dir == Path("/w")
-    assert load_settings(env={"DATABRICKS_HOST": "h"}).tables == "databricks"
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"SENSORLAKE_LAG_SECONDS": "x"}, "SENSORLAKE_LAG_SECONDS must be a number of seconds"),
-        ({"SENSORLAKE_MONITOR_TTL": "-1"}, "SENSORLAKE_MONITOR_TTL must be positive"),
-        ({"SENSORLAKE_LAG_SECONDS": "60", "SENSORLAKE_STALL_SECONDS": "30"}, "must not be below"),
-    ],
-)
-def test_bad_settings_are_one_line(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        load_settings(env=env)
 
 
 def test_chart_buckets_are_round_and_bounded() -> None:

@@ -126,45 +126,6 @@ def test_nothing_to_read_exits_75(tmp_path) -> None:  # type: ignore[no-untyped-
     assert "local lake" in out and "does not exist" in out
 
 
-def test_bad_environment_is_one_line_exit_2(flow: Flow) -> None:
-    code, out = run(flow, SENSORLAKE_LAG_SECONDS="soon")
-    assert code == ExitCode.USAGE
-    assert out.strip() == "error: SENSORLAKE_LAG_SECONDS must be a number of seconds, not 'soon'"
-
-
-def test_lake_dir_on_the_command_line_forces_the_local_lake(flow: Flow) -> None:
-    flow.ingest()
-    code, out = run(
-        flow,
-        "--json",
-        "--lake-dir",
-        str(flow.lake),
-        S3_BUCKET_RAW="sensor-data-raw-us-east-1",
-        AWS_ENDPOINT_URL="http://127.0.0.1:9",
-    )
-    assert code == 0, out
-    assert json.loads(out)["infrastructure_and_tables"][0]["item"] == "landing (local lake)"
-
-
-def test_monitor_help_lists_host_and_port() -> None:
-    result = CliRunner().invoke(main, ["monitor", "--help"])
-    assert result.exit_code == 0
-    assert "--host" in result.output and "127.0.0.1" in result.output and "--port" in result.output
-    assert "--warehouse-dir" in result.output and "--checkpoint-dir" in result.output
-
-
-def test_catalog_and_schema_follow_the_contracts_name_rule() -> None:
-    """Old: any SENSORLAKE_CATALOG / SENSORLAKE_SCHEMA accepted, queried as a bad table name."""
-    from sensorlake.dashboards.errors import ConfigError
-    from sensorlake.dashboards.settings import load_settings
-
-    for var, bad in (("SENSORLAKE_CATALOG", "sensor-data"), ("SENSORLAKE_SCHEMA", "1pipeline")):
-        with pytest.raises(ConfigError) as err:
-            load_settings(env={var: bad})
-        assert str(err.value).startswith(f"{var} {bad!r} is not a valid Unity Catalog name")
-    assert load_settings(env={"SENSORLAKE_CATALOG": "acme"}).catalog == "acme"
-
-
 def test_a_line_that_is_not_json_is_counted_and_never_blinds_the_view(flow: Flow) -> None:
     """The stream keeps the line (null _lineage, rescued); status and every endpoint still
     answer, and the reconciliation counts the row as having no lineage."""

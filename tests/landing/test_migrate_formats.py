@@ -16,7 +16,6 @@ import json
 import pytest
 
 from sensorlake.landing.migrate.formats import BadObject, parse_object
-from sensorlake.landing.migrate.history import row_identity
 
 ROWS = [{"id": 1, "timestamp": "2026-03-01T00:00:00.000+00:00", "sensor_id": "CHI_000001"}]
 # a140e6d0's put_object Metadata, as S3 hands it back (boto3: lower-case names, strings)
@@ -95,11 +94,3 @@ def test_what_is_not_an_uploader_object_says_why(
     with pytest.raises(BadObject) as caught:
         parse_object("some/key.json", body, meta, fmt=fmt)
     assert caught.value.key == "some/key.json" and reason in caught.value.reason
-
-
-def test_rows_without_an_identity_are_named_by_reason() -> None:
-    assert row_identity({"timestamp": "x"}) == "id.missing"
-    assert row_identity({"id": "7", "timestamp": "x"}) == "id.not-integer"
-    assert row_identity({"id": 2**64, "timestamp": "x"}) == "id.out-of-range"
-    assert row_identity({"id": 7}) == "timestamp.missing"
-    assert row_identity({"id": 7, "timestamp": "t", "sensor_id": None}) == (7, "t", "")

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import errno
-import os
 from pathlib import Path
 
-import pytest
-
-from sensorlake.landing.errors import LocalStorageError, storage_error
 from sensorlake.landing.spool import Spool
 
 
@@ -45,13 +40,3 @@ def test_remove_is_idempotent(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     Spool.remove(path)
     assert not path.exists()
-
-
-@pytest.mark.parametrize(
-    ("code", "needle"),
-    [(errno.ENOSPC, "disk full"), (errno.EACCES, "cannot write"), (errno.EIO, "storage error")],
-)
-def test_disk_problems_are_one_line_local_storage_errors(code: int, needle: str) -> None:
-    error = storage_error(OSError(code, os.strerror(code)), Path("/var/spool"))
-    assert isinstance(error, LocalStorageError) and error.exit_code == 5
-    assert needle in str(error) and error.hint and "\n" not in str(error)

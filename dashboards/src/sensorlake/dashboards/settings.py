@@ -45,14 +45,8 @@ __all__ = [
     "load_settings",
 ]
 
-# Secrets the process may hold (ours, or read by boto3 / databricks-sdk from the environment).
-SECRET_ENV = (
-    "DATABRICKS_TOKEN",
-    "DATABRICKS_CLIENT_SECRET",
-    "SENSORLAKE_MONITOR_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-)
+# Secrets boto3 and databricks-sdk read from the environment themselves (no setting of ours).
+_SDK_SECRET_ENV = ("DATABRICKS_CLIENT_SECRET", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 Landing = Literal["local", "s3"]
 Tables = Literal["local", "databricks"]
@@ -168,6 +162,23 @@ class Settings(ConfigSpec):
         if self.databricks.host or self.landing == "s3":
             return "databricks"
         return "local"
+
+
+def _secret_env(*groups: type[ConfigSpec]) -> tuple[str, ...]:
+    """Every variable of a setting declared ``secret=True`` in these groups, with its
+    fallbacks and old spellings, then the SDKs' own: the secret names are written once."""
+    names = [
+        name
+        for group in groups
+        for spec in group.settings().values()
+        if spec.secret
+        for name in (spec.env, *spec.fallbacks, *spec.aliases)
+    ]
+    return tuple(dict.fromkeys([*names, *_SDK_SECRET_ENV]))
+
+
+# Secrets the process may hold (ours, or read by boto3 / databricks-sdk from the environment).
+SECRET_ENV = _secret_env(Settings, DatabricksSettings, S3Settings, Thresholds)
 
 
 def load_settings(

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from sensorlake.landing.config import LandingConfig
+from sensorlake.landing.errors import ConfigError, SourceError
+from sensorlake.landing.migrate.statefile import read_uploader_state, sensor_form, watermark_for
 from sensorlake.landing.migrate.uploader import OldUploader, state_file_path
 from sensorlake.landing.rules import Rules
 from sensorlake.landing.simulate import simulate_bulk
@@ -152,3 +154,52 @@ def test_rollback_before_the_lander_ever_ran_is_exit_2_and_touches_nothing(tmp_p
     done = sensorlake(tmp_path, db, "migrate", "rollback-state", "--to", str(target))
     assert done.returncode == 2 and "never run" in done.stderr
     assert not (tmp_path / "state").exists() and not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (None, "no old uploader state file"),
+        ('{"last_timestamp": "2026-03-01T23:5', "not valid JSON"),
+        ('["2026-03-01T23:57:08.123+00:00"]', "not a JSON object"),
+        ('{"last_timestamp": "yesterday"}', "no usable last_timestamp"),
+    ],
+)
+def test_an_unusable_state_file_is_one_config_line(
+    tmp_path: Path, text: str | None, needle: str
+) -> None:
+    path = state_file_path(tmp_path)
+    if text is not None:
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=needle) as err:
+        read_uploader_state(tmp_path)
+    assert err.value.exit_code == 2 and "\n" not in str(err.value)
+
+
+def test_the_state_is_read_from_the_file_or_its_directory(tmp_path: Path) -> None:
+    path = state_file_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"last_upload": "2026-03-01T23:57:08.123+00:00"}))
+    assert read_uploader_state(tmp_path) == read_uploader_state(path)
+    assert read_uploader_state(path)["last_upload"].startswith("2026-03-01T23:57:08")
+
+
+def test_sensor_form_is_utc_milliseconds_with_an_offset() -> None:
+    assert sensor_form("2026-03-02T01:57:08.123456+02:00") == "2026-03-01T23:57:08.123+00:00"
+    assert sensor_form("2026-03-01T23:57:08Z") == "2026-03-01T23:57:08.000+00:00"
+    with pytest.raises(ValueError):
+        sensor_form("not a time")
+
+
+def test_the_cut_over_watermark_lands_every_row_of_the_last_timestamp(tmp_path: Path) -> None:
+    db = tmp_path / "sensor.db"
+    crowded(db, 40, datetime.fromisoformat(FIXED_START))
+    rows = rows_of(db)
+    last_id, last_ts = rows[17]
+    sharing = [i for i, ts in rows if ts == last_ts]
+    assert len(sharing) > 1  # a run of equal timestamps, as the old uploader cuts them
+    assert watermark_for(db, last_ts) == min(sharing) - 1 < last_id
+    assert watermark_for(db, "2099-01-01T00:00:00+00:00") == rows[-1][0]
+    with pytest.raises(SourceError, match="does not exist"):
+        watermark_for(tmp_path / "missing.db", last_ts)

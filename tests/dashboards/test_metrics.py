@@ -1,0 +1,75 @@
+"""The snapshot's figures for Prometheus: up before the first read, one-hot states, each
+metric with the label names metrics.py documents, figures as the snapshot has them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sensorlake.dashboards.metrics import (
+    COMPONENT_STATES,
+    LABEL_SETS,
+    STATES,
+    SnapshotCollector,
+    render,
+)
+
+from .conftest import GATEWAY, Flow
+from .test_alerts import _exported
+
+pytestmark = pytest.mark.dashboards
+
+
+def samples(text: bytes) -> dict[str, list[tuple[dict[str, str], float]]]:
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for s in family.samples:
+            out.setdefault(s.name, []).append((s.labels, s.value))
+    return out
+
+
+def test_before_the_first_read_only_up_is_exported_and_it_is_0() -> None:
+    assert samples(render(SnapshotCollector(lambda: None, lambda: 0.0))) == {
+        "sensorlake_monitor_up": [({}, 0.0)]
+    }
+
+
+def test_a_snapshot_is_exported_as_the_snapshot_says(flow: Flow) -> None:
+    flow.ingest()
+    snap = flow.monitor().refresh()
+    got = samples(render(SnapshotCollector(lambda: snap, lambda: snap.at + 42.0)))
+    assert got["sensorlake_monitor_up"] == [({}, 1.0)]
+    assert got["sensorlake_monitor_snapshot_age_seconds"] == [({}, 42.0)]
+    assert set(got) <= set(LABEL_SETS)
+    for name, rows in got.items():
+        for labels, _ in rows:
+            assert sorted(labels) == sorted(LABEL_SETS[name]), name
+    # one-hot: each component and pipeline is in exactly one state, the one the snapshot says
+    for metric, states, rows, key, field in (
+        ("sensorlake_component_state", COMPONENT_STATES, snap.health.components, "name", "status"),
+        ("sensorlake_pipeline_state", STATES, snap.status.pipelines, "pipeline", "state"),
+    ):
+        label = "component" if key == "name" else "pipeline"
+        for row in rows:
+            mine = [(lab, v) for lab, v in got[metric] if lab[label] == getattr(row, key)]
+            assert sorted(lab["state"] for lab, _ in mine) == sorted(states)
+            assert [lab["state"] for lab, v in mine if v == 1] == [getattr(row, field)]
+    records = {lab["pipeline"]: v for lab, v in got["sensorlake_landed_records"]}
+    assert records == {p.pipeline: p.records for p in snap.metrics.pipelines}
+    exactly_once = snap.reconciliation.verdict in ("exactly once", "in flight")
+    assert got["sensorlake_reconciliation_exactly_once"] == [({}, float(exactly_once))]
+
+
+def test_gateway_last_landed_is_the_newest_landed_file(flow: Flow) -> None:
+    text, _ = _exported(flow)
+    newest = max(p.stat().st_mtime for p in flow.lake.rglob(f"gateway={GATEWAY}/*.ndjson.gz"))
+    match = re.search(
+        rf'^sensorlake_gateway_last_landed_timestamp_seconds\{{gateway="{GATEWAY}"\}} (\S+)$',
+        text,
+        re.M,
+    )
+    assert match, text
+    assert float(match.group(1)) == pytest.approx(newest, abs=1.0)
+    assert text.count("sensorlake_gateway_last_landed_timestamp_seconds{") == 1
