@@ -68,7 +68,22 @@ def make_readers(settings: Settings) -> Readers:
 
         s3 = settings.s3
         where = f"s3 {s3.endpoint_url or 'aws'} " + " ".join(sorted(s3.buckets.values()))
-        landing = S3LandingReader(s3, cache=MonitorCache(settings.cache_path, where))
+        events = None
+        if settings.monitor_queue_url:
+            from .readers.s3_events import S3EventQueue
+
+            events = S3EventQueue(
+                settings.monitor_queue_url,
+                region=s3.region,
+                endpoint_url=settings.sqs_endpoint_url,
+                timeout_seconds=s3.timeout_seconds,
+            )
+        landing = S3LandingReader(
+            s3,
+            cache=MonitorCache(settings.cache_path, where),
+            events=events,
+            relist_seconds=settings.monitor_relist_seconds,
+        )
     else:
         where = f"lake {settings.lake_dir.resolve()}"
         landing = LocalLakeReader(settings.lake_dir, cache=MonitorCache(settings.cache_path, where))

@@ -145,6 +145,28 @@ class Settings(ConfigSpec):
         parse=path,
         shown_default="<state dir>/monitor/cache.sqlite",
     )
+    # The landing buckets' Object Created events (readers/s3_events.py; infra's output
+    # monitor_queue_url): with it a refresh costs what arrived, without it the monitor lists.
+    monitor_queue_url: str | None = setting(
+        "SENSORLAKE_MONITOR_QUEUE_URL",
+        None,
+        "SQS queue of the landing buckets' Object Created events (infra output "
+        "monitor_queue_url); unset: the monitor lists the buckets",
+        shown_default="(none: listing)",
+    )
+    monitor_relist_seconds: float = setting(
+        "SENSORLAKE_MONITOR_RELIST_SECONDS",
+        86400.0,
+        "with the event queue: seconds between the safety listings of the landing zone",
+        parse=seconds,
+    )
+    sqs_endpoint_url: str | None = setting(
+        "AWS_ENDPOINT_URL_SQS",
+        None,
+        "SQS endpoint of the event queue (moto, a VPC endpoint)",
+        fallbacks=("AWS_ENDPOINT_URL",),
+        shown_default="AWS's",
+    )
     # Values no log line may show (redact.py): those of SECRET_ENV that are set.
     secrets: tuple[str, ...] = field(default=(), repr=False)
 

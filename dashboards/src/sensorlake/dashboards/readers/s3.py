@@ -18,10 +18,16 @@ received an object in the last :data:`ACTIVE_SECONDS` (yesterday's last files af
 midnight, a backlog landing); a past day's folder of gateways is listed while any of its
 prefixes is open. The rest is
 closed: listed again every ``sweep_seconds`` (a backlog that starts landing into a quiet
-past day shows after at most that), or when a day folder appears or disappears. Chosen over the alternatives: S3 event notifications (SQS) would make the
-polling cost vanish but need a queue per deployment (docs/fleet.md prices both); a manifest
-written by the lander would double its PUTs; the tables' per-file counts miss what is not
-ingested yet, which is what the monitor exists to show.
+past day shows after at most that), or when a day folder appears or disappears.
+
+With an event queue (``SENSORLAKE_MONITOR_QUEUE_URL``, ``s3_events.py``: S3 -> EventBridge ->
+SQS, set up by ``infra``) a refresh receives what was created instead of listing: the cost
+follows the new objects, not the gateways. The listing then runs as the first scan, as a
+safety cycle every ``relist_seconds`` (a day; it names objects that arrived without an
+event), with past days swept weekly, and in full while the queue cannot be read (the
+fallback) or after the monitor was away longer than the queue keeps messages. A manifest
+written by the lander was the other way to avoid listing, but doubles its PUTs; the tables'
+per-file counts miss what is not ingested yet, which is what the monitor exists to show.
 
 What was learned is kept in :class:`~..cache.MonitorCache` (SQLite under the state dir), so a
 restart lists only the open prefixes from their last keys instead of every bucket. A cache
@@ -41,6 +47,7 @@ reader asked S3 (LIST, HEAD), for the cost figures. boto3's standard credential 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -59,14 +66,19 @@ from ..cache import CachedObject, MonitorCache
 from ..errors import BackendUnavailable
 from ..settings import S3Settings
 from .base import OUTSIDE_SHOWN, LandedObject, LandingListing
+from .s3_events import Arrival, EventQueueError, S3EventQueue
 
 __all__ = [
     "ACTIVE_SECONDS",
     "COUNT_BUDGET_SECONDS",
+    "EVENT_GRACE_SECONDS",
+    "EVENT_SWEEP_SECONDS",
+    "FEED_RETRY_SECONDS",
     "HEAD_WORKERS",
     "LIST_BATCH",
     "LIST_WORKERS",
     "PAGE_SIZE",
+    "RELIST_SECONDS",
     "SWEEP_SECONDS",
     "S3LandingReader",
     "describe_s3_error",
@@ -86,6 +98,14 @@ COUNT_BUDGET_SECONDS = 5.0
 SWEEP_SECONDS = 6 * 3600.0
 # A past day's gateway prefix stays open while its newest object is younger than this.
 ACTIVE_SECONDS = 3600.0
+# With an event queue: the safety listing cycle's period, and the past days' sweep.
+RELIST_SECONDS = 24 * 3600.0
+EVENT_SWEEP_SECONDS = 7 * 24 * 3600.0
+# A queue that failed is asked again after this (listing meanwhile).
+FEED_RETRY_SECONDS = 60.0
+# An object found by a listing, older than this and without an event, is reported: the
+# events are usually seconds late, sometimes a minute or more (S3's documentation).
+EVENT_GRACE_SECONDS = 300.0
 # A listed object: its key, size, modification time (epoch seconds) and ETag.
 _Listed = tuple[LandingKey, int, float, str]
 
@@ -140,18 +160,25 @@ class _Target:
         self.prefixes: dict[str, list[str]] = {}  # "t/date=D/gateway=G/" -> keys, sorted
         self.strays: set[str] = set()  # keys under the prefix outside the layout
         self.swept_at = 0.0  # when the closed days were last listed again
+        self.cycled_at = 0.0  # when the last listing cycle began
+        self.since = 0.0  # when the one before the current cycle began
         self.built: tuple[tuple[str, _Listed], ...] | None = None  # sorted, until a change
         self.active: dict[str, float] = {}  # prefix -> newest object's time
         # The listing jobs of the current cycle, run a refresh's budget at a time:
         # ("scan", continuation token), ("days", ""), ("gateways", day), ("prefix", prefix).
         self.todo: deque[tuple[str, str]] = deque()
         self.stale: list[str] = []  # what the current cycle found changed behind the cache
+        self.missed = 0  # objects the current cycle found that no event announced
         self.sweeping = False  # the current cycle looks into the closed days too
 
     def add(self, key: str, item: _Listed) -> None:
         self.objects[key] = item
         prefix = _prefix_of(key)
-        self.prefixes.setdefault(prefix, []).append(key)
+        keys = self.prefixes.setdefault(prefix, [])
+        if keys and key < keys[-1]:  # an event out of arrival order: keep the keys sorted
+            bisect.insort(keys, key)
+        else:
+            keys.append(key)
         self.active[prefix] = max(self.active.get(prefix, 0.0), item[2])
         self.built = None
 
@@ -186,17 +213,29 @@ class S3LandingReader:
         *,
         count_budget_seconds: float = COUNT_BUDGET_SECONDS,
         cache: MonitorCache | None = None,
-        sweep_seconds: float = SWEEP_SECONDS,
+        sweep_seconds: float | None = None,
         work_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
+        events: S3EventQueue | None = None,
+        relist_seconds: float = RELIST_SECONDS,
     ) -> None:
         self.settings = settings
+        self.events = events
+        self.relist_seconds = relist_seconds
+        # Whether the queue answered at the last refresh (None: not asked yet), since when
+        # it has, and the last error line (logged once per change).
+        self._feed_ok: bool | None = None
+        self._feed_since = 0.0
+        self._feed_error = ""
+        self._feed_retry_at = 0.0  # after a failure, the queue is asked again from then
         # How long one refresh lists at most (the rest continues at the next refresh): well
         # inside the backend's time bound, so a big cycle is never reported "unreachable".
         # Listing and waiting for counts together stay within half the bound.
         quarter = settings.timeout_seconds / 4
         self.work_seconds = work_seconds if work_seconds is not None else min(5.0, quarter)
         self.count_budget_seconds = min(count_budget_seconds, quarter)
+        if sweep_seconds is None:
+            sweep_seconds = EVENT_SWEEP_SECONDS if events is not None else SWEEP_SECONDS
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self._inflight: set[tuple[str, str]] = set()
@@ -214,14 +253,16 @@ class S3LandingReader:
         self.cache = cache if cache is not None else MonitorCache(None, "")
         self._load_cache()
 
-    def _counted(self, request: Any = None, **_kw: Any) -> None:
-        name = getattr(getattr(request, "context", None), "get", lambda _k: None)("operation_name")
+    def _counted(self, event_name: str = "", **_kw: Any) -> None:
+        """One HTTP attempt ("before-send.<service>.<Operation>"): what is billed."""
         with self._lock:
-            self.requests[name or "other"] += 1
+            self.requests[event_name.rsplit(".", 1)[-1] or "other"] += 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._listers.shutdown(wait=False, cancel_futures=True)
+        if self.events is not None:
+            self.events.close()
         self._flush()
         self.cache.close()
 
@@ -255,6 +296,8 @@ class S3LandingReader:
                 state.scanned = self.cache.get(f"scanned:{bucket}:{target}") == "1"
                 swept = self.cache.get(f"swept:{bucket}:{target}")
                 state.swept_at = float(swept) if swept else 0.0
+                cycled = self.cache.get(f"cycled:{bucket}:{target}")
+                state.cycled_at = float(cycled) if cycled else 0.0
                 self._targets[target] = state
         log.info("monitor cache: %d landed object(s) known from %s", len(rows), self.cache.path)
 
@@ -267,10 +310,7 @@ class S3LandingReader:
             for k in new
             for (_key, s, m, e) in (state.objects[k],)
         ]
-        meta = [
-            (f"scanned:{bucket}:{target}", "1" if state.scanned else "0"),
-            (f"swept:{bucket}:{target}", repr(state.swept_at)),
-        ]
+        meta = _meta(target, state)
         if not self.cache.write(put=rows, delete=[(bucket, k) for k in gone], meta=meta):
             self._rewrite_cache()
 
@@ -294,8 +334,7 @@ class S3LandingReader:
                 rows.append(
                     CachedObject(b, k, s, m, e, _count_for(counts, b, k, e), bad.get((b, k)))
                 )
-            meta.append((f"scanned:{b}:{target}", "1" if state.scanned else "0"))
-            meta.append((f"swept:{b}:{target}", repr(state.swept_at)))
+            meta += _meta(target, state)
         self.cache.write(put=rows, meta=meta)
 
     # -- listing ---------------------------------------------------------------------------
@@ -304,11 +343,10 @@ class S3LandingReader:
         self._flush()
         started = time.monotonic()
         deadline = started + self.work_seconds
-        if not any(state.todo for state in self._targets.values()):
-            self._cycle = (started, sum(self.requests.values()))
         location: dict[str, str] = {}
         errors: dict[str, str] = {}
         listed: dict[str, _Target] = {}
+        configured: dict[str, _Target] = {}
         for role, prefixes in LANDING_PREFIXES.items():
             bucket = self.settings.buckets.get(role)
             for target in prefixes:
@@ -319,14 +357,17 @@ class S3LandingReader:
                 state = self._targets.get(target)
                 if state is None or state.bucket != bucket:
                     state = self._targets[target] = _Target(bucket)
-                try:
-                    self._refresh_target(target, state, deadline)
-                except Exception as exc:
-                    if not _is_boto(exc):
-                        raise
-                    errors[target] = describe_s3_error(exc, bucket)
-                    continue
-                listed[target] = state
+                configured[target] = state
+        fed = self._take_events(configured, started + self.work_seconds * 0.8)
+        for target, state in configured.items():
+            try:
+                self._refresh_target(target, state, deadline, fed)
+            except Exception as exc:
+                if not _is_boto(exc):
+                    raise
+                errors[target] = describe_s3_error(exc, state.bucket)
+                continue
+            listed[target] = state
         if self._cycle is not None and not any(state.todo for state in listed.values()):
             began, sent = self._cycle
             self._cycle = None
@@ -382,12 +423,102 @@ class S3LandingReader:
             pending=pending,
         )
 
-    def _refresh_target(self, target: str, state: _Target, deadline: float) -> None:
+    def _take_events(self, targets: dict[str, _Target], until: float) -> bool:
+        """Apply what the event queue says was created; False when there is no queue or it
+        cannot be read (then the listing cycles run as without one)."""
+        if self.events is None:
+            return False
+        now = self.clock()
+        if self._feed_ok is False and now < self._feed_retry_at:
+            return False
+        try:
+            if self._feed_ok is None:
+                self._check_gap(targets, now)
+            drained = self.events.drain(max(0.5, until - time.monotonic()))
+        except EventQueueError as exc:
+            if self._feed_ok is not False or str(exc) != self._feed_error:
+                log.warning("%s; listing the landing zone instead until it answers", exc)
+            self._feed_ok, self._feed_error = False, str(exc)
+            self._feed_retry_at = now + FEED_RETRY_SECONDS
+            return False
+        if self._feed_ok is False:
+            log.info("event queue %s answers again", self.events.queue_url)
+        if not self._feed_ok:
+            self._feed_since = now
+        self._feed_ok = True
+        new: dict[str, list[str]] = {}
+        for arrival in drained.arrivals:
+            target = arrival.key.split("/", 1)[0]
+            state = targets.get(target)
+            if state is None or state.bucket != arrival.bucket:
+                continue  # another bucket or prefix: not a landing target of ours
+            if self._arrive(state, arrival):
+                new.setdefault(target, []).append(arrival.key)
+        for target, keys in new.items():
+            self._persist(target, targets[target], keys, [])
+        self.cache.write(meta=[(self._drained_name(), repr(now))])
+        if drained.unreadable:
+            log.warning(
+                "event queue: %d message(s) were not S3 Object Created events; deleted",
+                drained.unreadable,
+            )
+        try:
+            self.events.ack(drained.receipts)
+        except EventQueueError as exc:  # they come back, and are skipped as known
+            log.warning("%s; the received events come back and are skipped", exc)
+        return True
+
+    def _arrive(self, state: _Target, arrival: Arrival) -> bool:
+        if arrival.key in state.objects or arrival.key in state.strays:
+            return False
+        try:
+            key = LandingKey.parse(arrival.key)
+        except ValueError:
+            state.strays.add(arrival.key)
+            return False
+        state.add(arrival.key, (key, arrival.size, arrival.modified, arrival.etag))
+        return True
+
+    def _drained_name(self) -> str:
+        assert self.events is not None
+        return f"events:{self.events.queue_url}:drained"
+
+    def _check_gap(self, targets: dict[str, _Target], now: float) -> None:
+        """On the first read of the queue: if the cache is older than the queue keeps
+        messages, or was not fed by this queue, events may be lost: list everything once."""
+        if not any(state.scanned for state in targets.values()):
+            return  # nothing known yet: the first scan lists everything anyway
+        assert self.events is not None
+        last = self.cache.get(self._drained_name())
+        retention = self.events.retention_seconds()
+        if last is not None and now - float(last) < retention - 3600:
+            return
+        log.info(
+            "monitor cache %s: the event queue may have dropped what arrived meanwhile; "
+            "listing the landing zone once",
+            "not fed by this queue yet" if last is None else "older than the queue keeps messages",
+        )
+        for state in targets.values():
+            state.cycled_at = 0.0
+            state.swept_at = 0.0
+
+    def _refresh_target(
+        self, target: str, state: _Target, deadline: float, fed: bool = False
+    ) -> None:
         """Run the target's listing jobs until its cycle is done or ``deadline`` passes; the
-        rest waits for the next refresh (a refresh never lists for longer than its budget)."""
+        rest waits for the next refresh (a refresh never lists for longer than its budget).
+        ``fed``: the event queue said what is new, so a new cycle waits for its period."""
         if not state.todo:
+            now = self.clock()
+            if fed and state.scanned and now - state.cycled_at < self.relist_seconds:
+                return
             state.todo.append(("days", "") if state.scanned else ("scan", ""))
             state.stale = []
+            state.missed = 0
+            state.since = state.cycled_at or now
+            state.cycled_at = now
+            if self._cycle is None:
+                self._cycle = (time.monotonic(), sum(self.requests.values()))
         new: list[str] = []
         gone: list[str] = []
         try:
@@ -409,6 +540,21 @@ class S3LandingReader:
                     self._gateways(target, state, arg, gone)
                 state.todo.popleft()
         finally:
+            if self.events is not None and self._feed_ok:
+                # Found by listing, not by an event, and old enough that its event is due.
+                late = self.clock() - EVENT_GRACE_SECONDS
+                state.missed += sum(
+                    1 for k in new if self._feed_since <= state.objects[k][2] <= late
+                )
+            if not state.todo and state.missed:
+                log.warning(
+                    "%d object(s) under %s landed without an event reaching the queue: check "
+                    "that EventBridge is on for the bucket (aws s3api "
+                    "get-bucket-notification-configuration) and the rule targets the queue",
+                    state.missed,
+                    s3_url(state.bucket, source_prefix(target)),
+                )
+                state.missed = 0
             if not state.todo and state.stale:
                 log.warning(
                     "monitor cache is stale for %s (%s%s): re-listed those prefixes",
@@ -450,7 +596,6 @@ class S3LandingReader:
             state.stale.append(f"day {day} gone")
             for gateway in known[day]:
                 gone += state.drop_prefix(f"{target}/date={day}/gateway={gateway}/")
-        today = datetime.fromtimestamp(now, UTC).date().isoformat()
         recent = now - ACTIVE_SECONDS
         busy_days = {
             prefix.split("/")[1].removeprefix("date=")
@@ -458,12 +603,7 @@ class S3LandingReader:
             if newest >= recent
         }
         for day in sorted(days):
-            if (
-                state.sweeping
-                or day in (today, UNKNOWN_DATE)
-                or day not in known
-                or day in busy_days
-            ):
+            if state.sweeping or _open_day(day, state, now) or day not in known or day in busy_days:
                 state.todo.append(("gateways", day))
         if state.sweeping:
             state.swept_at = now
@@ -480,10 +620,7 @@ class S3LandingReader:
         for gateway in sorted(known - gateways):
             state.stale.append(f"gateway {gateway} gone from {day}")
             gone += state.drop_prefix(f"{base}gateway={gateway}/")
-        current = day in (
-            datetime.fromtimestamp(self.clock(), UTC).date().isoformat(),
-            UNKNOWN_DATE,
-        )
+        current = _open_day(day, state, self.clock())
         recent = self.clock() - ACTIVE_SECONDS
         for gateway in sorted(gateways):
             prefix = f"{base}gateway={gateway}/"
@@ -645,6 +782,22 @@ class S3LandingReader:
             with self._lock:
                 self._bad[(bucket, key)] = f"{s3_url(bucket, key)}: {exc}"
         return key, head.get("ETag", etag), records
+
+
+def _open_day(day: str, state: _Target, now: float) -> bool:
+    """A day a cycle lists every prefix of: ``unknown``, today, and every day since the
+    previous cycle began (with events, a day ago: what arrived without one since)."""
+    since = min(now, state.since or now)
+    return day == UNKNOWN_DATE or day >= datetime.fromtimestamp(since, UTC).date().isoformat()
+
+
+def _meta(target: str, state: _Target) -> list[tuple[str, str]]:
+    b = state.bucket
+    return [
+        (f"scanned:{b}:{target}", "1" if state.scanned else "0"),
+        (f"swept:{b}:{target}", repr(state.swept_at)),
+        (f"cycled:{b}:{target}", repr(state.cycled_at)),
+    ]
 
 
 def _is_boto(exc: Exception) -> bool:
