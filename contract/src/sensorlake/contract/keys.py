@@ -70,15 +70,8 @@ class LandingKey:
         match = _KEY_RE.fullmatch(key)
         if match is None or match["target"] not in TARGETS:
             raise ValueError(f"not a landing key: {key!r}")
-        g = match.groupdict()
-        return cls(
-            target=g["target"],
-            date=g["date"],
-            gateway=g["gateway"],
-            epoch=int(g["epoch"]),
-            first_row=int(g["first"]),
-            last_row=int(g["last"]),
-        )
+        target, date, gateway, epoch, first, last = match.groups()  # the pattern's order
+        return cls(target, date, gateway, int(epoch), int(first), int(last))
 
     @property
     def partitions(self) -> dict[str, str]:

@@ -170,6 +170,7 @@ class MonitorCache:
             "reading objects",
             lambda db: db.execute(
                 "SELECT location, key, size, modified, etag, records, bad FROM objects"
+                " ORDER BY location, key"
             ).fetchall(),
         )
         return [CachedObject(*row) for row in rows or ()]  # type: ignore[attr-defined]
