@@ -47,6 +47,7 @@ __all__ = [
     "EventQueueError",
     "S3EventQueue",
     "describe_sqs_error",
+    "make_client",
     "parse_body",
 ]
 
