@@ -426,3 +426,38 @@ def test_a_hanging_queue_leaves_the_landing_zone_readable(
         reader.close()
     finally:
         server.close()
+
+
+@mock_aws
+def test_status_leaves_the_queue_to_the_monitor(
+    s3_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`sensorlake status` beside a running monitor lists; it never receives (and so never
+    deletes) the events the monitor needs."""
+    from click.testing import CliRunner
+
+    from sensorlake.contract.cli import main
+
+    url = wire_events(s3_env)
+    simulate_fleet(tmp_path / "fleet", 2, rows=ROWS, env=s3_env, seed=1)
+    sqs = boto3.client("sqs", region_name=REGION)
+
+    def waiting() -> int:
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    before = waiting()
+    assert before > 0
+    env = {
+        **s3_env,
+        "SENSORLAKE_MONITOR_QUEUE_URL": url,
+        "SENSORLAKE_STATE_DIR": str(tmp_path / "s"),
+    }
+    result = CliRunner().invoke(main, ["status", "--json"], env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    landing = json.loads(result.stdout)
+    assert landing  # it answered (tables not configured: Databricks is not set)
+    assert waiting() == before

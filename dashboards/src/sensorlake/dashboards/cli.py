@@ -120,7 +120,7 @@ def status(ctx: click.Context, as_json: bool, **paths: Path) -> None:
     try:
         settings = _settings(ctx, **paths)
         redact.install(settings.secrets)
-        mon = Monitor(settings, make_readers(settings))
+        mon = Monitor(settings, make_readers(settings, consume_events=False))
     except DashboardError as exc:
         _fail(exc)
     try:

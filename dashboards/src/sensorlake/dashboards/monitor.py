@@ -61,7 +61,10 @@ class Readers:
         self.tables_not_configured = tables_not_configured
 
 
-def make_readers(settings: Settings) -> Readers:
+def make_readers(settings: Settings, *, consume_events: bool = True) -> Readers:
+    """The readers the settings name. ``consume_events=False`` (``status``): never read the
+    event queue, whose messages belong to the running monitor (SQS gives each to one
+    receiver, and a message deleted by ``status`` would be lost to the monitor)."""
     landing: LandingReader
     if settings.s3 is not None:
         from .readers.s3 import S3LandingReader
@@ -69,7 +72,7 @@ def make_readers(settings: Settings) -> Readers:
         s3 = settings.s3
         where = f"s3 {s3.endpoint_url or 'aws'} " + " ".join(sorted(s3.buckets.values()))
         events = None
-        if settings.monitor_queue_url:
+        if settings.monitor_queue_url and consume_events:
             from .readers.s3_events import S3EventQueue
 
             events = S3EventQueue(
