@@ -27,7 +27,7 @@ from sensorlake.contract.pipelines import TARGETS
 
 from . import models as m
 from .fleet import MAX_PER_PAGE
-from .metrics import SnapshotCollector, render
+from .metrics import Exposition
 from .monitor import Monitor
 from .readers.base import EMERGENCIES_READ
 from .security import API_POLICY, HEADERS, Access, SecurityMiddleware, inline_script_policy
@@ -197,12 +197,13 @@ def create_app(
         """Everything the page shows, in one request, with the chart series."""
         return current().overview(clock())
 
-    collector = SnapshotCollector(lambda: monitor.snapshot(wait=0), clock)
+    exposition = Exposition(lambda: monitor.snapshot(wait=0), clock)
+    monitor.on_publish.append(exposition.prepare)
 
     @app.get("/metrics", tags=["prometheus"], response_class=Response)
     def metrics() -> Response:
         """The same figures in Prometheus' text format."""
-        return Response(render(collector), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

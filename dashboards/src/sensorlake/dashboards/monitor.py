@@ -125,6 +125,9 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self.refreshes = 0
         self.listing_pending = False
+        # Called with each snapshot once it is published, on the refreshing thread: work a
+        # snapshot needs once (the /metrics text), done before a request asks for it.
+        self.on_publish: list[Callable[[Snapshot], Any]] = []
         self._backends: dict[str, BoundedBackend[Any]] = {
             name: BoundedBackend(label, _guard, clock=clock)
             for name, label in BACKEND_LABELS.items()
@@ -205,6 +208,11 @@ class Monitor:
             self.refreshes += 1
             self._ready.set()
             log.info("refreshed in %.2f s", time.monotonic() - started)
+            for hook in self.on_publish:
+                try:
+                    hook(snapshot)
+                except Exception:
+                    log.exception("preparing the published snapshot failed")
             return snapshot
 
     def snapshot(self, wait: float | None = None) -> Snapshot | None:
