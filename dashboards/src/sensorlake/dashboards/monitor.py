@@ -25,7 +25,14 @@ from .readers.lake import LocalLakeReader
 from .settings import Settings
 from .snapshot import Snapshot, build
 
-__all__ = ["BACKEND_LABELS", "INCOMPLETE_RETRY_SECONDS", "Monitor", "Readers", "make_readers"]
+__all__ = [
+    "BACKEND_LABELS",
+    "FIRST_ANSWER_SECONDS",
+    "INCOMPLETE_RETRY_SECONDS",
+    "Monitor",
+    "Readers",
+    "make_readers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,12 @@ BACKEND_LABELS = {
 
 # While a first scan is still counting records, publish progress this often.
 INCOMPLETE_RETRY_SECONDS = 1.0
+# The service's first snapshot waits this long at most for the tables, job runs and alarms
+# (a Databricks warehouse that is starting, a hanging endpoint, deltalake's first import):
+# the first answer is the landing zone and gateway at hand (cache, lake); what is left
+# arrives with the next refresh, a second later.
+FIRST_ANSWER_SECONDS = 3.0
+_NOT_AT_HAND = ("tables", "jobs", "emergencies")
 
 
 class Readers:
@@ -135,9 +148,10 @@ class Monitor:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def collect(self, timeout: float | None = None) -> Inputs:
+    def collect(self, timeout: float | None = None, *, first_answer: bool = False) -> Inputs:
         """Read every backend in parallel, each bounded by ``backend_timeout_seconds`` (or
-        ``timeout`` when it is shorter: what is left of a report's own deadline)."""
+        ``timeout`` when it is shorter: what is left of a report's own deadline);
+        ``first_answer``: the tables, job runs and alarms by :data:`FIRST_ANSWER_SECONDS`."""
         r = self.readers
         calls: dict[str, tuple[BoundedBackend[Any], Callable[[], Any]]] = {
             "landing": (self._backends["landing"], r.landing.list_landed),
@@ -151,7 +165,10 @@ class Monitor:
                 # Its own bounded read: the alarms never wait for the other tables' figures.
                 calls["emergencies"] = (self._backends["emergencies"], r.tables.latest_emergencies)  # type: ignore[attr-defined]
         bound = self.settings.backend_timeout_seconds
-        answers = read_all(calls, bound if timeout is None else min(bound, timeout))
+        shorter = dict.fromkeys(_NOT_AT_HAND, FIRST_ANSWER_SECONDS) if first_answer else None
+        answers = read_all(
+            calls, bound if timeout is None else min(bound, timeout), shorter=shorter
+        )
         tables: dict[str, Any] = {}
         table_errors: dict[str, str] = {}
         if "tables" in answers:
@@ -195,11 +212,11 @@ class Monitor:
             tables[target] = stats
         return tables, errors
 
-    def refresh(self, timeout: float | None = None) -> Snapshot:
+    def refresh(self, timeout: float | None = None, *, first_answer: bool = False) -> Snapshot:
         """Read every backend now and publish the result (one refresh at a time)."""
         with self._refresh_lock:
             started = time.monotonic()
-            inputs = self.collect(timeout)
+            inputs = self.collect(timeout, first_answer=first_answer)
             snapshot = build(inputs, self.settings.thresholds)
             # An S3 listing cycle longer than one refresh's budget goes on at the next.
             landing = inputs.landing
@@ -261,9 +278,11 @@ class Monitor:
     def _loop(self) -> None:
         while not self._stop.is_set():
             ttl = self.settings.cache_ttl_seconds
+            first = self._snapshot is None
             try:
-                if not self.refresh().complete or self.listing_pending:
-                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts or listings to come
+                if not self.refresh(first_answer=first).complete or self.listing_pending or first:
+                    # counts or listings to come, or what the first answer did not wait for
+                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)
             except Exception:
                 log.exception("refresh failed; keeping the previous figures")
             self._wake.wait(ttl)
