@@ -144,3 +144,33 @@ def test_concurrent_scrapes_of_a_new_snapshot_share_one_render(
     assert rendered == [snap]
     assert len(set(texts)) == 1
     assert texts[0] == render(SnapshotCollector(lambda: snap, lambda: snap.at))
+
+
+def test_a_scrape_during_a_render_gets_the_previous_snapshot_whole(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monitor = flow.monitor()
+    old, new = monitor.refresh(), monitor.refresh()
+    current = [old]
+    exposition = Exposition(lambda: current[0], lambda: new.at + 3.0)
+    exposition.prepare(old)
+    started, release = threading.Event(), threading.Event()
+    real = metrics.render_figures
+
+    def slow(snap: Snapshot) -> bytes:
+        started.set()
+        assert release.wait(60)
+        return real(snap)
+
+    monkeypatch.setattr(metrics, "render_figures", slow)
+    publishing = threading.Thread(target=exposition.prepare, args=(new,))
+    publishing.start()
+    try:
+        assert started.wait(60)
+        current[0] = new  # published; its figures are still being rendered
+        text = exposition.render()  # does not wait for that render
+        assert text == render(SnapshotCollector(lambda: old, lambda: new.at + 3.0))
+    finally:
+        release.set()
+        publishing.join()
+    assert exposition.render() == render(SnapshotCollector(lambda: new, lambda: new.at + 3.0))

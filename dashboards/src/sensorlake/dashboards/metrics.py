@@ -247,27 +247,42 @@ class Exposition:
     """``GET /metrics``: the same text as :func:`render` of a :class:`SnapshotCollector`, with
     the figures of a snapshot rendered once (:meth:`prepare`, called when the monitor
     publishes it; or by the first scrape, under a lock, so concurrent scrapes share one
-    render) and only up and the age rendered per scrape."""
+    render) and only up and the age rendered per scrape. A scrape while the figures of a new
+    snapshot are being rendered gets the previous snapshot's, whole (its age included), rather
+    than wait."""
 
     def __init__(self, current: Callable[[], Snapshot | None], clock: Callable[[], float]):
         self.current = current
         self.clock = clock
         self._lock = threading.Lock()
-        self._for: Snapshot | None = None
-        self._figures = b""
+        self._done: tuple[Snapshot, bytes] | None = None  # replaced whole: read without lock
 
     def prepare(self, snap: Snapshot) -> bytes:
         """The figures of ``snap``, rendered now unless they already are."""
         with self._lock:
-            if self._for is not snap:
-                self._figures = render_figures(snap)
-                self._for = snap
-            return self._figures
+            return self._figures_locked(snap)
+
+    def _figures_locked(self, snap: Snapshot) -> bytes:
+        done = self._done
+        if done is None or done[0] is not snap:
+            done = self._done = (snap, render_figures(snap))
+        return done[1]
 
     def render(self) -> bytes:
         snap = self.current()
-        head = _text(_head(snap, self.clock))
-        return head if snap is None else head + self.prepare(snap)
+        if snap is None:
+            return _text(_head(None, self.clock))
+        done = self._done
+        # Not rendered yet: render it (or wait for the render under way when there is no
+        # previous one); a render under way and a previous one: that one, served whole.
+        stale = done is None or done[0] is not snap
+        if stale and self._lock.acquire(blocking=done is None):
+            try:
+                done = (snap, self._figures_locked(snap))
+            finally:
+                self._lock.release()
+        assert done is not None
+        return _text(_head(done[0], self.clock)) + done[1]
 
 
 def _gateway_last_landed(snap: Snapshot) -> Metric:
