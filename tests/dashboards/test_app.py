@@ -6,10 +6,13 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from sensorlake.contract.pipelines import TARGETS, table_name
-from sensorlake.dashboards.app import create_app
+from sensorlake.dashboards import models as m
+from sensorlake.dashboards.app import STATIC, create_app
+from sensorlake.dashboards.monitor import Monitor
 
 from .conftest import GATEWAY, Flow, landed_keys
 
@@ -316,3 +319,80 @@ def test_a_failed_landing_run_degrades_the_gateway_and_the_pipelines(flow: Flow)
     assert status["gateway"]["last_run"]["exit_code"] == 3
     assert {p["state"] for p in status["pipelines"]} == {"lagging"}
     assert all("last landing run failed" in p["reason"] for p in status["pipelines"])
+
+
+ANSWERS = [
+    "/api/health",
+    "/api/s3-metrics",
+    "/api/autoloader-tables",
+    "/api/pipelines/status",
+    "/api/reconciliation",
+    "/api/overview",
+    "/api/fleet",
+    "/api/fleet?page=2&per_page=1",
+    f"/api/fleet?q={GATEWAY.upper()}",
+    "/api/fleet?state=landing&per_page=200",
+    "/api/fleet?page=99",
+]
+
+
+def _as_fastapi_sends_models(monitor: Monitor) -> FastAPI:
+    """The endpoints as plain FastAPI routes returning the snapshot's models (what app.py
+    did before it sent bytes made once per snapshot)."""
+    ref = FastAPI()
+    snap = monitor.snapshot
+    ref.get("/api/health", response_model=m.Health)(lambda: snap().health_at(monitor.clock()))  # type: ignore[union-attr]
+    ref.get("/api/s3-metrics", response_model=m.S3Metrics)(lambda: snap().metrics)  # type: ignore[union-attr]
+    ref.get("/api/autoloader-tables", response_model=m.AutoloaderTables)(lambda: snap().tables)  # type: ignore[union-attr]
+    ref.get("/api/pipelines/status", response_model=m.PipelinesStatus)(lambda: snap().status)  # type: ignore[union-attr]
+    ref.get("/api/reconciliation", response_model=m.Reconciliation)(
+        lambda: snap().reconciliation  # type: ignore[union-attr]
+    )
+    ref.get("/api/overview", response_model=m.Overview)(lambda: snap().overview(monitor.clock()))  # type: ignore[union-attr]
+
+    @ref.get("/api/fleet", response_model=m.FleetPage)
+    def fleet(
+        page: int = 1, per_page: int = 50, q: str = "", state: str | None = None
+    ) -> m.FleetPage:
+        return snap().fleet_page(page, per_page, q, state)  # type: ignore[union-attr]
+
+    return ref
+
+
+def test_answers_are_the_bytes_fastapi_sends_for_the_models(flow: Flow) -> None:
+    flow.ingest()
+    now = [0.0]
+    monitor = Monitor(flow.settings(), flow.monitor().readers, clock=lambda: now[0])
+    client = TestClient(create_app(monitor, start_monitor=False))
+    now[0] = time.time()
+    snap = monitor.refresh()
+    ref = TestClient(_as_fastapi_sends_models(monitor))
+    for age in (0.5, 61.25):  # twice per snapshot: the made-once bytes, and the age moves on
+        now[0] = snap.at + age
+        for path in ANSWERS:
+            got, want = client.get(path), ref.get(path)
+            assert got.status_code == want.status_code == 200, path
+            assert got.content == want.content, path
+            assert got.headers["content-type"] == want.headers["content-type"], path
+    assert client.get("/api/health").json()["age_seconds"] == 61.25
+
+
+def test_requests_never_wait_for_a_refresh_in_progress(flow: Flow) -> None:
+    monitor = flow.monitor()
+    client = TestClient(create_app(monitor, start_monitor=False))
+    monitor.refresh()
+    with monitor._refresh_lock:  # a refresh is running
+        for path in [*ANSWERS, "/metrics", "/"]:
+            started = time.monotonic()
+            assert client.get(path).status_code == 200, path
+            assert time.monotonic() - started < 5, path
+
+
+def test_the_page_is_sent_from_memory_with_its_etag(flow: Flow) -> None:
+    client = client_for(flow)
+    first = client.get("/")
+    assert first.status_code == 200 and first.headers["cache-control"] == "no-cache"
+    assert first.content == (STATIC / "index.html").read_bytes()
+    again = client.get("/", headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get("/", headers={"if-none-match": '"other"'}).status_code == 200

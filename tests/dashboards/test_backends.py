@@ -23,7 +23,7 @@ from sensorlake.contract.errors import ExitCode
 from sensorlake.contract.pipelines import BUCKET_ENV, LANDING_ROLES
 from sensorlake.dashboards.app import create_app
 from sensorlake.dashboards.backends import BoundedBackend
-from sensorlake.dashboards.monitor import Monitor, _guard, make_readers
+from sensorlake.dashboards.monitor import FIRST_ANSWER_SECONDS, Monitor, _guard, make_readers
 from sensorlake.dashboards.settings import load_settings
 
 from .conftest import Flow
@@ -264,3 +264,51 @@ def test_status_returns_and_names_what_it_could_not_read(flow: Flow) -> None:
     assert "tables: unreachable since" in reasons
     assert "Traceback" not in out.stderr
     assert "dapi-not-a-real-token" not in out.stdout + out.stderr
+
+
+class _HeldTables:
+    """The flow's tables, each read held until ``release`` is set (a warehouse starting)."""
+
+    def __init__(self, tables: object) -> None:
+        self.tables = tables
+        self.kind = tables.kind  # type: ignore[attr-defined]
+        self.release = threading.Event()
+
+    def table_stats(self, target: str) -> object:
+        self.release.wait(HANG_GUARD_SECONDS)
+        return self.tables.table_stats(target)  # type: ignore[attr-defined]
+
+
+def test_the_first_answer_does_not_wait_for_the_tables(flow: Flow) -> None:
+    flow.ingest()
+    monitor = flow.monitor(backend_timeout_seconds=30.0)
+    held = _HeldTables(monitor.readers.tables)
+    monitor.readers.tables = held  # type: ignore[assignment]
+    started = time.monotonic()
+    monitor.start()
+    try:
+        first = monitor.snapshot(wait=HANG_GUARD_SECONDS)
+        took = time.monotonic() - started
+        assert first is not None
+        # The landing zone at hand, within the first answer's wait, not the backend's 30 s.
+        assert took < FIRST_ANSWER_SECONDS + 5, took
+        raw = next(p for p in first.metrics.pipelines if p.pipeline == "raw")
+        assert raw.error is None and raw.records == 1_500
+        tables = next(c for c in first.health.components if c.name == "tables")
+        assert tables.status == "unavailable" and "no answer from the tables" in (
+            tables.reason or ""
+        )
+        held.release.set()  # the tables answer: the next refresh, a second later, has them
+        deadline = time.monotonic() + HANG_GUARD_SECONDS
+        while time.monotonic() < deadline:
+            snap = monitor.snapshot()
+            assert snap is not None
+            tables = next(c for c in snap.health.components if c.name == "tables")
+            if tables.status == "healthy":
+                break
+            time.sleep(0.1)
+        assert tables.status == "healthy", tables
+        assert time.monotonic() - started < 30.0  # not a backend bound later
+    finally:
+        held.release.set()
+        monitor.stop()

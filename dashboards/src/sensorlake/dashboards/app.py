@@ -7,17 +7,20 @@ never a stack trace, never a path into the store, never a secret.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -27,7 +30,7 @@ from sensorlake.contract.pipelines import TARGETS
 
 from . import models as m
 from .fleet import MAX_PER_PAGE
-from .metrics import SnapshotCollector, render
+from .metrics import Exposition
 from .monitor import Monitor
 from .readers.base import EMERGENCIES_READ
 from .security import API_POLICY, HEADERS, Access, SecurityMiddleware, inline_script_policy
@@ -39,6 +42,38 @@ log = logging.getLogger(__name__)
 
 STATIC = files("sensorlake.dashboards") / "static"
 _ERRORS = {404: {"model": m.ErrorResponse}, 503: {"model": m.ErrorResponse}}
+_FIRST_READ = "still reading the landing zone for the first time; retry in a few seconds"
+
+
+def _json(body: bytes) -> Response:
+    """The bytes FastAPI would send for the response model, made once per snapshot
+    (snapshot.py): a handler returning a Response skips FastAPI's validate-and-dump."""
+    return Response(body, media_type="application/json")
+
+
+def _prepare(snap: Snapshot) -> None:
+    """On the refreshing thread, as a snapshot is published: the answers that do not change
+    while it is current, so the first request after a refresh does not make them."""
+    for name in ("metrics", "tables", "status", "reconciliation"):
+        snap.json(name)
+    snap.overview_json(snap.at)
+    snap.fleet_page_json()
+
+
+class _Page:
+    """The page (index.html) from memory: read once, sent with its ETag and Cache-Control
+    no-cache (a browser asks again each time and gets a 304 while it is the same)."""
+
+    def __init__(self, path: Traversable) -> None:
+        self.body = path.read_bytes()
+        self.etag = f'"{hashlib.md5(self.body, usedforsecurity=False).hexdigest()}"'
+        self.headers = {"Cache-Control": "no-cache", "ETag": self.etag}
+
+    def response(self, request: Request) -> Response:
+        wanted = request.headers.get("if-none-match", "")
+        if self.etag in (t.strip() for t in wanted.split(",")):
+            return Response(status_code=304, headers=self.headers)
+        return Response(self.body, media_type="text/html", headers=self.headers)
 
 
 def create_app(
@@ -97,28 +132,37 @@ def create_app(
     def current() -> Snapshot:
         snap = monitor.snapshot()
         if snap is None:
-            raise HTTPException(
-                503, "still reading the landing zone for the first time; retry in a few seconds"
-            )
+            raise HTTPException(503, _FIRST_READ)
+        return snap
+
+    async def published() -> Snapshot:
+        """The last published snapshot, for handlers on the event loop (they send bytes the
+        snapshot holds): never waits for a refresh; only before the first snapshot does it
+        wait for one (as long as :func:`current`), on a worker thread."""
+        snap = monitor.snapshot(wait=0)
+        if snap is None:
+            snap = await run_in_threadpool(monitor.snapshot)
+        if snap is None:
+            raise HTTPException(503, _FIRST_READ)
         return snap
 
     @app.get("/api/health", response_model=m.Health, responses=_ERRORS, tags=["api"])
-    def health() -> m.Health:
+    async def health() -> Response:
         """Overall and per component (landing zone, tables, gateway spool), with reasons."""
-        return current().health_at(clock())
+        return _json((await published()).health_json(clock()))
 
     @app.get("/api/s3-metrics", response_model=m.S3Metrics, responses=_ERRORS, tags=["api"])
-    def s3_metrics() -> m.S3Metrics:
+    async def s3_metrics() -> Response:
         """Per pipeline: objects, bytes, records (object metadata), ages, last hour and day."""
-        return current().metrics
+        return _json((await published()).json("metrics"))
 
     @app.get(
         "/api/autoloader-tables", response_model=m.AutoloaderTables, responses=_ERRORS, tags=["api"]
     )
-    def autoloader_tables() -> m.AutoloaderTables:
+    async def autoloader_tables() -> Response:
         """Per table: rows, last ingestion, Delta version, files ingested, backlog, columns
         added since creation, rescued-data rows."""
-        return current().tables
+        return _json((await published()).json("tables"))
 
     @app.get(
         "/api/bucket-details/{pipeline}",
@@ -155,31 +199,31 @@ def create_app(
     @app.get(
         "/api/pipelines/status", response_model=m.PipelinesStatus, responses=_ERRORS, tags=["api"]
     )
-    def pipelines_status() -> m.PipelinesStatus:
+    async def pipelines_status() -> Response:
         """Per pipeline: healthy, lagging or stalled, and why (freshness, lag, failures)."""
-        return current().status
+        return _json((await published()).json("status"))
 
     @app.get(
         "/api/reconciliation", response_model=m.Reconciliation, responses=_ERRORS, tags=["api"]
     )
-    def reconciliation() -> m.Reconciliation:
+    async def reconciliation() -> Response:
         """Per pipeline and gateway: records landed (object metadata) against rows in the
         table, and rows present more than once by _lineage (gateway, epoch, row id)."""
-        return current().reconciliation
+        return _json((await published()).json("reconciliation"))
 
     @app.get("/api/fleet", response_model=m.FleetPage, responses=_ERRORS, tags=["api"])
-    def fleet(
+    async def fleet(
         page: Annotated[int, Query(ge=1, le=100_000, description="from 1")] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
         q: Annotated[
             str, Query(max_length=64, description="part of a gateway id (case-insensitive)")
         ] = "",
         state: Annotated[m.GatewayFleetState | None, Query()] = None,
-    ) -> m.FleetPage:
+    ) -> Response:
         """Per gateway: the last file landed per pipeline, files and records in the last hour
         and day, and its state (silent, behind, landing), worst first, one page at a time;
         the totals count the whole fleet."""
-        return current().fleet_page(page, per_page, q, state)
+        return _json((await published()).fleet_page_json(page, per_page, q, state))
 
     @app.get("/api/emergencies", response_model=m.Emergencies, responses=_ERRORS, tags=["api"])
     def emergencies(
@@ -193,16 +237,18 @@ def create_app(
         return alarms.model_copy(update={"readings": alarms.readings[:limit]})
 
     @app.get("/api/overview", response_model=m.Overview, responses=_ERRORS, tags=["page"])
-    def overview() -> m.Overview:
+    async def overview() -> Response:
         """Everything the page shows, in one request, with the chart series."""
-        return current().overview(clock())
+        return _json((await published()).overview_json(clock()))
 
-    collector = SnapshotCollector(lambda: monitor.snapshot(wait=0), clock)
+    exposition = Exposition(lambda: monitor.snapshot(wait=0), clock)
+    monitor.on_publish.append(exposition.prepare)
+    monitor.on_publish.append(_prepare)
 
     @app.get("/metrics", tags=["prometheus"], response_class=Response)
     def metrics() -> Response:
         """The same figures in Prometheus' text format."""
-        return Response(render(collector), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
@@ -219,11 +265,11 @@ def create_app(
         page.headers["Content-Security-Policy"] = inline_script_policy(bytes(page.body).decode())
         return page
 
+    index = _Page(STATIC / "index.html")
+
     @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        response = FileResponse(str(STATIC / "index.html"), media_type="text/html")
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+    async def page(request: Request) -> Response:
+        return index.response(request)
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.state.monitor = monitor

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -109,10 +109,18 @@ class BoundedBackend(Generic[T]):
 
 
 def read_all(
-    calls: dict[str, tuple[BoundedBackend[Any], Callable[[], Any]]], timeout: float
+    calls: dict[str, tuple[BoundedBackend[Any], Callable[[], Any]]],
+    timeout: float,
+    *,
+    shorter: Mapping[str, float] | None = None,
 ) -> dict[str, Answer[Any]]:
-    """Start every read at once, then collect each by one shared deadline."""
+    """Start every read at once, then collect each by one shared deadline (or, for the
+    names in ``shorter``, by that many seconds when it is less)."""
     for backend, fn in calls.values():
         backend.start(fn)
-    deadline = time.monotonic() + timeout
-    return {name: backend.wait(deadline) for name, (backend, _fn) in calls.items()}
+    started = time.monotonic()
+    limits = shorter or {}
+    return {
+        name: backend.wait(started + min(timeout, limits.get(name, timeout)))
+        for name, (backend, _fn) in calls.items()
+    }

@@ -61,10 +61,7 @@ def monitor(
     Beyond loopback (--host 0.0.0.0) it needs an access token: SENSORLAKE_MONITOR_TOKEN,
     or one made at start and printed once as a URL.
     """
-    import uvicorn
-
     from . import redact
-    from .app import create_app
     from .monitor import Monitor, make_readers
     from .security import Access
 
@@ -75,7 +72,18 @@ def monitor(
             host, allowed=(*settings.allowed_hosts, *allowed_hosts), token=settings.monitor_token
         )
         redact.add_secrets([access.token])
-        app = create_app(Monitor(settings, make_readers(settings)), access=access)
+        mon = Monitor(settings, make_readers(settings))
+    except DashboardError as exc:
+        _fail(exc)
+    # The first snapshot is read (cache, lake) while the web service's modules load (about a
+    # second); the app's start finds the refresh running and stops it at the end.
+    mon.start()
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        app = create_app(mon, access=access)
     except DashboardError as exc:
         _fail(exc)
     url = access.url(host, port)

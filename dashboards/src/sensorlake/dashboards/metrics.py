@@ -28,6 +28,7 @@ gateway has is in ``GET /api/fleet``, not in Prometheus.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -46,8 +47,10 @@ __all__ = [
     "RECONCILIATION",
     "STATES",
     "TABLES",
+    "Exposition",
     "SnapshotCollector",
     "render",
+    "render_figures",
 ]
 
 # Every metric and its label names, the table above as data (a test holds the export to it;
@@ -156,58 +159,130 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.current()
-        up = GaugeMetricFamily("sensorlake_monitor_up", "1 once the monitor has read every backend")
-        up.add_metric([], 0 if snap is None else 1)
-        yield up
+        yield from _head(snap, self.clock)
+        if snap is not None:
+            yield from _figures(snap)
+
+
+def _head(snap: Snapshot | None, clock: Callable[[], float]) -> Iterator[Metric]:
+    """What changes between two scrapes of one snapshot: up, and the snapshot's age."""
+    up = GaugeMetricFamily("sensorlake_monitor_up", "1 once the monitor has read every backend")
+    up.add_metric([], 0 if snap is None else 1)
+    yield up
+    if snap is None:
+        return
+    age = GaugeMetricFamily("sensorlake_monitor_snapshot_age_seconds", "age of the figures")
+    age.add_metric([], max(0.0, clock() - snap.at))
+    yield age
+
+
+def _figures(snap: Snapshot) -> Iterator[Metric]:
+    """Everything else: fixed for a snapshot (rendered once per snapshot, :class:`Exposition`)."""
+    yield _one_hot(
+        "sensorlake_component_state",
+        "1 for the state a component is in",
+        snap.health.components,
+        {"component": "name", "backend": "backend"},
+        "status",
+        COMPONENT_STATES,
+    )
+    yield from _gauges(snap.metrics.pipelines, ("pipeline",), LANDED)
+    newest = GaugeMetricFamily(
+        "sensorlake_landed_newest_timestamp_seconds", "newest landed file", labels=["pipeline"]
+    )
+    for p in snap.metrics.pipelines:
+        if p.newest_object is not None:
+            newest.add_metric([p.pipeline], p.newest_object.timestamp())
+    yield newest
+    yield _gateway_last_landed(snap)
+    yield from _gauges(snap.tables.tables, ("pipeline", "table"), TABLES)
+    yield _one_hot(
+        "sensorlake_pipeline_state",
+        "1 for the state a pipeline is in",
+        snap.status.pipelines,
+        {"pipeline": "pipeline"},
+        "state",
+        STATES,
+    )
+    yield from _gauges(snap.status.pipelines, ("pipeline",), PIPELINES)
+    yield from _gauges(
+        snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION, skip_zero=True
+    )
+    ok = GaugeMetricFamily(
+        "sensorlake_reconciliation_exactly_once", "1 when nothing is missing or doubled"
+    )
+    ok.add_metric([], 1 if snap.reconciliation.verdict in ("exactly once", "in flight") else 0)
+    yield ok
+    if snap.fleet is not None:
+        fleet = GaugeMetricFamily(
+            "sensorlake_fleet_gateways",
+            "gateways per fleet state (silent, behind, landing)",
+            labels=["state"],
+        )
+        for state in FLEET_STATES:
+            fleet.add_metric([state], snap.fleet.counts.get(state, 0))
+        yield fleet
+
+
+class _Metrics(Collector):
+    def __init__(self, metrics: Iterable[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self.metrics
+
+
+def _text(metrics: Iterable[Metric]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Metrics(metrics))
+    return generate_latest(registry)
+
+
+def render_figures(snap: Snapshot) -> bytes:
+    """The exposition of one snapshot's fixed figures (the costly part: a series per gateway)."""
+    return _text(_figures(snap))
+
+
+class Exposition:
+    """``GET /metrics``: the same text as :func:`render` of a :class:`SnapshotCollector`, with
+    the figures of a snapshot rendered once (:meth:`prepare`, called when the monitor
+    publishes it; or by the first scrape, under a lock, so concurrent scrapes share one
+    render) and only up and the age rendered per scrape. A scrape while the figures of a new
+    snapshot are being rendered gets the previous snapshot's, whole (its age included), rather
+    than wait."""
+
+    def __init__(self, current: Callable[[], Snapshot | None], clock: Callable[[], float]):
+        self.current = current
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._done: tuple[Snapshot, bytes] | None = None  # replaced whole: read without lock
+
+    def prepare(self, snap: Snapshot) -> bytes:
+        """The figures of ``snap``, rendered now unless they already are."""
+        with self._lock:
+            return self._figures_locked(snap)
+
+    def _figures_locked(self, snap: Snapshot) -> bytes:
+        done = self._done
+        if done is None or done[0] is not snap:
+            done = self._done = (snap, render_figures(snap))
+        return done[1]
+
+    def render(self) -> bytes:
+        snap = self.current()
         if snap is None:
-            return
-        age = GaugeMetricFamily("sensorlake_monitor_snapshot_age_seconds", "age of the figures")
-        age.add_metric([], max(0.0, self.clock() - snap.at))
-        yield age
-        yield _one_hot(
-            "sensorlake_component_state",
-            "1 for the state a component is in",
-            snap.health.components,
-            {"component": "name", "backend": "backend"},
-            "status",
-            COMPONENT_STATES,
-        )
-        yield from _gauges(snap.metrics.pipelines, ("pipeline",), LANDED)
-        newest = GaugeMetricFamily(
-            "sensorlake_landed_newest_timestamp_seconds", "newest landed file", labels=["pipeline"]
-        )
-        for p in snap.metrics.pipelines:
-            if p.newest_object is not None:
-                newest.add_metric([p.pipeline], p.newest_object.timestamp())
-        yield newest
-        yield _gateway_last_landed(snap)
-        yield from _gauges(snap.tables.tables, ("pipeline", "table"), TABLES)
-        yield _one_hot(
-            "sensorlake_pipeline_state",
-            "1 for the state a pipeline is in",
-            snap.status.pipelines,
-            {"pipeline": "pipeline"},
-            "state",
-            STATES,
-        )
-        yield from _gauges(snap.status.pipelines, ("pipeline",), PIPELINES)
-        yield from _gauges(
-            snap.reconciliation.rows, ("pipeline", "gateway"), RECONCILIATION, skip_zero=True
-        )
-        ok = GaugeMetricFamily(
-            "sensorlake_reconciliation_exactly_once", "1 when nothing is missing or doubled"
-        )
-        ok.add_metric([], 1 if snap.reconciliation.verdict in ("exactly once", "in flight") else 0)
-        yield ok
-        if snap.fleet is not None:
-            fleet = GaugeMetricFamily(
-                "sensorlake_fleet_gateways",
-                "gateways per fleet state (silent, behind, landing)",
-                labels=["state"],
-            )
-            for state in FLEET_STATES:
-                fleet.add_metric([state], snap.fleet.counts.get(state, 0))
-            yield fleet
+            return _text(_head(None, self.clock))
+        done = self._done
+        # Not rendered yet: render it (or wait for the render under way when there is no
+        # previous one); a render under way and a previous one: that one, served whole.
+        stale = done is None or done[0] is not snap
+        if stale and self._lock.acquire(blocking=done is None):
+            try:
+                done = (snap, self._figures_locked(snap))
+            finally:
+                self._lock.release()
+        assert done is not None
+        return _text(_head(done[0], self.clock)) + done[1]
 
 
 def _gateway_last_landed(snap: Snapshot) -> Metric:

@@ -25,7 +25,14 @@ from .readers.lake import LocalLakeReader
 from .settings import Settings
 from .snapshot import Snapshot, build
 
-__all__ = ["BACKEND_LABELS", "INCOMPLETE_RETRY_SECONDS", "Monitor", "Readers", "make_readers"]
+__all__ = [
+    "BACKEND_LABELS",
+    "FIRST_ANSWER_SECONDS",
+    "INCOMPLETE_RETRY_SECONDS",
+    "Monitor",
+    "Readers",
+    "make_readers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,12 @@ BACKEND_LABELS = {
 
 # While a first scan is still counting records, publish progress this often.
 INCOMPLETE_RETRY_SECONDS = 1.0
+# The service's first snapshot waits this long at most for the tables, job runs and alarms
+# (a Databricks warehouse that is starting, a hanging endpoint, deltalake's first import):
+# the first answer is the landing zone and gateway at hand (cache, lake); what is left
+# arrives with the next refresh, a second later.
+FIRST_ANSWER_SECONDS = 3.0
+_NOT_AT_HAND = ("tables", "jobs", "emergencies")
 
 
 class Readers:
@@ -143,6 +156,9 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self.refreshes = 0
         self.listing_pending = False
+        # Called with each snapshot once it is published, on the refreshing thread: work a
+        # snapshot needs once (the /metrics text), done before a request asks for it.
+        self.on_publish: list[Callable[[Snapshot], Any]] = []
         self._backends: dict[str, BoundedBackend[Any]] = {
             name: BoundedBackend(label, _guard, clock=clock)
             for name, label in BACKEND_LABELS.items()
@@ -150,9 +166,10 @@ class Monitor:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def collect(self, timeout: float | None = None) -> Inputs:
+    def collect(self, timeout: float | None = None, *, first_answer: bool = False) -> Inputs:
         """Read every backend in parallel, each bounded by ``backend_timeout_seconds`` (or
-        ``timeout`` when it is shorter: what is left of a report's own deadline)."""
+        ``timeout`` when it is shorter: what is left of a report's own deadline);
+        ``first_answer``: the tables, job runs and alarms by :data:`FIRST_ANSWER_SECONDS`."""
         r = self.readers
         calls: dict[str, tuple[BoundedBackend[Any], Callable[[], Any]]] = {
             "landing": (self._backends["landing"], r.landing.list_landed),
@@ -166,7 +183,10 @@ class Monitor:
                 # Its own bounded read: the alarms never wait for the other tables' figures.
                 calls["emergencies"] = (self._backends["emergencies"], r.tables.latest_emergencies)  # type: ignore[attr-defined]
         bound = self.settings.backend_timeout_seconds
-        answers = read_all(calls, bound if timeout is None else min(bound, timeout))
+        shorter = dict.fromkeys(_NOT_AT_HAND, FIRST_ANSWER_SECONDS) if first_answer else None
+        answers = read_all(
+            calls, bound if timeout is None else min(bound, timeout), shorter=shorter
+        )
         tables: dict[str, Any] = {}
         table_errors: dict[str, str] = {}
         if "tables" in answers:
@@ -210,11 +230,11 @@ class Monitor:
             tables[target] = stats
         return tables, errors
 
-    def refresh(self, timeout: float | None = None) -> Snapshot:
+    def refresh(self, timeout: float | None = None, *, first_answer: bool = False) -> Snapshot:
         """Read every backend now and publish the result (one refresh at a time)."""
         with self._refresh_lock:
             started = time.monotonic()
-            inputs = self.collect(timeout)
+            inputs = self.collect(timeout, first_answer=first_answer)
             snapshot = build(inputs, self.settings.thresholds)
             # An S3 listing cycle longer than one refresh's budget goes on at the next.
             landing = inputs.landing
@@ -223,6 +243,11 @@ class Monitor:
             self.refreshes += 1
             self._ready.set()
             log.info("refreshed in %.2f s", time.monotonic() - started)
+            for hook in self.on_publish:
+                try:
+                    hook(snapshot)
+                except Exception:
+                    log.exception("preparing the published snapshot failed")
             return snapshot
 
     def snapshot(self, wait: float | None = None) -> Snapshot | None:
@@ -271,9 +296,11 @@ class Monitor:
     def _loop(self) -> None:
         while not self._stop.is_set():
             ttl = self.settings.cache_ttl_seconds
+            first = self._snapshot is None
             try:
-                if not self.refresh().complete or self.listing_pending:
-                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)  # counts or listings to come
+                if not self.refresh(first_answer=first).complete or self.listing_pending or first:
+                    # counts or listings to come, or what the first answer did not wait for
+                    ttl = min(ttl, INCOMPLETE_RETRY_SECONDS)
             except Exception:
                 log.exception("refresh failed; keeping the previous figures")
             self._wake.wait(ttl)

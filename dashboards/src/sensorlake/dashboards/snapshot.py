@@ -6,10 +6,14 @@ finish; requests only serialize it, so they stay fast however big the landing zo
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from sensorlake.contract.pipelines import TARGETS, table_name
 
@@ -55,6 +59,53 @@ class Snapshot:
     fleet: Fleet | None = None  # one row per gateway, worst first (fleet.py)
     fleet_error: str | None = None  # why the fleet is unknown (the landing zone unreadable)
     emergencies: m.Emergencies | None = None
+    # The JSON of answers that do not change while this snapshot is current, made once
+    # (:meth:`json`); a request sends these bytes instead of serializing models again.
+    _json: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _json_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, compare=False, repr=False
+    )
+
+    def _once(self, name: str, make: Callable[[], Any]) -> Any:
+        if (done := self._json.get(name)) is None:
+            with self._json_lock:
+                if (done := self._json.get(name)) is None:
+                    done = self._json[name] = make()
+        return done
+
+    def json(self, name: str) -> bytes:
+        """The JSON FastAPI would send for the model ``name`` (``metrics``, ``tables``,
+        ``status``, ``reconciliation``), the same bytes, made once per snapshot."""
+        return self._once(name, lambda: _dump(getattr(self, name)))
+
+    def health_json(self, now: float) -> bytes:
+        return _dump(self.health_at(now))
+
+    def overview_json(self, now: float) -> bytes:
+        """:meth:`overview`'s JSON: everything but the health (its age) made once."""
+        cut = b'{"health":' + _dump(self.health)
+        whole = self._once("overview", lambda: _dump(self.overview(self.at)))
+        if not whole.startswith(cut):  # cannot happen: fields are dumped in order
+            return _dump(self.overview(now))
+        return b'{"health":' + self.health_json(now) + whole[len(cut) :]
+
+    def fleet_page_json(
+        self, page: int = 1, per_page: int = 50, q: str = "", state: str | None = None
+    ) -> bytes:
+        """:meth:`fleet_page`'s JSON, each gateway's row dumped once per snapshot."""
+        fleet = self.fleet or Fleet(self.at, 0.0, 0.0, ())
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
+        matching, rows = fleet.page(page, per_page, q, state)
+        shell = _dump(self._fleet_model(fleet, page, per_page, matching, []))
+        made: dict[str, bytes] = self._once("fleet rows", dict)
+        parts = []
+        for row in rows:
+            if (one := made.get(row.gateway)) is None:
+                one = made[row.gateway] = _dump(_gateway_model(row, self.at))
+            parts.append(one)
+        empty = b'"gateways":[]'
+        head, _, tail = shell.partition(empty)
+        return head + b'"gateways":[' + b",".join(parts) + b"]" + tail
 
     @property
     def complete(self) -> bool:
@@ -71,6 +122,12 @@ class Snapshot:
         fleet = self.fleet or Fleet(self.at, 0.0, 0.0, ())
         per_page = max(1, min(per_page, MAX_PER_PAGE))
         matching, rows = fleet.page(page, per_page, q, state)
+        gateways = [_gateway_model(r, self.at) for r in rows]
+        return self._fleet_model(fleet, page, per_page, matching, gateways)
+
+    def _fleet_model(
+        self, fleet: Fleet, page: int, per_page: int, matching: int, rows: list[m.FleetGateway]
+    ) -> m.FleetPage:
         return m.FleetPage(
             as_of=_dt(self.at),
             silent_seconds=fleet.silent_seconds,
@@ -80,7 +137,7 @@ class Snapshot:
             page=page,
             per_page=per_page,
             pages=max(1, -(-matching // per_page)),
-            gateways=[_gateway_model(r, self.at) for r in rows],
+            gateways=rows,
             error=self.fleet_error,
         )
 
@@ -96,6 +153,18 @@ class Snapshot:
             buckets=buckets,
             series=series,
         )
+
+
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
+def _dump(model: Any) -> bytes:
+    """JSON as FastAPI answers a response model (its TypeAdapter's ``dump_json``, by alias)."""
+    kind = type(model)
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter.dump_json(model, by_alias=True)
 
 
 def _dt(ts: float | None) -> datetime | None:

@@ -13,12 +13,7 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
-from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError
+from typing import TYPE_CHECKING, Any
 
 from sensorlake.contract.lake import checkpoint_path, table_dir
 from sensorlake.contract.pipelines import table_name
@@ -42,12 +37,30 @@ __all__ = [
     "read_file_source_log",
 ]
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
+
 log = logging.getLogger(__name__)
 
 INGESTED_AT, SOURCE_FILE = INGEST_COLUMNS[0].name, INGEST_COLUMNS[1].name
 _LINEAGE_ID = ("gateway_id", "epoch", "row_id")
 assert all(f in {c.name for c in LINEAGE.fields} for f in _LINEAGE_ID)
 HISTORY_SHOWN = 20
+
+
+def _load() -> None:
+    """Import deltalake and pyarrow (about a second) on the first read, on the tables
+    backend's thread: the monitor's start and first answer do not wait for them."""
+    global pa, pc, DeltaTable, DeltaError
+    if "DeltaError" in globals():  # the last one bound
+        return
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError
 
 
 def read_file_source_log(checkpoint: Path) -> frozenset[str] | None:
@@ -106,6 +119,7 @@ class LocalWarehouseReader:
         return table_dir(self.warehouse_dir, self.catalog, self.schema, table_name(target))
 
     def table_stats(self, target: str) -> TableStats | None:
+        _load()
         if not self.warehouse_dir.is_dir():
             raise BackendUnavailable(
                 f"local warehouse {self.warehouse_dir} does not exist: run "
@@ -150,6 +164,7 @@ class LocalWarehouseReader:
 
     def latest_emergencies(self, limit: int = EMERGENCIES_READ) -> tuple[EmergencyReading, ...]:
         """The newest rows of the emergency table by reading time (cached per version)."""
+        _load()
         if not self.warehouse_dir.is_dir():
             raise BackendUnavailable(
                 f"local warehouse {self.warehouse_dir} does not exist: run "
