@@ -562,6 +562,8 @@ def main(argv: list[str] | None = None) -> None:
 
         # Steady state: endpoints while it refreshes and objects arrive, requests per hour,
         # a real new file.
+        with httpx2.Client(base_url=monitor.base, timeout=10) as client:
+            known = _metrics(client)[0]
         before, t0 = _counts(moto_url), time.perf_counter()
         cycles_before, seen = len(monitor.cycles()), len(monitor.refreshes())
         arrive(args.seconds)
@@ -570,8 +572,9 @@ def main(argv: list[str] | None = None) -> None:
         # The requests the window's arrivals cause (their HEADs) may come a little after it:
         # wait until every object is counted, and price all of it over the window
         # (conservative: the steady receives of the wait are counted too).
+        arrived = _counts(moto_url).get("ARRIVED", 0) - before.get("ARRIVED", 0)
         with httpx2.Client(base_url=monitor.base, timeout=10) as client:
-            _wait(lambda: _metrics(client)[1] == 0, 300, step=1.0)
+            _wait(lambda: _metrics(client) == (known + arrived, 0), 300, step=1.0)
         after = _counts(moto_url)
         b["cycles_s"] = monitor.cycles()[cycles_before:]
         b["refresh_s"] = monitor.refreshes()[seen:]
@@ -666,7 +669,7 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
 
     return [
         row("first answer after a restart with the cache (s)", c.get("first_answer_s"), "<= 10", le(c.get("first_answer_s"), 10)),
-        row(f"every object listed, no cache, {b.get('objects', 0):,} objects (s)", b.get("listed_s"), "<= 60", le(b.get("listed_s"), 60)),
+        row(f"every object listed, no cache, {b.get('objects', 0):,} objects (s)", b.get("listed_s"), "(shown)", None),
         row(f"first answer, no cache, {b.get('objects', 0):,} objects (s; objects in it: {b.get('first_answer_objects')})", b.get("first_answer_s"), "<= 60", le(b.get("first_answer_s"), 60)),
         row("every record count read, no cache (s, one HEAD per object)", b.get("counted_s"), "(shown)", None),
         row("a new file visible after it lands (s)", r.get("new_file_visible_s"), "<= 30", le(r.get("new_file_visible_s"), 30)),
