@@ -169,6 +169,9 @@ class _Target:
         self.todo: deque[tuple[str, str]] = deque()
         self.stale: list[str] = []  # what the current cycle found changed behind the cache
         self.missed = 0  # objects the current cycle found that no event announced
+        # name -> (the count entry and listing it was made from, the LandedObject): a
+        # refresh makes objects anew only for what changed (not 200,000 each time)
+        self.landed: dict[str, tuple[tuple[str, int] | None, _Listed, LandedObject]] = {}
         self.sweeping = False  # the current cycle looks into the closed days too
 
     def add(self, key: str, item: _Listed) -> None:
@@ -187,6 +190,7 @@ class _Target:
         self.active.pop(prefix, None)
         for key in gone:
             self.objects.pop(key, None)
+            self.landed.pop(key, None)
         self.built = None
         return gone
 
@@ -401,13 +405,19 @@ class S3LandingReader:
                 state.built = tuple(sorted(state.objects.items()))
             out = []
             missing = 0
-            for name, (key, size, modified, etag) in state.built:
+            memo = state.landed
+            for name, item in state.built:
+                key, size, modified, etag = item
                 known = counts.get((bucket, name))
                 if known is None or known[0] != etag:
                     missing += 1
                 elif (bucket, name) in refused:
                     bad[name] = refused[(bucket, name)]
-                out.append(LandedObject(key, size, modified, known[1] if known else 0))
+                seen = memo.get(name)
+                if seen is None or seen[0] is not known or seen[1] is not item:
+                    records = known[1] if known else 0
+                    seen = memo[name] = (known, item, LandedObject(key, size, modified, records))
+                out.append(seen[2])
             objects[target] = tuple(out)
             uncounted[target] = missing
             pending[target] = len(state.todo)

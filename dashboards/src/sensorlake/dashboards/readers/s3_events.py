@@ -57,7 +57,10 @@ log = logging.getLogger(__name__)
 # several times the arrival rate of a 1,000-gateway fleet (about 17 objects/s).
 RECEIVERS = 4
 _BATCH = 10  # SQS's maximum per ReceiveMessage and per DeleteMessageBatch
-_WAIT = 1  # seconds the first receive of a drain long-polls
+# Short polls: a long poll would hold every refresh for its wait when the queue is empty.
+# A short poll may answer empty while messages wait on servers it did not sample (SQS's
+# documentation); four receivers ask at once, and what one refresh misses the next gets.
+_WAIT = 0
 
 
 class Arrival(NamedTuple):
@@ -188,7 +191,7 @@ def make_client(region: str | None, endpoint_url: str | None, timeout: float) ->
         region_name=region,
         retries={"mode": "standard", "max_attempts": 1},
         connect_timeout=min(2.0, timeout),
-        read_timeout=min(2.0, timeout) + _WAIT,  # above the long-poll wait
+        read_timeout=min(2.0, timeout) + _WAIT,
         max_pool_connections=RECEIVERS + 2,
     )
     return boto3.session.Session().client("sqs", endpoint_url=endpoint_url, config=config)
@@ -256,9 +259,7 @@ class S3EventQueue:
     def drain(self, budget_seconds: float) -> Drained:
         """Receive until the queue answers empty or ``budget_seconds`` pass.
 
-        The first receive of each receiver long-polls for a second (an empty short poll may
-        miss messages: it samples a subset of SQS's servers); then short polls while
-        messages come."""
+        Short polls (see ``_WAIT``), several receivers at once, while messages come."""
         deadline = time.monotonic() + budget_seconds
 
         def receive() -> tuple[list[dict[str, Any]], bool]:
