@@ -294,6 +294,24 @@ def test_queue_policy_admits_only_the_rule(doc: dict[str, Any]) -> None:
     assert not allowed(allow_all, insecure, policy)  # the TLS deny beats any identity policy
 
 
+# -- checkov ----------------------------------------------------------------------------
+
+
+def test_checkov_finds_nothing_with_events_on(events_on: Synth) -> None:
+    """No finding on the queue, rule, policies or flags; the landing buckets' CKV2_AWS_62
+    skip (no notification) is the only one unused, because the flag now satisfies it."""
+    from sensorlake.infra.scan import CHECKOV, run_checkov
+
+    if not CHECKOV.exists():
+        pytest.skip("checkov is not installed: run `make infra-setup`")
+    result = run_checkov(events_on.outdir)
+    assert not result.failed and not result.parsing_errors, result.summary()
+    assert result.passed > 100
+    (unused,) = result.unused_skips
+    assert unused.check == "CKV2_AWS_62"
+    assert unused.resources[0].startswith("aws_s3_bucket.storage_raw_bucket")
+
+
 # -- end to end in moto -----------------------------------------------------------------
 
 
