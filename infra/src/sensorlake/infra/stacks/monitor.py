@@ -58,6 +58,8 @@ from sensorlake.infra.config import Settings
 __all__ = [
     "MONITOR_QUEUE_ACTIONS",
     "MONITOR_SIDS",
+    "NOT_OURS",
+    "RECEIVE_WAIT_SECONDS",
     "VISIBILITY_TIMEOUT_SECONDS",
     "MonitorEvents",
     "event_pattern",
