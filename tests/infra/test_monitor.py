@@ -104,6 +104,7 @@ def test_events_are_opt_in_and_the_queue_name_is_derived() -> None:
         ({"queue_name": "x" * 81}, "monitor.queue_name: bad SQS queue name"),
         ({"events": "sometimes"}, "monitor.events: Input should be a valid boolean"),
         ({"event": True}, "monitor.event: unknown key"),
+        ({"import_notifications": True}, "monitor: monitor.import_notifications needs"),
     ],
 )
 def test_bad_monitor_values_are_one_clear_line(monitor: dict, expected: str) -> None:

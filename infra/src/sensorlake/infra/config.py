@@ -414,6 +414,12 @@ class MonitorSettings(_Model):
     # queue/topic configurations stay and only the EventBridge flag is added.
     import_notifications: bool = False
 
+    @model_validator(mode="after")
+    def _import_needs_events(self) -> MonitorSettings:
+        if self.import_notifications and not self.events:
+            raise ValueError("monitor.import_notifications needs monitor.events: true")
+        return self
+
     @property
     def queue(self) -> str:
         return self.queue_name or naming.MONITOR_QUEUE
