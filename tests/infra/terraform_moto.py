@@ -27,8 +27,8 @@ __all__ = [
 
 MIRROR = Path(os.environ.get("SENSORLAKE_TF_MIRROR", "/opt/tf-plugins"))
 _AWS_MIRROR = MIRROR / "registry.terraform.io" / "hashicorp" / "aws"
-# Every AWS service the storage stack calls.
-SERVICES = ("s3", "iam", "kms", "sts")
+# Every AWS service the storage stack calls (sqs and events: monitor.events).
+SERVICES = ("s3", "iam", "kms", "sts", "sqs", "events")
 
 
 def mirror_aws_version() -> str | None:

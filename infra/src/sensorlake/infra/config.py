@@ -80,6 +80,7 @@ __all__ = [
     "JobClusterSettings",
     "JobsSettings",
     "LifecycleSettings",
+    "MonitorSettings",
     "Region",
     "Settings",
     "StateSettings",
@@ -390,6 +391,40 @@ class VolumeSettings(_Model):
     path: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")] | None = None
 
 
+def _queue_name(name: str) -> str:
+    problems = naming.queue_name_problems(name)
+    if problems:
+        raise ValueError(f"bad SQS queue name {name!r}: " + "; ".join(problems))
+    return name
+
+
+class MonitorSettings(_Model):
+    """The monitor's S3 event feed (stacks/monitor.py): opt-in, so existing stacks synthesize
+    unchanged. ``events: true`` creates the queue, the EventBridge rule, the buckets'
+    EventBridge flag and the monitor's IAM policy; the monitor reads the queue when
+    ``SENSORLAKE_MONITOR_QUEUE_URL`` is set to the ``monitor_queue_url`` output."""
+
+    events: bool = False
+    # default: naming.MONITOR_QUEUE (never csms-*: the UC role may manage those queues)
+    queue_name: Annotated[str, AfterValidator(_queue_name)] | None = None
+    # SQS bounds: 60 s to 14 days; 4 days covers a long weekend of a stopped monitor.
+    retention_seconds: Annotated[int, Field(ge=60, le=1_209_600)] = 345_600
+    # Existing buckets only (a deployment that ran before with file events on): the first
+    # apply imports each landing bucket's notification configuration, so Databricks'
+    # queue/topic configurations stay and only the EventBridge flag is added.
+    import_notifications: bool = False
+
+    @model_validator(mode="after")
+    def _import_needs_events(self) -> MonitorSettings:
+        if self.import_notifications and not self.events:
+            raise ValueError("monitor.import_notifications needs monitor.events: true")
+        return self
+
+    @property
+    def queue(self) -> str:
+        return self.queue_name or naming.MONITOR_QUEUE
+
+
 class StateSettings(_Model):
     """Where Terraform state lives: an S3 backend with a lock file (default), or, for a
     sandbox only, local files in ``terraform-state/`` (outside ``cdktf.out``, which synth
@@ -503,6 +538,7 @@ class Settings(_Model):
     uc_volumes: tuple[VolumeSettings, ...] = DEFAULT_VOLUMES
     state: StateSettings = StateSettings()
     jobs: JobsSettings = JobsSettings()
+    monitor: MonitorSettings = MonitorSettings()
     tags: dict[str, str] = Field(default_factory=lambda: {"project": "sensorlake"})
 
     @model_validator(mode="after")

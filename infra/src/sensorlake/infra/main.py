@@ -1,7 +1,7 @@
 """The CDKTF app: two stacks, synthesized to ``cdktf.out/stacks/<stack>/cdk.tf.json``.
 
 - ``sensorlake-storage`` (AWS): KMS key, the five buckets, the access-log bucket, the
-  gateway writer role.
+  gateway writer role; with ``monitor.events`` the monitor's S3 event feed (stacks/monitor.py).
 - ``sensorlake-catalog`` (Databricks + AWS): storage credential, the UC IAM role and policy,
   a wait, external locations, catalog, schema, volumes and grants. It finds the KMS key by
   alias (a data source) instead of a cross-stack reference, so each stack's JSON stands alone
@@ -41,6 +41,7 @@ from sensorlake.infra.errors import InfraError
 from sensorlake.infra.stacks.access import GatewayWriter, UnityCatalogRole, role_arn
 from sensorlake.infra.stacks.catalog import UnityCatalog, storage_credential
 from sensorlake.infra.stacks.jobs import StreamJobs
+from sensorlake.infra.stacks.monitor import MonitorEvents
 from sensorlake.infra.stacks.storage import KMS_ALIAS, LandingStorage
 from sensorlake.infra.wheels import Wheel, WheelsMissing, find_or_build_wheels
 
@@ -100,7 +101,7 @@ def _aws(stack: TerraformStack, settings: Settings) -> None:
 
 
 class StorageStack(TerraformStack):
-    """AWS landing zone: KMS, buckets, gateway writer identity."""
+    """AWS landing zone: KMS, buckets, gateway writer identity (and the monitor's feed)."""
 
     def __init__(self, scope: Construct, settings: Settings) -> None:
         super().__init__(scope, naming.STORAGE_STACK)
@@ -122,6 +123,16 @@ class StorageStack(TerraformStack):
         TerraformOutput(self, "kms_key_arn", value=self.storage.key.arn, static_id=True)
         TerraformOutput(self, "kms_key_alias", value=KMS_ALIAS, static_id=True)
         TerraformOutput(self, "gateway_role_arn", value=self.gateway.role.arn, static_id=True)
+        self.monitor: MonitorEvents | None = None
+        if settings.monitor.events:  # opt-in: without it this stack is unchanged
+            self.monitor = MonitorEvents(
+                self, "monitor", settings=settings, buckets=self.storage.buckets
+            )
+            # SENSORLAKE_MONITOR_QUEUE_URL for the monitor; the policy goes on its identity.
+            TerraformOutput(self, "monitor_queue_url", value=self.monitor.queue.url, static_id=True)
+            TerraformOutput(
+                self, "monitor_policy_arn", value=self.monitor.policy.arn, static_id=True
+            )
 
 
 class CatalogStack(TerraformStack):

@@ -9,6 +9,7 @@ the system this replaces).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from sensorlake.contract import pipelines
@@ -17,11 +18,15 @@ __all__ = [
     "CATALOG_STACK",
     "JOBS_STACK",
     "MANAGED_STORAGE_FOLDER",
+    "MONITOR_POLICY",
+    "MONITOR_QUEUE",
+    "MONITOR_RULE",
     "STACK_ORDER",
     "STORAGE_STACK",
     "external_location_name",
     "location_url",
     "log_bucket_name",
+    "queue_name_problems",
     "state_bucket_name",
 ]
 
@@ -32,6 +37,28 @@ STACK_ORDER: Final = (STORAGE_STACK, CATALOG_STACK, JOBS_STACK)  # deploy order
 
 # The catalog's managed storage folder in the checkpoints bucket (next to the volumes).
 MANAGED_STORAGE_FOLDER: Final = "uc-managed"
+
+# The monitor's event feed (stacks/monitor.py). Not csms-*: that prefix is Databricks'
+# managed file events, whose queues the UC role may read, purge and delete.
+MONITOR_QUEUE: Final = "sensorlake-monitor-events"
+MONITOR_RULE: Final = "sensorlake-monitor-object-created"
+MONITOR_POLICY: Final = "sensorlake-monitor"
+_DATABRICKS_QUEUE_PREFIX: Final = "csms-"
+_QUEUE_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
+
+def queue_name_problems(name: str) -> list[str]:
+    """Why ``name`` cannot be the monitor's queue (SQS: 1-80 letters, digits, - and _;
+    standard queues only, so no .fifo; not Databricks' csms- prefix)."""
+    problems = []
+    if not _QUEUE_RE.fullmatch(name):
+        problems.append("use 1 to 80 letters, digits, '-' and '_' (a standard queue, no .fifo)")
+    if name.startswith(_DATABRICKS_QUEUE_PREFIX):
+        problems.append(
+            f"{_DATABRICKS_QUEUE_PREFIX}* is Databricks' managed file events prefix, which the "
+            "Unity Catalog role may purge and delete"
+        )
+    return problems
 
 
 def log_bucket_name(region: str, account_id: str | None = None) -> str:
