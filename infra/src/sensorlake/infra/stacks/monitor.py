@@ -68,8 +68,9 @@ __all__ = [
 
 # Long enough for the monitor to HEAD a batch of new objects before the message reappears.
 VISIBILITY_TIMEOUT_SECONDS = 60
-# Long polling: an empty receive waits up to 20 s instead of returning at once, so an idle
-# queue costs ~4,300 requests a day per poller, not one per second.
+# The queue's default wait, for receivers that name none (the aws CLI, a script). The
+# monitor names its own (0: short polls, so an empty queue never holds a refresh; four
+# receivers per refresh every 10 s are about 35,000 requests, $0.014, a day).
 RECEIVE_WAIT_SECONDS = 20
 MONITOR_QUEUE_ACTIONS = ("sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 MONITOR_SIDS = ("ListLandingBuckets", "HeadLandedFiles", "ReceiveObjectCreatedEvents")
