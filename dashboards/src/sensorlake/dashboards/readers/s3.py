@@ -554,7 +554,9 @@ class S3LandingReader:
                 # Found by listing, not by an event, and old enough that its event is due.
                 late = self.clock() - EVENT_GRACE_SECONDS
                 state.missed += sum(
-                    1 for k in new if self._feed_since <= state.objects[k][2] <= late
+                    1
+                    for k in new
+                    if k in state.objects and self._feed_since <= state.objects[k][2] <= late
                 )
             if not state.todo and state.missed:
                 log.warning(
