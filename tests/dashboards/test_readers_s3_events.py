@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -238,7 +239,10 @@ def test_safety_cycle_names_objects_that_came_without_an_event(
     url = wire_events(s3_env)
     fleet = tmp_path / "fleet"
     simulate_fleet(fleet, 3, rows=ROWS, env=s3_env, seed=1)
-    clock = [time.time()]
+    # The feed starts late in a second: a file landed within that second lists with the
+    # second's start (S3 listings give whole seconds) and still came after the feed began
+    # (CI failed here when the landing below fell in the same second).
+    clock = [math.floor(time.time()) + 0.999]
     reader = fed_reader(s3_env, tmp_path / "cache.sqlite", url, clock=lambda: clock[0])
     first = complete(reader)
     # EventBridge switched off behind the monitor's back: files land without events.

@@ -48,6 +48,7 @@ reader asked S3 (LIST, HEAD), for the cost figures. boto3's standard credential 
 from __future__ import annotations
 
 import bisect
+import math
 import logging
 import threading
 import time
@@ -552,11 +553,12 @@ class S3LandingReader:
         finally:
             if self.events is not None and self._feed_ok:
                 # Found by listing, not by an event, and old enough that its event is due.
+                # Listings give whole seconds (LastModified ends ".000Z"): a file landed in
+                # the second the feed started is after it, not before.
                 late = self.clock() - EVENT_GRACE_SECONDS
+                since = math.floor(self._feed_since)
                 state.missed += sum(
-                    1
-                    for k in new
-                    if k in state.objects and self._feed_since <= state.objects[k][2] <= late
+                    1 for k in new if k in state.objects and since <= state.objects[k][2] <= late
                 )
             if not state.todo and state.missed:
                 log.warning(
