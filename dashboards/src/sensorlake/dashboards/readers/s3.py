@@ -48,8 +48,8 @@ reader asked S3 (LIST, HEAD), for the cost figures. boto3's standard credential 
 from __future__ import annotations
 
 import bisect
-import math
 import logging
+import math
 import threading
 import time
 from collections import Counter, deque
