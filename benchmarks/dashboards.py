@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds between two files of one gateway and pipeline (arrival rate)",
     )
     parser.add_argument("--table", action="store_true", help="print the results as markdown")
+    parser.add_argument("--logs", type=Path, help="keep the monitors' logs in this directory")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.table:
@@ -619,6 +620,10 @@ def main(argv: list[str] | None = None) -> None:
         moto.join(timeout=30)
         if moto.is_alive():
             moto.kill()
+        if args.logs is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in tmp.glob("monitor-*.log"):
+                shutil.copy(log, args.logs / log.name)
         shutil.rmtree(tmp, ignore_errors=True)
     results["load_average_end"] = round(os.getloadavg()[0], 1)
     results["targets"] = verdicts(results)
